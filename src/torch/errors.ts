@@ -1,0 +1,75 @@
+/** @module torchlight/torch/errors: the error classes every torchlight tensor call can throw. */
+
+/** Stable codes of {@link TorchError}: one per kind of libtorch failure. */
+export type TorchErrorCode =
+  | "TORCH_ERROR"
+  | "TORCH_INDEX_ERROR"
+  | "TORCH_TYPE_ERROR"
+  | "TORCH_VALUE_ERROR"
+  | "TORCH_NOT_IMPLEMENTED"
+  | "TORCH_OUT_OF_MEMORY"
+  | "TORCH_TENSOR_DISPOSED";
+
+/**
+ * A failure inside libtorch (shape mismatch, dtype mismatch, out-of-range index, out of
+ * memory...), carrying libtorch's own message and the operator that failed.
+ * @example
+ * try { a.matmul(b) } catch (e) { if (e instanceof TorchError) console.log(e.code, e.op) }
+ */
+export class TorchError extends Error {
+  override name = "TorchError";
+  readonly code: TorchErrorCode;
+  /** The ATen operator that failed, e.g. `mm` or `add.Tensor`. */
+  readonly op: string;
+  constructor(code: TorchErrorCode, message: string, op: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.op = op;
+  }
+}
+
+/**
+ * A wrong argument from JS: a string where a Tensor was expected, a fractional dimension...
+ * @example
+ * try { t.sum(1.5) } catch (e) { if (e instanceof TorchArgumentError) console.log(e.code) }
+ */
+export class TorchArgumentError extends TypeError {
+  override name = "TorchArgumentError";
+  readonly code = "TORCH_ARGUMENT_ERROR" as const;
+  readonly op: string;
+  constructor(message: string, op: string, options?: ErrorOptions) {
+    super(message, options);
+    this.op = op;
+  }
+}
+
+/** The native addon could not be loaded or built; the message names the fix. */
+export class TorchLoadError extends Error {
+  override name = "TorchLoadError";
+  readonly code = "TORCH_LOAD_ERROR" as const;
+}
+
+const CODES: Record<string, TorchErrorCode> = {
+  torch: "TORCH_ERROR",
+  index: "TORCH_INDEX_ERROR",
+  type: "TORCH_TYPE_ERROR",
+  value: "TORCH_VALUE_ERROR",
+  not_implemented: "TORCH_NOT_IMPLEMENTED",
+  out_of_memory: "TORCH_OUT_OF_MEMORY",
+  disposed: "TORCH_TENSOR_DISPOSED",
+};
+
+/** Called by the addon to build the error it throws (registered once at load). */
+export function makeNativeError(kind: string, message: string, op: string): Error {
+  if (kind === "argument") return new TorchArgumentError(message, op);
+  return new TorchError(CODES[kind] ?? "TORCH_ERROR", message, op);
+}
+
+/** Builds the "expected X but received Y" message used by the JS-side checks. */
+export function argumentError(op: string, what: string, expected: string, got: unknown): TorchArgumentError {
+  const shown = typeof got === "string" ? `'${got}' of type string`
+    : got === null || got === undefined ? String(got)
+    : typeof got === "object" ? (Array.isArray(got) ? "an array" : `an object (${(got as object).constructor?.name ?? "Object"})`)
+    : `${String(got)} of type ${typeof got}`;
+  return new TorchArgumentError(`${op}(): expected ${expected} for ${what} but received ${shown}`, op);
+}

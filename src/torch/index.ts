@@ -1,0 +1,41 @@
+/**
+ * @module torchlight/torch: tensors, autograd and memory scopes over libtorch.
+ * @example
+ * import * as torch from "torchlight/torch";
+ * const x = torch.randn([3, 4], { requiresGrad: true });
+ * const loss = torch.tidy(() => x.mul(2).sum().keep());
+ * loss.backward();
+ */
+import { native, type NativeConfig } from "./native/index.js";
+
+export { Tensor, where, type Scalar, type Dims, type NestedArray, type IndexItem, type ValuesIndices, type ReduceOptions } from "./tensor.js";
+export { tensor, zeros, ones, empty, full, rand, randn, randint, randperm, eye, linspace, arange, zerosLike, onesLike, emptyLike, fullLike, randLike, randnLike, randintLike, type TensorOptions } from "./creation.js";
+export { cat, stack, einsum, matmul, broadcastTensors, add, sub, mul, div, pow, clamp, allclose } from "./functional.js";
+export { tidy, keep, dispose, memory } from "./memory.js";
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";
+export * as autograd from "./autograd.js";
+export { TorchError, TorchArgumentError, TorchLoadError, type TorchErrorCode } from "./errors.js";
+export type { DType, MemoryFormat } from "./dtype.js";
+
+export const float32 = "float32", float64 = "float64", float16 = "float16", bfloat16 = "bfloat16";
+export const int8 = "int8", int16 = "int16", int32 = "int32", int64 = "int64", uint8 = "uint8", bool = "bool";
+export const float = float32, double = float64, half = float16, long = int64, int = int32;
+
+/** Seeds every libtorch random generator (CPU and CUDA). */
+export const manualSeed = (seed: number): void => native.manualSeed(seed);
+/** Sets the number of intra-op threads (default: the cores this process may use). */
+export const setNumThreads = (n: number): void => native.setNumThreads(n);
+export const getNumThreads = (): number => native.getNumThreads();
+
+/** What the runtime got: libtorch version, BLAS, allocator, threads, CUDA. */
+export interface TorchConfig extends Omit<NativeConfig, "parallelInfo"> { parallelInfo: string; opCount: number }
+/** @example console.log(torch.config().blas) // "openblas" */
+export function config(): TorchConfig {
+  return { ...native.config(), opCount: native.opCount };
+}
+
+/** CUDA helpers, as `torch.cuda`. */
+export const cuda = {
+  isAvailable: (): boolean => native.config().cuda,
+  deviceCount: (): number => native.config().cudaDeviceCount,
+};

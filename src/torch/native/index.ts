@@ -1,0 +1,85 @@
+/** @module torchlight/torch/native: loads the libtorch addon and types its entry points. */
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TorchLoadError, makeNativeError } from "../errors.js";
+import type { Handle, NativeOps } from "./ops.generated.js";
+
+export type { Handle, NativeOps };
+
+/** What the addon reports about the runtime it loaded (see `torch.config()`). */
+export interface NativeConfig {
+  torchVersion: string;
+  blas: string;
+  blasLibrary: string;
+  allocator: string;
+  allocatorTuning: string;
+  numThreads: number;
+  numInteropThreads: number;
+  cuda: boolean;
+  cudaDeviceCount: number;
+  builtWithCuda: boolean;
+  parallelInfo: string;
+}
+
+/** The hand-written entry points of native/src/addon.cpp. */
+export interface NativeCore {
+  ops: NativeOps;
+  opCount: number;
+  fromTypedArray(data: ArrayBufferView, shape: number[], dtype: number, requiresGrad?: boolean): Handle;
+  dispose(h: Handle): boolean;
+  disposeMany(hs: Handle[]): void;
+  memory(): { numTensors: number; numBytes: number };
+  shape(h: Handle): number[];
+  strides(h: Handle): number[];
+  dim(h: Handle): number;
+  size(h: Handle, dim: number): number;
+  numel(h: Handle): number;
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  isContiguous(h: Handle): boolean;
+  contiguous(h: Handle, memoryFormat?: number): Handle;
+  storageOffset(h: Handle): number;
+  sharesStorage(a: Handle, b: Handle): boolean;
+  data(h: Handle): ArrayBuffer;
+  item(h: Handle): number | boolean;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, v: boolean): Handle;
+  isLeaf(h: Handle): boolean;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  gradFn(h: Handle): string | null;
+  retainGrad(h: Handle): void;
+  backward(h: Handle, grad: Handle | null, retainGraph: boolean | undefined, createGraph: boolean, inputs: Handle[] | undefined): void;
+  autogradGrad(outputs: Handle[], inputs: Handle[], gradOutputs: (Handle | null)[] | undefined, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (Handle | null)[];
+  setGradEnabled(v: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setErrorFactory(fn: (kind: string, message: string, op: string) => Error): void;
+  flushMemoryPressure(): void;
+  config(): NativeConfig;
+}
+
+function load(): NativeCore {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
+  const path = process.env.TORCHLIGHT_ADDON ?? join(root, "build", "Release", "torchlight.node");
+  if (!existsSync(path)) {
+    throw new TorchLoadError(`torchlight: the native addon ${path} is not built. Run 'npm run build' (or 'npm test', which installs libtorch and builds it).`);
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeCore;
+    addon.setErrorFactory(makeNativeError);
+    return addon;
+  } catch (e) {
+    throw new TorchLoadError(`torchlight: the native addon ${path} failed to load on ${process.platform}-${process.arch}: ${(e as Error).message}. ` +
+      `Rebuild it with 'npm run build:native'; if libtorch moved, set LIBTORCH or LIBTORCH_USE_PYTORCH=1 first.`, { cause: e });
+  }
+}
+
+/** The loaded addon (loaded once per process or worker thread). */
+export const native: NativeCore = load();
+/** The generated op bindings. */
+export const ops: NativeOps = native.ops;
