@@ -157,6 +157,8 @@ function mapArg(a) {
     if (core === "str") {
       return { ts: `${ts} | undefined | null`, conv: (v) => `std::string ${v}_s; ${ctype} ${v} = tl::opt_string(c, IDX, ${v}_s);` };
     }
+    // `ScalarType? dtype=long`: absent means the default, not None
+    if (d !== null && d !== "c10::nullopt") return { ts: `${ts} | undefined | null`, conv: (v) => `${ctype} ${v} = tl::absent(c, IDX_ONLY) ? ${ctype}(${d}) : tl::opt_${fn}(c, IDX);` };
     return { ts: `${ts} | undefined | null`, conv: (v) => `${ctype} ${v} = tl::opt_${fn}(c, IDX);` };
   }
   if (core === "str") return { ts: reqd ? ts : `${ts} | undefined`, conv: (v) => `std::string ${v}_s = tl::${fn}${R}(c, IDX${dflt});\n  c10::string_view ${v}(${v}_s);` };
@@ -223,7 +225,7 @@ const banner = (cmd) => `// GENERATED FILE - DO NOT EDIT.
 function emitOp(b) {
   const { s, mapped, ret, useFunction, jsName } = b;
   const vars = s.args.map((_, i) => `a${i}`);
-  const convs = mapped.map((m, i) => m.conv(vars[i]).replaceAll("IDX", `${i}, ${JSON.stringify(s.args[i].name)}`));
+  const convs = mapped.map((m, i) => m.conv(vars[i]).replaceAll("IDX_ONLY", `${i}`).replaceAll("IDX", `${i}, ${JSON.stringify(s.args[i].name)}`));
   const call = useFunction ? `at::${s.name}(${vars.join(", ")})` : `${vars[0]}.${s.name}(${vars.slice(1).join(", ")})`;
   return `// aten::${b.d.func}
 static napi_value op_${jsName}(napi_env env, napi_callback_info info) {

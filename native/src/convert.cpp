@@ -2,6 +2,7 @@
 #include "convert.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "errors.h"
 
@@ -81,9 +82,9 @@ std::string describe(napi_env env, napi_value v) {
     case napi_number: {
       double d = 0;
       napi_get_value_double(env, v, &d);
-      std::string s = std::to_string(d);
-      if (std::floor(d) == d && std::fabs(d) < 1e15) s = std::to_string(static_cast<int64_t>(d));
-      return s + " of type number";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.15g", d);
+      return std::string(buf) + " of type number";
     }
     case napi_string: {
       char buf[48];

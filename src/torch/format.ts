@@ -56,7 +56,7 @@ export function formatTensor(t: Tensor): string {
     const items = skip ? [...v.slice(0, EDGEITEMS), "...", ...v.slice(n - EDGEITEMS)] : v;
     if (v.length === 0) return "[]";
     if (!Array.isArray(v[0])) {
-      const parts = items.map((x) => (x === "..." ? "..." : render(x, indent + 1)));
+      const parts = items.map((x) => (x === "..." ? " ..." : render(x, indent + 1)));  // PyTorch pads it so
       const perLine = Math.max(1, Math.floor((LINEWIDTH - indent) / (f.width + 2)));
       const lines: string[] = [];
       for (let i = 0; i < parts.length; i += perLine) lines.push(parts.slice(i, i + perLine).join(", "));

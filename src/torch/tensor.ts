@@ -36,6 +36,9 @@ export function handle(t: unknown, op: string, what = "argument"): Handle {
 
 const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
+/** Options of {@link Tensor.backward}, as PyTorch's keyword arguments. */
+export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] }
+
 /** Options of reductions that keep or drop the reduced dimensions. */
 export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
 
@@ -155,8 +158,12 @@ export class Tensor {
   get gradFn(): string | null { return native.gradFn(this._h); }
   get isLeaf(): boolean { return native.isLeaf(this._h); }
   retainGrad(): void { native.retainGrad(this._h); }
-  /** Computes gradients of this tensor with respect to graph leaves. */
-  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {}): void {
+  /**
+   * Computes gradients of this tensor with respect to graph leaves (accumulated in `.grad`).
+   * @example loss.backward(); y.backward(torch.onesLike(y), { retainGraph: true }); loss.backward({ retainGraph: true });
+   */
+  backward(gradient?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
+    if (gradient !== undefined && !(gradient instanceof Tensor)) { options = gradient; gradient = undefined; }
     native.backward(this._h, gradient === undefined ? null : handle(gradient, "backward", "gradient"),
       options.retainGraph, options.createGraph ?? false, options.inputs?.map((t) => handle(t, "backward", "inputs")));
   }

@@ -600,7 +600,7 @@ static napi_value op_randint_generator(napi_env env, napi_callback_info info) {
   tl::int_list(c, 1, "size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
   c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
@@ -627,7 +627,7 @@ static napi_value op_randint_like_low_dtype(napi_env env, napi_callback_info inf
 static napi_value op_randperm(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("randperm", 5);
   int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::ScalarType> a1 = tl::absent(c, 1) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");

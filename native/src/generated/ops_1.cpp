@@ -593,7 +593,7 @@ static napi_value op_randint_low(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a2_v;
   tl::int_list(c, 2, "size", a2_v, 0);
   at::IntArrayRef a2(a2_v);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
   c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
@@ -620,7 +620,7 @@ static napi_value op_randperm_generator(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("randperm.generator", 6);
   int64_t a0 = tl::i64(c, 0, "n");
   c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
@@ -1051,7 +1051,7 @@ static napi_value op_tril_indices(napi_env env, napi_callback_info info) {
   int64_t a0 = tl::i64(c, 0, "row");
   int64_t a1 = tl::i64(c, 1, "col");
   int64_t a2 = tl::i64_or(c, 2, "offset", 0);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
   c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");

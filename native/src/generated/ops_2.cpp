@@ -589,7 +589,7 @@ static napi_value op_randint_low_generator(napi_env env, napi_callback_info info
   tl::int_list(c, 2, "size", a2_v, 0);
   at::IntArrayRef a2(a2_v);
   c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
+  c10::optional<at::ScalarType> a4 = tl::absent(c, 4) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 4, "dtype");
   c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
   c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
   c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
@@ -1038,7 +1038,7 @@ static napi_value op_triu_indices(napi_env env, napi_callback_info info) {
   int64_t a0 = tl::i64(c, 0, "row");
   int64_t a1 = tl::i64(c, 1, "col");
   int64_t a2 = tl::i64_or(c, 2, "offset", 0);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
   c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");

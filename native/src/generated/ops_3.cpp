@@ -593,7 +593,7 @@ static napi_value op_randint(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
