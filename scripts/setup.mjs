@@ -79,7 +79,7 @@ function nativeStep() {
   const prefix = dirname(dirname(process.execPath));
   const nodedir = existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
   say(`building the native addon against libtorch (node-gyp, ${nodedir.length ? "Node headers in " + prefix : "default Node headers"}; a first build takes a few minutes)`);
-  run(process.execPath, [gyp, "rebuild", "-j", "max", ...nodedir]);
+  run(process.execPath, [gyp, "rebuild", "-j", "max", "--loglevel=warn", ...nodedir]);
 }
 
 function tsStep() {
