@@ -14,6 +14,7 @@ export { cat, stack, einsum, matmul, broadcastTensors, add, sub, mul, div, pow, 
 export { tidy, keep, dispose, memory } from "./memory.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";
 export * as autograd from "./autograd.js";
+export * as nn from "./nn/index.js";
 export { TorchError, TorchArgumentError, TorchLoadError, type TorchErrorCode } from "./errors.js";
 export type { DType, MemoryFormat } from "./dtype.js";
 
