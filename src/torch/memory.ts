@@ -16,16 +16,33 @@ const registry = new FinalizationRegistry<Handle>((h) => { native.dispose(h); })
 let scope: Owned[] | null = null;
 let depth = 0;
 
+// Registering with the FinalizationRegistry (and unregistering on dispose) costs more than a
+// small op. Tensors made outside a scope wait in `young` and are registered in batches, so
+// the many that are disposed soon after creation never pay for it. `young` holds them
+// strongly only until the next flush: at most YOUNG_MAX tensors or one macrotask.
+const YOUNG_MAX = 1024;
+let young: Owned[] = [];
+let flushQueued = false;
+
+function flushYoung(): void {
+  flushQueued = false;
+  const list = young;
+  young = [];
+  for (const t of list) if (t._h !== 0) registry.register(t, t._h, t);
+}
+
 /** Puts a new tensor in the current scope, or under the GC's watch outside any scope. */
 export function track(t: Owned): void {
-  if (scope !== null) scope.push(t);
-  else registry.register(t, t._h, t);
+  if (scope !== null) { scope.push(t); return; }
+  young.push(t);
+  if (young.length >= YOUNG_MAX) flushYoung();
+  else if (!flushQueued) { flushQueued = true; setImmediate(flushYoung); }
 }
 
 /** Frees a tensor's native memory now. Using it afterwards throws `TORCH_TENSOR_DISPOSED`. */
 export function release(t: Owned): void {
   if (t._h === 0) return;
-  registry.unregister(t);
+  registry.unregister(t);  // a no-op for tensors still waiting in `young` or in a scope
   native.dispose(t._h);
   t._h = 0;
 }
