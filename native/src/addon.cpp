@@ -411,7 +411,8 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("torchVersion", TORCH_VERSION);
   std::string blas = loaded_library({"libopenblas", "libmkl_rt", "libmkl_core", "libblis", "libblas.so"});
-  std::string kind = blas.empty() ? "none loaded yet"
+  // pip wheels link MKL statically into libtorch_cpu: no separate BLAS library is mapped
+  std::string kind = blas.empty() ? "built into libtorch"
                      : blas.find("openblas") != std::string::npos ? "openblas"
                      : blas.find("mkl") != std::string::npos ? "mkl"
                      : blas.find("blis") != std::string::npos ? "blis"

@@ -1,0 +1,46 @@
+// CUDA: runs where libtorch has CUDA and a GPU is visible; skips cleanly elsewhere (CI).
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import * as torch from "../../src/torch/index.js";
+import { assertNoLeak, liveTensors } from "../helpers.js";
+
+const skip = torch.cuda.isAvailable() ? false : "no CUDA device (libtorch without CUDA, or no GPU)";
+
+describe("cuda", { skip }, () => {
+  const baseline = liveTensors();
+  after(async () => { await assertNoLeak(baseline); });
+
+  it("moves tensors to the GPU and back", () => {
+    torch.tidy(() => {
+      const x = torch.arange(6, { dtype: "float32" }).view(2, 3);
+      const g = x.cuda();
+      assert.equal(g.device, "cuda:0");
+      assert.equal(torch.zeros([2], { device: "cuda" }).device, "cuda:0");
+      assert.deepEqual(g.mul(2).cpu().toArray(), [[0, 2, 4], [6, 8, 10]]);
+      assert.match(String(g), /device='cuda:0'/);
+    });
+  });
+
+  it("computes the same values and gradients as the CPU", () => {
+    torch.tidy(() => {
+      torch.manualSeed(0);
+      const a = torch.randn([64, 32]), b = torch.randn([32, 16]);
+      const cpu = a.matmul(b).relu().sum(1);
+      const ga = a.cuda().requiresGrad_(true);
+      const gpu = ga.matmul(b.cuda()).relu().sum(1);
+      assert.ok(gpu.cpu().allclose(cpu, 1e-4, 1e-4));
+      gpu.sum().backward();
+      const ca = a.clone().requiresGrad_(true);
+      ca.matmul(b).relu().sum(1).sum().backward();
+      assert.ok(ga.grad!.cpu().allclose(ca.grad!, 1e-4, 1e-4));
+    });
+  });
+
+  it("reports device errors as TorchError", () => {
+    torch.tidy(() => {
+      const n = torch.cuda.deviceCount();
+      assert.throws(() => torch.ones([1]).to(`cuda:${n + 7}`), torch.TorchError);
+      assert.throws(() => torch.ones([2]).cuda().add(torch.ones([2])), /same device|Expected all tensors/);
+    });
+  });
+});
