@@ -110,23 +110,22 @@ TL_FN(liveTensors) {
 
 // ---- metadata -------------------------------------------------------------------------
 
+napi_value int_array(const Call& c, at::IntArrayRef xs) {
+  napi_value arr;
+  napi_create_array_with_length(c.env, xs.size(), &arr);
+  for (uint32_t k = 0; k < xs.size(); ++k) napi_set_element(c.env, arr, k, ret_int(c, xs[k]));
+  return arr;
+}
+
 TL_FN(shape) {
   TL_OP_BEGIN("shape", 1);
-  auto sizes = tensor(c, 0, "self").sizes();
-  napi_value arr;
-  napi_create_array_with_length(env, sizes.size(), &arr);
-  for (uint32_t k = 0; k < sizes.size(); ++k) napi_set_element(env, arr, k, ret_int(c, sizes[k]));
-  return arr;
+  return int_array(c, tensor(c, 0, "self").sizes());
   TL_OP_END;
 }
 
 TL_FN(strides) {
   TL_OP_BEGIN("stride", 1);
-  auto st = tensor(c, 0, "self").strides();
-  napi_value arr;
-  napi_create_array_with_length(env, st.size(), &arr);
-  for (uint32_t k = 0; k < st.size(); ++k) napi_set_element(env, arr, k, ret_int(c, st[k]));
-  return arr;
+  return int_array(c, tensor(c, 0, "self").strides());
   TL_OP_END;
 }
 
