@@ -9,6 +9,7 @@ import json
 import sys
 
 import torch
+import torch.nn.functional as F
 
 torch.set_num_threads(2)
 g = torch.Generator().manual_seed(1234)
@@ -104,6 +105,18 @@ CASES = {
     "ge": ([r(8), r(8)], torch.ge, False),
     "to_double": ([r(4)], lambda a: a.double() * 1.1, False),
     "to_int": ([r(4) * 10], lambda a: a.to(torch.int32), False),
+    "f_linear": ([r(4, 5), r(3, 5), r(3)], lambda x, w, b: F.linear(x, w, b), True),
+    "f_conv2d": ([r(2, 3, 8, 8), r(4, 3, 3, 3), r(4)], lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), True),
+    "f_conv2d_7x7": ([r(2, 1, 28, 28), r(8, 1, 7, 7)], lambda x, w: F.conv2d(x, w, None, stride=2, padding=3), True),
+    "f_batch_norm_train": ([r(4, 3, 5, 5), pos(3), r(3)],
+                           lambda x, w, b: F.batch_norm(x, torch.zeros(3), torch.ones(3), w, b, training=True), True),
+    "f_batch_norm_eval": ([r(4, 3, 5, 5), r(3) * 0.1, pos(3)],
+                          lambda x, m, v: F.batch_norm(x, m, v, training=False), False),
+    "f_max_pool2d": ([r(2, 3, 9, 9)], lambda x: F.max_pool2d(x, 3, stride=2, padding=1), True),
+    "f_avg_pool2d": ([r(2, 3, 8, 8)], lambda x: F.avg_pool2d(x, 2), True),
+    "f_adaptive_avg_pool2d": ([r(2, 3, 7, 7)], lambda x: F.adaptive_avg_pool2d(x, 1), True),
+    "f_cross_entropy": ([r(6, 5), ints(0, 5, 6)], lambda x, y: F.cross_entropy(x, y), True),
+    "f_cross_entropy_smooth_sum": ([r(6, 5), ints(0, 5, 6)], lambda x, y: F.cross_entropy(x, y, reduction="sum", label_smoothing=0.1), True),
     "chain_mlp": ([r(8, 5), r(4, 5), r(4), ints(0, 4, 8)],
                   lambda x, w, b, y: torch.nn.functional.cross_entropy(torch.relu(x @ w.t() + b), y), True),
 }
