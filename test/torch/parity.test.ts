@@ -6,6 +6,7 @@ import type { Tensor } from "../../src/torch/index.js";
 import { assertMatches, assertNoLeak, decode, liveTensors, pythonReference, type Encoded } from "../helpers.js";
 
 type Fn = (...xs: Tensor[]) => Tensor;
+const F = torch.nn.functional;
 // The same expressions as test/parity/reference.py, in torchlight.
 const CASES: Record<string, Fn> = {
   add: (a, b) => a.add(b!),
@@ -84,6 +85,16 @@ const CASES: Record<string, Fn> = {
   ge: (a, b) => a.ge(b!),
   to_double: (a) => a.double().mul(1.1),
   to_int: (a) => a.to("int32"),
+  f_linear: (x, w, b) => F.linear(x, w!, b!),
+  f_conv2d: (x, w, b) => F.conv2d(x, w!, b!, { stride: 2, padding: 1 }),
+  f_conv2d_7x7: (x, w) => F.conv2d(x, w!, null, { stride: 2, padding: 3 }),
+  f_batch_norm_train: (x, w, b) => F.batchNorm(x, torch.zeros([3]), torch.ones([3]), { weight: w!, bias: b!, training: true }),
+  f_batch_norm_eval: (x, m, v) => F.batchNorm(x, m!, v!),
+  f_max_pool2d: (x) => F.maxPool2d(x, 3, { stride: 2, padding: 1 }),
+  f_avg_pool2d: (x) => F.avgPool2d(x, 2),
+  f_adaptive_avg_pool2d: (x) => F.adaptiveAvgPool2d(x, 1),
+  f_cross_entropy: (x, y) => F.crossEntropy(x, y!),
+  f_cross_entropy_smooth_sum: (x, y) => F.crossEntropy(x, y!, { reduction: "sum", labelSmoothing: 0.1 }),
   // cross-entropy = log_softmax + nll_loss, op by op until the nn issue adds the module
   chain_mlp: (x, w, b, y) => {
     const logits = x.matmul(w!.t()).add(b!).relu();
