@@ -67,6 +67,10 @@ describe("tensor", () => {
       const x = torch.ones([2], { requiresGrad: true });
       assert.equal(String(x), "tensor([1., 1.], requires_grad=True)");
       assert.equal(String(x.mul(x)), "tensor([1., 1.], grad_fn=<MulBackward0>)");
+      assert.equal(x.mul(2).gradFn, "MulBackward0", "a number operand is wrapped as Python wraps it");
+      assert.equal(torch.tensor([1, 2], { dtype: "int32" }).mul(2).dtype, "int32");
+      assert.equal(torch.tensor([1, 2], { dtype: "int32" }).mul(2.5).dtype, "float32");
+      assert.equal(torch.tensor([1, 2], { dtype: "float16" }).add(1e-3).dtype, "float16");
       assert.equal(String(torch.arange(2000)), "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])");
       assert.equal(String(torch.tensor([[1.5, 2], [3, 4]]).double()), "tensor([[1.5000, 2.0000],\n        [3.0000, 4.0000]], dtype=torch.float64)");
     });

@@ -297,7 +297,7 @@ static napi_value op_div_Scalar(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("div.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::div(a0, a1));
+  return tl::wrap(c, at::div(a0, at::native::wrapped_scalar_tensor(a1)));
   TL_OP_END;
 }
 
@@ -882,7 +882,7 @@ static napi_value op_sub__Scalar(napi_env env, napi_callback_info info) {
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  a0.sub_(a1, a2);
+  a0.sub_(at::native::wrapped_scalar_tensor(a1), a2);
   return c.argv[0];
   TL_OP_END;
 }

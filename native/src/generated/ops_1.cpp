@@ -42,7 +42,7 @@ static napi_value op_add_Scalar(napi_env env, napi_callback_info info) {
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::add(a0, a1, a2));
+  return tl::wrap(c, at::add(a0, at::native::wrapped_scalar_tensor(a1), a2));
   TL_OP_END;
 }
 
@@ -283,7 +283,7 @@ static napi_value op_div__Scalar(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("div_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.div_(a1);
+  a0.div_(at::native::wrapped_scalar_tensor(a1));
   return c.argv[0];
   TL_OP_END;
 }
@@ -520,7 +520,7 @@ static napi_value op_mul_Scalar(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("mul.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::mul(a0, a1));
+  return tl::wrap(c, at::mul(a0, at::native::wrapped_scalar_tensor(a1)));
   TL_OP_END;
 }
 

@@ -40,7 +40,7 @@ static napi_value op_add__Scalar(napi_env env, napi_callback_info info) {
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  a0.add_(a1, a2);
+  a0.add_(at::native::wrapped_scalar_tensor(a1), a2);
   return c.argv[0];
   TL_OP_END;
 }
@@ -513,7 +513,7 @@ static napi_value op_mul__Scalar(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("mul_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.mul_(a1);
+  a0.mul_(at::native::wrapped_scalar_tensor(a1));
   return c.argv[0];
   TL_OP_END;
 }

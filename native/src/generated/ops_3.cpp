@@ -862,7 +862,7 @@ static napi_value op_sub_Scalar(napi_env env, napi_callback_info info) {
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::sub(a0, a1, a2));
+  return tl::wrap(c, at::sub(a0, at::native::wrapped_scalar_tensor(a1), a2));
   TL_OP_END;
 }
 
