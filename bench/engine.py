@@ -54,9 +54,9 @@ if workload == "add":
             print(json.dumps({"workload": workload, "side": "python", "round": r - 1, "nsPerOp": ns}), flush=True)
 elif workload == "mlp":
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    train_bench(model, torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 50)
+    train_bench(model, torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 100)
 else:
     model = torchvision.models.resnet18(num_classes=10)
     model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     model.train()
-    train_bench(model, torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 3)
+    train_bench(model, torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 10)

@@ -108,6 +108,6 @@ if (workload === "add") {
 } else {
   const x = workload === "mlp" ? torch.randn([128, 1, 28, 28]) : torch.randn([128, 1, 28, 28]);
   const y = torch.randint(0, 10, [128]);
-  trainBench(workload === "mlp" ? mlp() : resnet18(), x, y, workload === "mlp" ? 50 : 3);
+  trainBench(workload === "mlp" ? mlp() : resnet18(), x, y, workload === "mlp" ? 100 : 10);
 }
 void median;
