@@ -79,7 +79,6 @@ function adam(params: Tensor[], lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8) {
   }));
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
 
 function trainBench(model: { params: Tensor[]; forward: (x: Tensor) => Tensor }, x: Tensor, y: Tensor, steps: number) {
   const step = adam(model.params);
@@ -106,8 +105,7 @@ if (workload === "add") {
     if (r > 0) console.log(JSON.stringify({ workload, side: "torchlight", round: r - 1, nsPerOp: ns, nsPerOpTidy: nsTidy }));
   }
 } else {
-  const x = workload === "mlp" ? torch.randn([128, 1, 28, 28]) : torch.randn([128, 1, 28, 28]);
+  const x = torch.randn([128, 1, 28, 28]);
   const y = torch.randint(0, 10, [128]);
   trainBench(workload === "mlp" ? mlp() : resnet18(), x, y, workload === "mlp" ? 100 : 10);
 }
-void median;

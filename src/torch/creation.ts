@@ -1,6 +1,6 @@
 /** @module torchlight/torch/creation: making tensors, named as in PyTorch. */
 import { native, ops } from "./native/index.js";
-import { dtypeCode, dtypeOfArray, type DType } from "./dtype.js";
+import { dtypeCode, dtypeOfArray, optDtypeCode, type DType } from "./dtype.js";
 import { argumentError } from "./errors.js";
 import { Tensor, handle, wrap, type NestedArray, type Scalar } from "./tensor.js";
 
@@ -13,14 +13,14 @@ export interface TensorOptions {
 }
 
 type Shape = number[];
-const code = (o: TensorOptions): number | undefined => (o.dtype === undefined ? undefined : dtypeCode(o.dtype));
+const code = (o: TensorOptions): number | undefined => optDtypeCode(o.dtype);
 
 function finish(t: Tensor, o: TensorOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad_(true);
   return t;
 }
 
-function shapeOf(data: NestedArray, op: string): number[] {
+function shapeOf(data: NestedArray): number[] {
   const shape: number[] = [];
   let cur: NestedArray = data;
   while (Array.isArray(cur)) {
@@ -75,7 +75,7 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
     t = wrap(native.fromTypedArray(data, options.shape ?? [n], dtypeCode(own)));
     if (options.dtype !== undefined && options.dtype !== own) { const c = t.to(options.dtype); t.dispose(); t = c; }
   } else {
-    const shape = shapeOf(data, "tensor");
+    const shape = shapeOf(data);
     const flat = flatten(data, shape, "tensor");
     const d = options.dtype ?? (flat.length > 0 && typeof flat[0] === "boolean" ? "bool" : "float32");
     const host = d === "float16" || d === "bfloat16" ? "float32" : d;

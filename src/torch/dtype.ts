@@ -17,6 +17,11 @@ export function dtypeCode(d: DType): number {
   if (c === undefined) throw new TypeError(`Expected a dtype (${Object.keys(CODE).join(", ")}) but received ${JSON.stringify(d)}`);
   return c;
 }
+/** The native code of an optional dtype (undefined stays undefined: the op's default). */
+export const optDtypeCode = (d: DType | undefined): number | undefined => (d === undefined ? undefined : dtypeCode(d));
+/** Whether a string names a dtype. */
+export const isDType = (s: string): s is DType => Object.hasOwn(CODE, s);
+
 /** The dtype name of a native code. */
 export function dtypeName(code: number): DType {
   const n = NAME[code];

@@ -82,13 +82,12 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
     if (result instanceof Promise) throw new TypeError("tidy(fn): fn returned a Promise; tidy scopes are synchronous. Use tidy inside the async function around each synchronous step.");
   } catch (e) {
-    scope = outer;
-    depth--;
     for (const t of mine) if (!t._kept) release(t);
     throw e;
+  } finally {
+    scope = outer;
+    depth--;
   }
-  scope = outer;
-  depth--;
   const out = new Set<Owned>();
   collect(result, out, new Set());
   const dead: Handle[] = [];

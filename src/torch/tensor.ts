@@ -5,7 +5,7 @@
  */
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
-import { ARRAY_OF, dtypeCode, dtypeName, MEMORY_FORMAT, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
+import { ARRAY_OF, dtypeCode, dtypeName, isDType, MEMORY_FORMAT, optDtypeCode as dt, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
 import { argumentError } from "./errors.js";
 import { formatTensor } from "./format.js";
 
@@ -48,7 +48,6 @@ export interface ValuesIndices { values: Tensor; indices: Tensor }
 function pair(hs: [Handle, Handle]): ValuesIndices {
   return { values: wrap(hs[0]), indices: wrap(hs[1]) };
 }
-const dt = (d: DType | undefined): number | undefined => (d === undefined ? undefined : dtypeCode(d));
 
 /**
  * A multi-dimensional array on a device, with autograd.
@@ -408,9 +407,6 @@ for (const name of UNARY_INPLACE) {
   Object.defineProperty(Tensor.prototype, `${name}_`, { value: function (this: Tensor) { fn(this._h); return this; }, writable: true });
 }
 
-const DTYPES = new Set<string>(["float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool"]);
-export const isDType = (s: string): s is DType => DTYPES.has(s);
-
 function flatArgs(a: number[] | [number[]]): number[] {
   return a.length === 1 && Array.isArray(a[0]) ? a[0] : (a as number[]);
 }
@@ -432,9 +428,8 @@ function indexTensor(t: Tensor, idx: IndexItem[]): Tensor {
   let useAdvanced = false;
   const consumed = idx.filter((x) => x !== null && x !== "...").length;
   let dim = 0;
-  for (let k = 0; k < idx.length; k++) {
-    const it = idx[k];
-    const step = (next: Tensor) => { if (cur !== t) made.push(cur); cur = next; };
+  const step = (next: Tensor) => { if (cur !== t) made.push(cur); cur = next; };
+  for (const it of idx) {
     if (it === "...") {
       const skip = t.ndim - consumed;  // the dimensions no explicit item covers
       for (let s = 0; s < skip; s++) { advanced.push(null); dim++; }
@@ -444,12 +439,7 @@ function indexTensor(t: Tensor, idx: IndexItem[]): Tensor {
     else if (it instanceof Tensor) { advanced.push(it._h); useAdvanced = true; dim++; }
     else throw argumentError("index", "an index", "a number, [start, end, step], null, '...' or a Tensor", it);
   }
-  if (useAdvanced) {
-    const out = wrap(ops.index_Tensor(cur._h, advanced));
-    if (cur !== t) made.push(cur);
-    for (const m of made) m.dispose();
-    return out;
-  }
+  if (useAdvanced) step(wrap(ops.index_Tensor(cur._h, advanced)));
   for (const m of made) m.dispose();
   return cur === t ? wrap(ops.alias(t._h)) : cur;
 }
