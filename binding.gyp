@@ -6,6 +6,8 @@
         "native/src/addon.cpp",
         "native/src/convert.cpp",
         "native/src/errors.cpp",
+        "native/src/optim.cpp",
+        "native/src/serialize.cpp",
         "native/src/generated/ops_0.cpp",
         "native/src/generated/ops_1.cpp",
         "native/src/generated/ops_2.cpp",

@@ -40,3 +40,4 @@ export const cuda = {
   isAvailable: (): boolean => native.config().cuda,
   deviceCount: (): number => native.config().cudaDeviceCount,
 };
+export { save, load, saveAsync, loadAsync, serialize, deserialize, type Saveable } from "./serialization.js";

@@ -84,116 +84,134 @@ static napi_value op_acosh(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::atan(Tensor self) -> Tensor
-static napi_value op_atan(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("atan", 1);
+// aten::asin(Tensor self) -> Tensor
+static napi_value op_asin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("asin", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::atan(a0));
+  return tl::wrap(c, at::asin(a0));
   TL_OP_END;
 }
 
-// aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_bernoulli__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bernoulli_.Tensor", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "p");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  a0.bernoulli_(a1, a2);
-  return c.argv[0];
+// aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor
+static napi_value op_bernoulli(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bernoulli", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  return tl::wrap(c, at::bernoulli(a0, a1));
   TL_OP_END;
 }
 
-// aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor
-static napi_value op_binary_cross_entropy(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("binary_cross_entropy", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::binary_cross_entropy(a0, a1, a2, a3));
+// aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor
+static napi_value op_bilinear(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bilinear", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
+  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
+  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  auto a3 = tl::opt_tensor(c, 3, "bias");
+  return tl::wrap(c, at::bilinear(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::logical_not(Tensor self) -> Tensor
-static napi_value op_logical_not(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logical_not", 1);
+// aten::bitwise_not(Tensor self) -> Tensor
+static napi_value op_bitwise_not(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_not", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::logical_not(a0));
+  return tl::wrap(c, at::bitwise_not(a0));
   TL_OP_END;
 }
 
-// aten::bmm(Tensor self, Tensor mat2) -> Tensor
-static napi_value op_bmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bmm", 2);
+// aten::logical_or(Tensor self, Tensor other) -> Tensor
+static napi_value op_logical_or(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logical_or", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mat2");
-  return tl::wrap(c, at::bmm(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::logical_or(a0, a1));
   TL_OP_END;
 }
 
-// aten::ceil(Tensor self) -> Tensor
-static napi_value op_ceil(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ceil", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::ceil(a0));
+// aten::cat(Tensor[] tensors, int dim=0) -> Tensor
+static napi_value op_cat(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cat", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  return tl::wrap(c, at::cat(a0, a1));
   TL_OP_END;
 }
 
-// aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]
-static napi_value op_tensor_split_indices(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tensor_split.indices", 3);
+// aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]
+static napi_value op_tensor_split_sections(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tensor_split.sections", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "indices", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
+  int64_t a1 = tl::i64(c, 1, "sections");
   int64_t a2 = tl::i64_or(c, 2, "dim", 0);
   return tl::wrap_list(c, at::tensor_split(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)
-static napi_value op_clamp_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "min");
-  c10::optional<at::Scalar> a2 = tl::opt_scalar(c, 2, "max");
-  at::clamp_(a0, a1, a2);
-  return c.argv[0];
+// aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor
+static napi_value op_clamp_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp.Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  auto a1 = tl::opt_tensor(c, 1, "min");
+  auto a2 = tl::opt_tensor(c, 2, "max");
+  return tl::wrap(c, at::clamp(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)
-static napi_value op_clamp_max_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_max_", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "max");
-  at::clamp_max_(a0, a1);
-  return c.argv[0];
+// aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor
+static napi_value op_clamp_max_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_max.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "max");
+  return tl::wrap(c, at::clamp_max(a0, a1));
   TL_OP_END;
 }
 
-// aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)
-static napi_value op_clamp_min_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_min_", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "min");
-  at::clamp_min_(a0, a1);
-  return c.argv[0];
+// aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor
+static napi_value op_clamp_min_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_min.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "min");
+  return tl::wrap(c, at::clamp_min(a0, a1));
   TL_OP_END;
 }
 
-// aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv1d", 7);
+// aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor
+static napi_value op_convolution(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("convolution", 9);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  std::vector<int64_t> a3_v;
+  tl::int_list(c, 3, "stride", a3_v, 0);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v;
+  tl::int_list(c, 4, "padding", a4_v, 0);
+  at::IntArrayRef a4(a4_v);
+  std::vector<int64_t> a5_v;
+  tl::int_list(c, 5, "dilation", a5_v, 0);
+  at::IntArrayRef a5(a5_v);
+  bool a6 = tl::boolean(c, 6, "transposed");
+  std::vector<int64_t> a7_v;
+  tl::int_list(c, 7, "output_padding", a7_v, 0);
+  at::IntArrayRef a7(a7_v);
+  int64_t a8 = tl::i64(c, 8, "groups");
+  return tl::wrap(c, at::convolution(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+  TL_OP_END;
+}
+
+// aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv1d_padding(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv1d.padding", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(1, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 1);
   at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 1);
-  at::IntArrayRef a4(a4_v);
+  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
+  c10::string_view a4(a4_s);
   std::vector<int64_t> a5_v = std::vector<int64_t>(1, 1);
   tl::int_list_or(c, 5, "dilation", a5_v, 1);
   at::IntArrayRef a5(a5_v);
@@ -202,1109 +220,1084 @@ static napi_value op_conv1d(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv2d_padding(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv2d.padding", 7);
+// aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor
+static napi_value op_conv_transpose2d_input(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv_transpose2d.input", 8);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(2, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 2);
   at::IntArrayRef a3(a3_v);
-  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
-  c10::string_view a4(a4_s);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(2, 1);
-  tl::int_list_or(c, 5, "dilation", a5_v, 2);
-  at::IntArrayRef a5(a5_v);
-  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  return tl::wrap(c, at::conv2d(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor
-static napi_value op_conv_transpose3d_input(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv_transpose3d.input", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 1);
-  tl::int_list_or(c, 3, "stride", a3_v, 3);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 3);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 2);
   at::IntArrayRef a4(a4_v);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(3, 0);
-  tl::int_list_or(c, 5, "output_padding", a5_v, 3);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 5, "output_padding", a5_v, 2);
   at::IntArrayRef a5(a5_v);
   int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  std::vector<int64_t> a7_v = std::vector<int64_t>(3, 1);
-  tl::int_list_or(c, 7, "dilation", a7_v, 3);
+  std::vector<int64_t> a7_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 7, "dilation", a7_v, 2);
   at::IntArrayRef a7(a7_v);
-  return tl::wrap(c, at::conv_transpose3d(a0, a1, a2, a3, a4, a5, a6, a7));
+  return tl::wrap(c, at::conv_transpose2d(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor
-static napi_value op_cosine_embedding_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cosine_embedding_loss", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
-  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
-  const at::Tensor& a2 = tl::tensor(c, 2, "target");
-  double a3 = tl::f64_or(c, 3, "margin", 0.0);
-  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::cosine_embedding_loss(a0, a1, a2, a3, a4));
+// aten::cosh(Tensor self) -> Tensor
+static napi_value op_cosh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cosh", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::cosh(a0));
   TL_OP_END;
 }
 
-// aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)
-static napi_value op_cummin(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cummin", 2);
+// aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)
+static napi_value op_cummax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cummax", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap_tuple(c, at::cummin(a0, a1));
+  return tl::wrap_tuple(c, at::cummax(a0, a1));
   TL_OP_END;
 }
 
-// aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor
-static napi_value op_ctc_loss_IntList(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ctc_loss.IntList", 7);
-  const at::Tensor& a0 = tl::tensor(c, 0, "log_probs");
-  const at::Tensor& a1 = tl::tensor(c, 1, "targets");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "input_lengths", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v;
-  tl::int_list(c, 3, "target_lengths", a3_v, 0);
-  at::IntArrayRef a3(a3_v);
-  int64_t a4 = tl::i64_or(c, 4, "blank", 0);
-  int64_t a5 = tl::i64_or(c, 5, "reduction", at::Reduction::Mean);
-  bool a6 = tl::boolean_or(c, 6, "zero_infinity", false);
-  return tl::wrap(c, at::ctc_loss(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::div.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_div_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::div(a0, a1));
-  TL_OP_END;
-}
-
-// aten::div.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_div_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::div(a0, at::native::wrapped_scalar_tensor(a1)));
-  TL_OP_END;
-}
-
-// aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_true_divide_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("true_divide.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::true_divide(a0, a1));
-  TL_OP_END;
-}
-
-// aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor
-static napi_value op_einsum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("einsum", 3);
-  std::string a0_s = tl::string(c, 0, "equation");
-  c10::string_view a0(a0_s);
-  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensors");
-  at::TensorList a1(a1_v);
-  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "path", a2_v, 0);
-  return tl::wrap(c, at::einsum(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_empty_memory_format(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("empty.memory_format", 6);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::empty(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::erf(Tensor self) -> Tensor
-static napi_value op_erf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("erf", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::erf(a0));
-  TL_OP_END;
-}
-
-// aten::exp2(Tensor self) -> Tensor
-static napi_value op_exp2(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("exp2", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::exp2(a0));
-  TL_OP_END;
-}
-
-// aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_eye(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eye", 5);
-  int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::eye(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)
-static napi_value op_fill__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fill_.Scalar", 2);
+// aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)
+static napi_value op_cumsum_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cumsum_", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "value");
-  at::fill_(a0, a1);
+  int64_t a1 = tl::i64(c, 1, "dim");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  a0.cumsum_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::floor_divide(Tensor self, Tensor other) -> Tensor
-static napi_value op_floor_divide(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("floor_divide", 2);
+// aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)
+static napi_value op_diagonal(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("diagonal", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::floor_divide(a0, a1));
+  int64_t a1 = tl::i64_or(c, 1, "offset", 0);
+  int64_t a2 = tl::i64_or(c, 2, "dim1", 0);
+  int64_t a3 = tl::i64_or(c, 3, "dim2", 1);
+  return tl::wrap(c, at::diagonal(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_full_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("full_like", 7);
+// aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)
+static napi_value op_div__Tensor_mode(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div_.Tensor_mode", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
+  a0.div_(a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)
+static napi_value op_div__Scalar_mode(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div_.Scalar_mode", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
+  a0.div_(a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::vdot(Tensor self, Tensor other) -> Tensor
+static napi_value op_vdot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("vdot", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::vdot(a0, a1));
+  TL_OP_END;
+}
+
+// aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)
+static napi_value op_embedding_bag_padding_idx(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("embedding_bag.padding_idx", 9);
+  const at::Tensor& a0 = tl::tensor(c, 0, "weight");
+  const at::Tensor& a1 = tl::tensor(c, 1, "indices");
+  const at::Tensor& a2 = tl::tensor(c, 2, "offsets");
+  bool a3 = tl::boolean(c, 3, "scale_grad_by_freq");
+  int64_t a4 = tl::i64(c, 4, "mode");
+  bool a5 = tl::boolean(c, 5, "sparse");
+  auto a6 = tl::opt_tensor(c, 6, "per_sample_weights");
+  bool a7 = tl::boolean(c, 7, "include_last_offset");
+  c10::optional<int64_t> a8 = tl::opt_i64(c, 8, "padding_idx");
+  return tl::wrap_tuple(c, at::embedding_bag(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+  TL_OP_END;
+}
+
+// aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_empty_strided(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("empty_strided", 6);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "stride", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::empty_strided(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::exp_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_exp_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("exp_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::exp_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)
+static napi_value op_expand_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("expand_as", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.expand_as(a1));
+  TL_OP_END;
+}
+
+// aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)
+static napi_value op_unflatten_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unflatten.int", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "sizes", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  return tl::wrap(c, at::unflatten(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::floor_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_floor_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("floor_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::floor_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_full(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("full", 6);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "fill_value");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
-  return tl::wrap(c, at::full_like(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, at::full(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor
-static napi_value op_index_copy(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_copy", 4);
+// aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor
+static napi_value op_index_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "source");
-  return tl::wrap(c, at::index_copy(a0, a1, a2, a3));
+  auto a1 = tl::opt_tensor_list(c, 1, "indices");
+  return tl::wrap(c, at::index(a0, a1));
   TL_OP_END;
 }
 
-// aten::isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor
-static napi_value op_isclose(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isclose", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  double a2 = tl::f64_or(c, 2, "rtol", 1e-05);
-  double a3 = tl::f64_or(c, 3, "atol", 1e-08);
-  bool a4 = tl::boolean_or(c, 4, "equal_nan", false);
-  return tl::wrap(c, at::isclose(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_kthvalue(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("kthvalue", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "k");
-  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::kthvalue(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
-static napi_value op_linear(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linear", 3);
+// aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor
+static napi_value op_instance_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("instance_norm", 9);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a1 = tl::opt_tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
-  return tl::wrap(c, at::linear(a0, a1, a2));
+  auto a3 = tl::opt_tensor(c, 3, "running_mean");
+  auto a4 = tl::opt_tensor(c, 4, "running_var");
+  bool a5 = tl::boolean(c, 5, "use_input_stats");
+  double a6 = tl::f64(c, 6, "momentum");
+  double a7 = tl::f64(c, 7, "eps");
+  bool a8 = tl::boolean(c, 8, "cudnn_enabled");
+  return tl::wrap(c, at::instance_norm(a0, a1, a2, a3, a4, a5, a6, a7, a8));
   TL_OP_END;
 }
 
-// aten::log10(Tensor self) -> Tensor
-static napi_value op_log10(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log10", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::log10(a0));
-  TL_OP_END;
-}
-
-// aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_xlogy_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("xlogy.Tensor", 2);
+// aten::kron(Tensor self, Tensor other) -> Tensor
+static napi_value op_kron(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("kron", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::xlogy(a0, a1));
+  return tl::wrap(c, at::kron(a0, a1));
   TL_OP_END;
 }
 
-// aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
-static napi_value op_log_softmax_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log_softmax.int", 3);
+// aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor
+static napi_value op_nan_to_num(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nan_to_num", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  return tl::wrap(c, at::log_softmax(a0, a1, a2));
+  c10::optional<double> a1 = tl::opt_f64(c, 1, "nan");
+  c10::optional<double> a2 = tl::opt_f64(c, 2, "posinf");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "neginf");
+  return tl::wrap(c, at::nan_to_num(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor
-static napi_value op_margin_ranking_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("margin_ranking_loss", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
-  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
-  const at::Tensor& a2 = tl::tensor(c, 2, "target");
-  double a3 = tl::f64_or(c, 3, "margin", 0.0);
-  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::margin_ranking_loss(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
-static napi_value op_amax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("amax", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 1, "dim", a1_v, 1);
-  at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap(c, at::amax(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::mean(Tensor self, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_mean(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mean", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  return tl::wrap(c, at::mean(a0, a1));
-  TL_OP_END;
-}
-
-// aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_median_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("median.dim", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::median(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
-static napi_value op_amin(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("amin", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 1, "dim", a1_v, 1);
-  at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap(c, at::amin(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
-static napi_value op_mul__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mul_.Tensor", 2);
+// aten::log_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_log_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  a0.mul_(a1);
+  at::log_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)
-static napi_value op_narrow(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("narrow", 4);
+// aten::logaddexp(Tensor self, Tensor other) -> Tensor
+static napi_value op_logaddexp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logaddexp", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  int64_t a2 = tl::i64(c, 2, "start");
-  int64_t a3 = tl::i64(c, 3, "length");
-  return tl::wrap(c, at::narrow(a0, a1, a2, a3));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::logaddexp(a0, a1));
   TL_OP_END;
 }
 
-// aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_ones_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ones_like", 6);
+// aten::logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_logspace(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logspace", 8);
+  at::Scalar a0 = tl::scalar(c, 0, "start");
+  at::Scalar a1 = tl::scalar(c, 1, "end");
+  int64_t a2 = tl::i64(c, 2, "steps");
+  double a3 = tl::f64_or(c, 3, "base", 10.0);
+  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
+  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
+  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
+  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
+  return tl::wrap(c, at::logspace(a0, a1, a2, a3, a4, a5, a6, a7));
+  TL_OP_END;
+}
+
+// aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor
+static napi_value op_logsumexp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logsumexp", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "dim", a1_v, 1);
+  at::IntArrayRef a1(a1_v);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap(c, at::logsumexp(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_max_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max.dim", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::max(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor
+static napi_value op_max_pool3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max_pool3d", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "kernel_size", a1_v, 3);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "stride", a2_v, 3);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 3);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 1);
+  tl::int_list_or(c, 4, "dilation", a4_v, 3);
+  at::IntArrayRef a4(a4_v);
+  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
+  return tl::wrap(c, at::max_pool3d(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::median(Tensor self) -> Tensor
+static napi_value op_median(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("median", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::median(a0));
+  TL_OP_END;
+}
+
+// aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_min_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("min.dim", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::min(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::mul.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_mul_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mul.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::mul(a0, a1));
+  TL_OP_END;
+}
+
+// aten::mv(Tensor self, Tensor vec) -> Tensor
+static napi_value op_mv(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mv", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "vec");
+  return tl::wrap(c, at::mv(a0, a1));
+  TL_OP_END;
+}
+
+// aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_ones(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ones", 5);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::ones(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor
+static napi_value op_cosine_similarity(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cosine_similarity", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "x1");
+  const at::Tensor& a1 = tl::tensor(c, 1, "x2");
+  int64_t a2 = tl::i64_or(c, 2, "dim", 1);
+  double a3 = tl::f64_or(c, 3, "eps", 1e-08);
+  return tl::wrap(c, at::cosine_similarity(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor
+static napi_value op_pixel_shuffle(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pixel_shuffle", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "upscale_factor");
+  return tl::wrap(c, at::pixel_shuffle(a0, a1));
+  TL_OP_END;
+}
+
+// aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_scalar_tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scalar_tensor", 5);
+  at::Scalar a0 = tl::scalar(c, 0, "s");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::scalar_tensor(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::randint(int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint", 6);
+  int64_t a0 = tl::i64(c, 0, "high");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_randint_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint_like", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "high");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
+  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_randn_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randn_like", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
   c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::ones_like(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::randn_like(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
-static napi_value op_permute(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("permute", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dims", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::permute(a0, a1));
-  TL_OP_END;
-}
-
-// aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor
-static napi_value op_pixel_unshuffle(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pixel_unshuffle", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "downscale_factor");
-  return tl::wrap(c, at::pixel_unshuffle(a0, a1));
-  TL_OP_END;
-}
-
-// aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_rand(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rand", 5);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint.generator", 7);
-  int64_t a0 = tl::i64(c, 0, "high");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randint_like_low_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint_like.low_dtype", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "low");
-  int64_t a2 = tl::i64(c, 2, "high");
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  c10::optional<at::MemoryFormat> a7 = tl::opt_memory_format(c, 7, "memory_format");
-  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6, a7));
-  TL_OP_END;
-}
-
-// aten::randperm(int n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randperm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randperm", 5);
-  int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::ScalarType> a1 = tl::absent(c, 1) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::neg(Tensor self) -> Tensor
-static napi_value op_neg(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("neg", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::neg(a0));
-  TL_OP_END;
-}
-
-// aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor
-static napi_value op_repeat_interleave_self_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat_interleave.self_Tensor", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "repeats");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
-  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::round(Tensor self) -> Tensor
-static napi_value op_round(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::round(a0));
-  TL_OP_END;
-}
-
-// aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor
-static napi_value op_rrelu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rrelu", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "lower", 0.125);
-  at::Scalar a2 = tl::scalar_or(c, 2, "upper", 0.3333333333333333);
-  bool a3 = tl::boolean_or(c, 3, "training", false);
-  c10::optional<at::Generator> a4 = tl::no_generator(c, 4, "generator");
-  return tl::wrap(c, at::rrelu(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::prelu(Tensor self, Tensor weight) -> Tensor
-static napi_value op_prelu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("prelu", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  return tl::wrap(c, at::prelu(a0, a1));
-  TL_OP_END;
-}
-
-// aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_rsqrt_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsqrt_", 1);
+// aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_reciprocal_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reciprocal_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::rsqrt_(a0);
+  at::reciprocal_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::silu(Tensor self) -> Tensor
-static napi_value op_silu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("silu", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::silu(a0));
+// aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor
+static napi_value op_repeat_interleave_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat_interleave.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "repeats");
+  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "output_size");
+  return tl::wrap(c, at::repeat_interleave(a0, a1));
   TL_OP_END;
 }
 
-// aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_sigmoid_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sigmoid_", 1);
+// aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)
+static napi_value op_reshape_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reshape_as", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.reshape_as(a1));
+  TL_OP_END;
+}
+
+// aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)
+static napi_value op_round__decimals(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round_.decimals", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::sigmoid_(a0);
+  int64_t a1 = tl::i64(c, 1, "decimals");
+  at::round_(a0, a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::detach(Tensor(a) self) -> Tensor(a)
-static napi_value op_detach(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("detach", 1);
+// aten::relu6(Tensor self) -> Tensor
+static napi_value op_relu6(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("relu6", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::detach(a0));
+  return tl::wrap(c, at::relu6(a0));
   TL_OP_END;
 }
 
-// aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
-static napi_value op_split_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("split.Tensor", 3);
+// aten::rsqrt(Tensor self) -> Tensor
+static napi_value op_rsqrt(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsqrt", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "split_size");
-  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::split(a0, a1, a2));
+  return tl::wrap(c, at::rsqrt(a0));
   TL_OP_END;
 }
 
-// aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)
-static napi_value op_squeeze_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("squeeze.dim", 2);
+// aten::celu(Tensor self, Scalar alpha=1.0) -> Tensor
+static napi_value op_celu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("celu", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1.0);
+  return tl::wrap(c, at::celu(a0, a1));
+  TL_OP_END;
+}
+
+// aten::sigmoid(Tensor self) -> Tensor
+static napi_value op_sigmoid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sigmoid", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::sigmoid(a0));
+  TL_OP_END;
+}
+
+// aten::sinh(Tensor self) -> Tensor
+static napi_value op_sinh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sinh", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::sinh(a0));
+  TL_OP_END;
+}
+
+// aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor
+static napi_value op__softmax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_softmax", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap(c, at::squeeze(a0, a1));
+  bool a2 = tl::boolean(c, 2, "half_to_float");
+  return tl::wrap(c, at::_softmax(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_sum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sum", 2);
+// aten::squeeze(Tensor(a) self) -> Tensor(a)
+static napi_value op_squeeze(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("squeeze", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  return tl::wrap(c, at::sum(a0, a1));
+  return tl::wrap(c, at::squeeze(a0));
   TL_OP_END;
 }
 
-// aten::sqrt_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_sqrt_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sqrt_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::sqrt_(a0);
-  return c.argv[0];
+// aten::vstack(Tensor[] tensors) -> Tensor
+static napi_value op_vstack(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("vstack", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  return tl::wrap(c, at::vstack(a0));
   TL_OP_END;
 }
 
-// aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
-static napi_value op_std_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std.dim", 4);
+// aten::sqrt(Tensor self) -> Tensor
+static napi_value op_sqrt(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sqrt", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::sqrt(a0));
+  TL_OP_END;
+}
+
+// aten::std(Tensor self, bool unbiased=True) -> Tensor
+static napi_value op_std(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
+  return tl::wrap(c, at::std(a0, a1));
+  TL_OP_END;
+}
+
+// aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
+static napi_value op_std_mean_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std_mean.dim", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap(c, at::std(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_std_mean_correction(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std_mean.correction", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   return tl::wrap_tuple(c, at::std_mean(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::tan(Tensor self) -> Tensor
-static napi_value op_tan(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tan", 1);
+// aten::t(Tensor(a) self) -> Tensor(a)
+static napi_value op_t(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("t", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::tan(a0));
+  return tl::wrap(c, at::t(a0));
   TL_OP_END;
 }
 
-// aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor
-static napi_value op_threshold(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("threshold", 3);
+// aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor
+static napi_value op_tensordot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tensordot", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "threshold");
-  at::Scalar a2 = tl::scalar(c, 2, "value");
-  return tl::wrap(c, at::threshold(a0, a1, a2));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "dims_self", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v;
+  tl::int_list(c, 3, "dims_other", a3_v, 0);
+  at::IntArrayRef a3(a3_v);
+  return tl::wrap(c, at::tensordot(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::flip(Tensor self, int[] dims) -> Tensor
-static napi_value op_flip(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("flip", 2);
+// aten::one_hot(Tensor self, int num_classes=-1) -> Tensor
+static napi_value op_one_hot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("one_hot", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dims", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::flip(a0, a1));
+  int64_t a1 = tl::i64_or(c, 1, "num_classes", -1);
+  return tl::wrap(c, at::one_hot(a0, a1));
   TL_OP_END;
 }
 
-// aten::trunc_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_trunc_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("trunc_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::trunc_(a0);
-  return c.argv[0];
+// aten::trunc(Tensor self) -> Tensor
+static napi_value op_trunc(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("trunc", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::trunc(a0));
   TL_OP_END;
 }
 
-// aten::var(Tensor self, bool unbiased=True) -> Tensor
-static napi_value op_var(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var", 2);
+// aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
+static napi_value op_unsqueeze(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unsqueeze", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  return tl::wrap(c, at::unsqueeze(a0, a1));
+  TL_OP_END;
+}
+
+// aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
+static napi_value op_var_mean(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var_mean", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap(c, at::var(a0, a1));
+  return tl::wrap_tuple(c, at::var_mean(a0, a1));
   TL_OP_END;
 }
 
-// aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_var_mean_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var_mean.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor
-static napi_value op_where_ScalarSelf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.ScalarSelf", 3);
+// aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor
+static napi_value op_where_self(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.self", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  at::Scalar a1 = tl::scalar(c, 1, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "self");
   const at::Tensor& a2 = tl::tensor(c, 2, "other");
   return tl::wrap(c, at::where(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_zeros(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("zeros", 5);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::zeros(a0, a1, a2, a3, a4));
+// aten::where(Tensor condition) -> Tensor[]
+static napi_value op_where(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
+  return tl::wrap_list(c, at::where(a0));
   TL_OP_END;
 }
 
-// aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor
-static napi_value op_norm_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.Scalar", 2);
+// aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor
+static napi_value op_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.ScalarOpt_dtype", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "p", 2);
-  return tl::wrap(c, at::norm(a0, a1));
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
+  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
+  return tl::wrap(c, at::norm(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::zero_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_zero_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("zero_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::zero_(a0);
-  return c.argv[0];
+// aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_clone(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clone", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::MemoryFormat> a1 = tl::opt_memory_format(c, 1, "memory_format");
+  return tl::wrap(c, at::clone(a0, a1));
   TL_OP_END;
 }
 
-// aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_sub__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub_.Scalar", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+static napi_value op_sub_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub.Scalar", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  a0.sub_(at::native::wrapped_scalar_tensor(a1), a2);
-  return c.argv[0];
+  return tl::wrap(c, at::sub(a0, at::native::wrapped_scalar_tensor(a1), a2));
   TL_OP_END;
 }
 
-// aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_addmm_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addmm_", 5);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
+static napi_value op_addmm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addmm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "mat1");
   const at::Tensor& a2 = tl::tensor(c, 2, "mat2");
   at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
   at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  a0.addmm_(a1, a2, a3, a4);
-  return c.argv[0];
+  return tl::wrap(c, at::addmm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
-static napi_value op_to_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("to.dtype", 5);
+// aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
+static napi_value op_to_device(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("to.device", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
-  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
-  bool a3 = tl::boolean_or(c, 3, "copy", false);
-  c10::optional<at::MemoryFormat> a4 = tl::opt_memory_format(c, 4, "memory_format");
-  return tl::wrap(c, a0.to(a1, a2, a3, a4));
+  at::Device a1 = tl::device(c, 1, "device");
+  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
+  bool a3 = tl::boolean_or(c, 3, "non_blocking", false);
+  bool a4 = tl::boolean_or(c, 4, "copy", false);
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, a0.to(a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)
-static napi_value op_masked_fill__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill_.Scalar", 3);
+// aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]
+static napi_value op_meshgrid_indexing(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("meshgrid.indexing", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  std::string a1_s = tl::string(c, 1, "indexing");
+  c10::string_view a1(a1_s);
+  return tl::wrap_list(c, at::meshgrid(a0, a1));
+  TL_OP_END;
+}
+
+// aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor
+static napi_value op_masked_fill_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill.Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
+  const at::Tensor& a2 = tl::tensor(c, 2, "value");
+  return tl::wrap(c, at::masked_fill(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)
+static napi_value op_index_add_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_add_", 5);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  at::Scalar a2 = tl::scalar(c, 2, "value");
-  a0.masked_fill_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor
-static napi_value op_masked_scatter(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_scatter", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  const at::Tensor& a2 = tl::tensor(c, 2, "source");
-  return tl::wrap(c, at::masked_scatter(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor
-static napi_value op_index_add(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_add", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   const at::Tensor& a3 = tl::tensor(c, 3, "source");
   at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::index_add(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor
-static napi_value op_index_fill_int_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill.int_Tensor", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "value");
-  return tl::wrap(c, at::index_fill(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
-static napi_value op_scatter__value(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.value", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  a0.scatter_(a1, a2, a3);
+  a0.index_add_(a1, a2, a3, a4);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)
-static napi_value op_scatter__value_reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.value_reduce", 5);
+// aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)
+static napi_value op_index_fill__int_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill_.int_Tensor", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "value");
+  a0.index_fill_(a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
+static napi_value op_scatter_value(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.value", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
+  return tl::wrap(c, at::scatter(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor
+static napi_value op_scatter_value_reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.value_reduce", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   at::Scalar a3 = tl::scalar(c, 3, "value");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
-  a0.scatter_(a1, a2, a3, a4);
-  return c.argv[0];
+  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
-static napi_value op_eq__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq_.Scalar", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.eq_(a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_bitwise_and_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_and.Tensor", 2);
+// aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor
+static napi_value op_scatter_reduce_two(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_reduce.two", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  std::string a4_s = tl::string(c, 4, "reduce");
+  c10::string_view a4(a4_s);
+  bool a5 = tl::boolean_or(c, 5, "include_self", true);
+  return tl::wrap(c, at::scatter_reduce(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_bitwise_and_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_and.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::bitwise_and(a0, a1));
   TL_OP_END;
 }
 
-// aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_bitwise_xor_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_xor.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::bitwise_xor(a0, a1));
-  TL_OP_END;
-}
-
-// aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
-static napi_value op_triu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triu_", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  a0.triu_(a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_random__from(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("random_.from", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "from");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "to");
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  a0.random_(a1, a2, a3);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_exponential_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("exponential_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "lambd", 1.0);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  a0.exponential_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::tril(Tensor self, int diagonal=0) -> Tensor
-static napi_value op_tril(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tril", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  return tl::wrap(c, at::tril(a0, a1));
-  TL_OP_END;
-}
-
-// aten::ne.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_ne_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne.Tensor", 2);
+// aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_bitwise_or_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_or.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::bitwise_or(a0, a1));
+  TL_OP_END;
+}
+
+// aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
+static napi_value op_tril_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tril_", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
+  a0.tril_(a1);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
+static napi_value op_addbmm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addbmm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "batch1");
+  const at::Tensor& a2 = tl::tensor(c, 2, "batch2");
+  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
+  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
+  return tl::wrap(c, at::addbmm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_uniform_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("uniform_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  double a1 = tl::f64_or(c, 1, "from", 0.0);
+  double a2 = tl::f64_or(c, 2, "to", 1.0);
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  a0.uniform_(a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::triu(Tensor self, int diagonal=0) -> Tensor
+static napi_value op_triu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triu", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
+  return tl::wrap(c, at::triu(a0, a1));
+  TL_OP_END;
+}
+
+// aten::ne.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_ne_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::ne(a0, a1));
   TL_OP_END;
 }
 
-// aten::eq.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_eq_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq.Tensor", 2);
+// aten::eq.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_eq_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eq.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::eq(a0, a1));
   TL_OP_END;
 }
 
-// aten::le.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_le_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("le.Tensor", 2);
+// aten::le.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_le_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("le.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::le(a0, a1));
   TL_OP_END;
 }
 
-// aten::lt.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_lt_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lt.Tensor", 2);
+// aten::lt.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_lt_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lt.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::lt(a0, a1));
   TL_OP_END;
 }
 
-// aten::masked_select(Tensor self, Tensor mask) -> Tensor
-static napi_value op_masked_select(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_select", 2);
+// aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
+static napi_value op_index_select(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_select", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  return tl::wrap(c, at::masked_select(a0, a1));
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  return tl::wrap(c, at::index_select(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
-static napi_value op_addcmul_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcmul_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
+static napi_value op_addcmul(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcmul", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  a0.addcmul_(a1, a2, a3);
-  return c.argv[0];
+  return tl::wrap(c, at::addcmul(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
-static napi_value op_multinomial(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("multinomial", 4);
+// aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor
+static napi_value op_cross_entropy_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cross_entropy_loss", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "num_samples");
-  bool a2 = tl::boolean_or(c, 2, "replacement", false);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  return tl::wrap(c, at::multinomial(a0, a1, a2, a3));
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  auto a2 = tl::opt_tensor(c, 2, "weight");
+  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
+  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
+  double a5 = tl::f64_or(c, 5, "label_smoothing", 0.0);
+  return tl::wrap(c, at::cross_entropy_loss(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::sign(Tensor self) -> Tensor
-static napi_value op_sign(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sign", 1);
+// aten::erfinv(Tensor self) -> Tensor
+static napi_value op_erfinv(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("erfinv", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sign(a0));
+  return tl::wrap(c, at::erfinv(a0));
   TL_OP_END;
 }
 
-// aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor
-static napi_value op_lerp_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lerp.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "end");
-  at::Scalar a2 = tl::scalar(c, 2, "weight");
-  return tl::wrap(c, at::lerp(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_fmod_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmod.Tensor", 2);
+// aten::atan2(Tensor self, Tensor other) -> Tensor
+static napi_value op_atan2(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("atan2", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::atan2(a0, a1));
+  TL_OP_END;
+}
+
+// aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_fmod_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fmod.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::fmod(a0, a1));
   TL_OP_END;
 }
 
-// aten::remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_remainder_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("remainder.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
+// aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_remainder_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("remainder.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::remainder(a0, a1));
   TL_OP_END;
 }
 
-// aten::fmax(Tensor self, Tensor other) -> Tensor
-static napi_value op_fmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmax", 2);
+// aten::max(Tensor self) -> Tensor
+static napi_value op_max(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::max(a0));
+  TL_OP_END;
+}
+
+// aten::minimum(Tensor self, Tensor other) -> Tensor
+static napi_value op_minimum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("minimum", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::fmax(a0, a1));
+  return tl::wrap(c, at::minimum(a0, a1));
   TL_OP_END;
 }
 
-// aten::min.other(Tensor self, Tensor other) -> Tensor
-static napi_value op_min_other(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("min.other", 2);
+// aten::msort(Tensor self) -> Tensor
+static napi_value op_msort(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("msort", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::msort(a0));
+  TL_OP_END;
+}
+
+// aten::all(Tensor self) -> Tensor
+static napi_value op_all(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("all", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::all(a0));
+  TL_OP_END;
+}
+
+// aten::equal(Tensor self, Tensor other) -> bool
+static napi_value op_equal(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("equal", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::min(a0, a1));
+  return tl::ret_bool(c, at::equal(a0, a1));
   TL_OP_END;
 }
 
-// aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
-static napi_value op_argsort(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("argsort", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
-  bool a2 = tl::boolean_or(c, 2, "descending", false);
-  return tl::wrap(c, at::argsort(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::any(Tensor self) -> Tensor
-static napi_value op_any(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("any", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::any(a0));
-  TL_OP_END;
-}
-
-// aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
-static napi_value op_pow_Tensor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow.Tensor_Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
-  return tl::wrap(c, at::pow(a0, a1));
-  TL_OP_END;
-}
-
-// aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)
-static napi_value op_pow__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow_.Tensor", 2);
+// aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)
+static napi_value op_pow__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
+  at::Scalar a1 = tl::scalar(c, 1, "exponent");
   a0.pow_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_normal_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "mean", 0.0);
-  double a2 = tl::f64_or(c, 2, "std", 1.0);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  a0.normal_(a1, a2, a3);
-  return c.argv[0];
+// aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
+static napi_value op_float_power_Tensor_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("float_power.Tensor_Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "exponent");
+  return tl::wrap(c, at::float_power(a0, a1));
   TL_OP_END;
 }
 
-// aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_normal_float_float(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.float_float", 8);
-  double a0 = tl::f64(c, 0, "mean");
-  double a1 = tl::f64(c, 1, "std");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "size", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
-  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
-  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
-  return tl::wrap(c, at::normal(a0, a1, a2, a3, a4, a5, a6, a7));
+// aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor
+static napi_value op_normal_Tensor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.Tensor_Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "mean");
+  const at::Tensor& a1 = tl::tensor(c, 1, "std");
+  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_sub.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_sub_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub.Scalar", 2);
+// aten::_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_add__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add_.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_sub(a0, a1));
+  at::_foreach_add_(a0, a1);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_div.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_div_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div.Scalar", 2);
+// aten::_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_mul__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul_.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_div(a0, a1));
+  at::_foreach_mul_(a0, a1);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_sub.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
-static napi_value op__foreach_sub_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub.List", 3);
+// aten::_foreach_add_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
+static napi_value op__foreach_add__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add_.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap_list(c, at::_foreach_sub(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::_foreach_div.List(Tensor[] self, Tensor[] other) -> Tensor[]
-static napi_value op__foreach_div_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div.List", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
-  at::TensorList a1(a1_v);
-  return tl::wrap_list(c, at::_foreach_div(a0, a1));
-  TL_OP_END;
-}
-
-// aten::_foreach_sqrt(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_sqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sqrt", 1);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_sqrt(a0));
-  TL_OP_END;
-}
-
-// aten::_foreach_neg_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_neg_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_neg_", 1);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  at::_foreach_neg_(a0);
+  at::_foreach_add_(a0, a1, a2);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_addcdiv.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
-static napi_value op__foreach_addcdiv_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcdiv.Scalar", 4);
+// aten::_foreach_mul_.List(Tensor(a!)[] self, Tensor[] other) -> ()
+static napi_value op__foreach_mul__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul_.List", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
+  at::TensorList a1(a1_v);
+  at::_foreach_mul_(a0, a1);
+  return tl::undefined_value(c);
+  TL_OP_END;
+}
+
+// aten::_foreach_zero_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_zero_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_zero_", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  at::_foreach_zero_(a0);
+  return tl::undefined_value(c);
+  TL_OP_END;
+}
+
+// aten::_foreach_neg(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_neg(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_neg", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  return tl::wrap_list(c, at::_foreach_neg(a0));
+  TL_OP_END;
+}
+
+// aten::_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
+static napi_value op__foreach_addcmul__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcmul_.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1312,146 +1305,146 @@ static napi_value op__foreach_addcdiv_Scalar(napi_env env, napi_callback_info in
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap_list(c, at::_foreach_addcdiv(a0, a1, a2, a3));
+  at::_foreach_addcmul_(a0, a1, a2, a3);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_mse_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mse_loss", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::mse_loss(a0, a1, a2));
+// aten::_foreach_norm.Scalar(Tensor[] self, Scalar ord=2) -> Tensor[]
+static napi_value op__foreach_norm_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_norm.Scalar", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
+  return tl::wrap_list(c, at::_foreach_norm(a0, a1));
   TL_OP_END;
 }
 
-// aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
-static napi_value op_nll_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nll_loss", 5);
+// aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
+static napi_value op_nll_loss_nd(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nll_loss_nd", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   auto a2 = tl::opt_tensor(c, 2, "weight");
   int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
   int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  return tl::wrap(c, at::nll_loss(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::nll_loss_nd(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_soft_margin_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("soft_margin_loss", 3);
+// aten::huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor
+static napi_value op_huber_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("huber_loss", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::soft_margin_loss(a0, a1, a2));
+  double a3 = tl::f64_or(c, 3, "delta", 1.0);
+  return tl::wrap(c, at::huber_loss(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::hardsigmoid(Tensor self) -> Tensor
-static napi_value op_hardsigmoid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardsigmoid", 1);
+// aten::glu(Tensor self, int dim=-1) -> Tensor
+static napi_value op_glu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("glu", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::hardsigmoid(a0));
+  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
+  return tl::wrap(c, at::glu(a0, a1));
   TL_OP_END;
 }
 
-// aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
-static napi_value op_leaky_relu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("leaky_relu", 2);
+// aten::hardswish(Tensor self) -> Tensor
+static napi_value op_hardswish(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardswish", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "negative_slope", 0.01);
-  return tl::wrap(c, at::leaky_relu(a0, a1));
+  return tl::wrap(c, at::hardswish(a0));
   TL_OP_END;
 }
 
-// aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor
-static napi_value op_softshrink(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("softshrink", 2);
+// aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor
+static napi_value op_softplus(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("softplus", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
-  return tl::wrap(c, at::softshrink(a0, a1));
+  at::Scalar a1 = tl::scalar_or(c, 1, "beta", 1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "threshold", 20);
+  return tl::wrap(c, at::softplus(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
-static napi_value op_avg_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("avg_pool2d", 7);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 2);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 2);
-  at::IntArrayRef a3(a3_v);
-  bool a4 = tl::boolean_or(c, 4, "ceil_mode", false);
-  bool a5 = tl::boolean_or(c, 5, "count_include_pad", true);
-  c10::optional<int64_t> a6 = tl::opt_i64(c, 6, "divisor_override");
-  return tl::wrap(c, at::avg_pool2d(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor
-static napi_value op_reflection_pad2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reflection_pad2d", 2);
+// aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)
+static napi_value op_adaptive_max_pool2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("adaptive_max_pool2d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "padding", a1_v, 4);
+  tl::int_list(c, 1, "output_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::reflection_pad2d(a0, a1));
+  return tl::wrap_tuple(c, at::adaptive_max_pool2d(a0, a1));
   TL_OP_END;
 }
 
-// aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
-static napi_value op_upsample_bilinear2d_vec(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_bilinear2d.vec", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
-  bool a2 = tl::boolean(c, 2, "align_corners");
-  std::vector<double> a3_v; c10::optional<at::ArrayRef<double>> a3 = tl::opt_float_list(c, 3, "scale_factors", a3_v);
-  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::isfinite(Tensor self) -> Tensor
-static napi_value op_isfinite(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isfinite", 1);
+// aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor
+static napi_value op_reflection_pad1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reflection_pad1d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isfinite(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "padding", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::reflection_pad1d(a0, a1));
   TL_OP_END;
 }
 
-// aten::det(Tensor self) -> Tensor
-static napi_value op_det(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("det", 1);
+// aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor
+static napi_value op_pad(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pad", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::det(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "pad", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  std::string a2_s = tl::string_or(c, 2, "mode", std::string("constant"));
+  c10::string_view a2(a2_s);
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "value");
+  return tl::wrap(c, at::pad(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::ger(Tensor self, Tensor vec2) -> Tensor
-static napi_value op_ger(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ger", 2);
+// aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor
+static napi_value op_upsample_nearest2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_nearest2d", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "output_size", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  c10::optional<double> a2 = tl::opt_f64(c, 2, "scales_h");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_w");
+  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::isneginf(Tensor self) -> Tensor
+static napi_value op_isneginf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isneginf", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::isneginf(a0));
+  TL_OP_END;
+}
+
+// aten::outer(Tensor self, Tensor vec2) -> Tensor
+static napi_value op_outer(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("outer", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
-  return tl::wrap(c, at::ger(a0, a1));
+  return tl::wrap(c, at::outer(a0, a1));
   TL_OP_END;
 }
 
-// aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_matrix_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_matrix_norm", 5);
+// aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_vector_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_vector_norm", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "ord");
-  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
-  tl::int_list_or(c, 2, "dim", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
+  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
+  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::linalg_vector_norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
@@ -1466,134 +1459,134 @@ extern const OpEntry ops_0[] = {
   {"all_dim", op_all_dim},
   {"arange_start", op_arange_start},
   {"acosh", op_acosh},
-  {"atan", op_atan},
-  {"bernoulli__Tensor", op_bernoulli__Tensor},
-  {"binary_cross_entropy", op_binary_cross_entropy},
-  {"logical_not", op_logical_not},
-  {"bmm", op_bmm},
-  {"ceil", op_ceil},
-  {"tensor_split_indices", op_tensor_split_indices},
-  {"clamp_", op_clamp_},
-  {"clamp_max_", op_clamp_max_},
-  {"clamp_min_", op_clamp_min_},
-  {"conv1d", op_conv1d},
-  {"conv2d_padding", op_conv2d_padding},
-  {"conv_transpose3d_input", op_conv_transpose3d_input},
-  {"cosine_embedding_loss", op_cosine_embedding_loss},
-  {"cummin", op_cummin},
-  {"ctc_loss_IntList", op_ctc_loss_IntList},
-  {"div_Tensor", op_div_Tensor},
-  {"div_Scalar", op_div_Scalar},
-  {"true_divide_Tensor", op_true_divide_Tensor},
-  {"einsum", op_einsum},
-  {"empty_memory_format", op_empty_memory_format},
-  {"erf", op_erf},
-  {"exp2", op_exp2},
-  {"eye", op_eye},
-  {"fill__Scalar", op_fill__Scalar},
-  {"floor_divide", op_floor_divide},
-  {"full_like", op_full_like},
-  {"index_copy", op_index_copy},
-  {"isclose", op_isclose},
-  {"kthvalue", op_kthvalue},
-  {"linear", op_linear},
-  {"log10", op_log10},
-  {"xlogy_Tensor", op_xlogy_Tensor},
-  {"log_softmax_int", op_log_softmax_int},
-  {"margin_ranking_loss", op_margin_ranking_loss},
-  {"amax", op_amax},
-  {"mean", op_mean},
-  {"median_dim", op_median_dim},
-  {"amin", op_amin},
-  {"mul__Tensor", op_mul__Tensor},
-  {"narrow", op_narrow},
-  {"ones_like", op_ones_like},
-  {"permute", op_permute},
-  {"pixel_unshuffle", op_pixel_unshuffle},
-  {"rand", op_rand},
-  {"randint_generator", op_randint_generator},
-  {"randint_like_low_dtype", op_randint_like_low_dtype},
-  {"randperm", op_randperm},
-  {"neg", op_neg},
-  {"repeat_interleave_self_Tensor", op_repeat_interleave_self_Tensor},
-  {"round", op_round},
-  {"rrelu", op_rrelu},
-  {"prelu", op_prelu},
-  {"rsqrt_", op_rsqrt_},
-  {"silu", op_silu},
-  {"sigmoid_", op_sigmoid_},
-  {"detach", op_detach},
-  {"split_Tensor", op_split_Tensor},
-  {"squeeze_dim", op_squeeze_dim},
-  {"sum", op_sum},
-  {"sqrt_", op_sqrt_},
-  {"std_dim", op_std_dim},
-  {"std_mean_correction", op_std_mean_correction},
-  {"tan", op_tan},
-  {"threshold", op_threshold},
-  {"flip", op_flip},
-  {"trunc_", op_trunc_},
-  {"var", op_var},
-  {"var_mean_dim", op_var_mean_dim},
-  {"where_ScalarSelf", op_where_ScalarSelf},
-  {"zeros", op_zeros},
-  {"norm_Scalar", op_norm_Scalar},
-  {"zero_", op_zero_},
-  {"sub__Scalar", op_sub__Scalar},
-  {"addmm_", op_addmm_},
-  {"to_dtype", op_to_dtype},
-  {"masked_fill__Scalar", op_masked_fill__Scalar},
-  {"masked_scatter", op_masked_scatter},
-  {"index_add", op_index_add},
-  {"index_fill_int_Tensor", op_index_fill_int_Tensor},
-  {"scatter__value", op_scatter__value},
-  {"scatter__value_reduce", op_scatter__value_reduce},
-  {"eq__Scalar", op_eq__Scalar},
-  {"bitwise_and_Tensor", op_bitwise_and_Tensor},
-  {"bitwise_xor_Scalar", op_bitwise_xor_Scalar},
-  {"triu_", op_triu_},
-  {"random__from", op_random__from},
-  {"exponential_", op_exponential_},
-  {"tril", op_tril},
-  {"ne_Tensor", op_ne_Tensor},
-  {"eq_Tensor", op_eq_Tensor},
-  {"le_Tensor", op_le_Tensor},
-  {"lt_Tensor", op_lt_Tensor},
-  {"masked_select", op_masked_select},
-  {"addcmul_", op_addcmul_},
-  {"multinomial", op_multinomial},
-  {"sign", op_sign},
-  {"lerp_Scalar", op_lerp_Scalar},
-  {"fmod_Tensor", op_fmod_Tensor},
-  {"remainder_Scalar_Tensor", op_remainder_Scalar_Tensor},
-  {"fmax", op_fmax},
-  {"min_other", op_min_other},
-  {"argsort", op_argsort},
-  {"any", op_any},
-  {"pow_Tensor_Tensor", op_pow_Tensor_Tensor},
-  {"pow__Tensor", op_pow__Tensor},
-  {"normal_", op_normal_},
-  {"normal_float_float", op_normal_float_float},
-  {"_foreach_sub_Scalar", op__foreach_sub_Scalar},
-  {"_foreach_div_Scalar", op__foreach_div_Scalar},
-  {"_foreach_sub_List", op__foreach_sub_List},
-  {"_foreach_div_List", op__foreach_div_List},
-  {"_foreach_sqrt", op__foreach_sqrt},
-  {"_foreach_neg_", op__foreach_neg_},
-  {"_foreach_addcdiv_Scalar", op__foreach_addcdiv_Scalar},
-  {"mse_loss", op_mse_loss},
-  {"nll_loss", op_nll_loss},
-  {"soft_margin_loss", op_soft_margin_loss},
-  {"hardsigmoid", op_hardsigmoid},
-  {"leaky_relu", op_leaky_relu},
-  {"softshrink", op_softshrink},
-  {"avg_pool2d", op_avg_pool2d},
-  {"reflection_pad2d", op_reflection_pad2d},
-  {"upsample_bilinear2d_vec", op_upsample_bilinear2d_vec},
-  {"isfinite", op_isfinite},
-  {"det", op_det},
-  {"ger", op_ger},
-  {"linalg_matrix_norm", op_linalg_matrix_norm},
+  {"asin", op_asin},
+  {"bernoulli", op_bernoulli},
+  {"bilinear", op_bilinear},
+  {"bitwise_not", op_bitwise_not},
+  {"logical_or", op_logical_or},
+  {"cat", op_cat},
+  {"tensor_split_sections", op_tensor_split_sections},
+  {"clamp_Tensor", op_clamp_Tensor},
+  {"clamp_max_Tensor", op_clamp_max_Tensor},
+  {"clamp_min_Tensor", op_clamp_min_Tensor},
+  {"convolution", op_convolution},
+  {"conv1d_padding", op_conv1d_padding},
+  {"conv_transpose2d_input", op_conv_transpose2d_input},
+  {"cosh", op_cosh},
+  {"cummax", op_cummax},
+  {"cumsum_", op_cumsum_},
+  {"diagonal", op_diagonal},
+  {"div__Tensor_mode", op_div__Tensor_mode},
+  {"div__Scalar_mode", op_div__Scalar_mode},
+  {"vdot", op_vdot},
+  {"embedding_bag_padding_idx", op_embedding_bag_padding_idx},
+  {"empty_strided", op_empty_strided},
+  {"exp_", op_exp_},
+  {"expand_as", op_expand_as},
+  {"unflatten_int", op_unflatten_int},
+  {"floor_", op_floor_},
+  {"full", op_full},
+  {"index_Tensor", op_index_Tensor},
+  {"instance_norm", op_instance_norm},
+  {"kron", op_kron},
+  {"nan_to_num", op_nan_to_num},
+  {"log_", op_log_},
+  {"logaddexp", op_logaddexp},
+  {"logspace", op_logspace},
+  {"logsumexp", op_logsumexp},
+  {"max_dim", op_max_dim},
+  {"max_pool3d", op_max_pool3d},
+  {"median", op_median},
+  {"min_dim", op_min_dim},
+  {"mul_Tensor", op_mul_Tensor},
+  {"mv", op_mv},
+  {"ones", op_ones},
+  {"cosine_similarity", op_cosine_similarity},
+  {"pixel_shuffle", op_pixel_shuffle},
+  {"scalar_tensor", op_scalar_tensor},
+  {"randint", op_randint},
+  {"randint_like", op_randint_like},
+  {"randn_like", op_randn_like},
+  {"reciprocal_", op_reciprocal_},
+  {"repeat_interleave_Tensor", op_repeat_interleave_Tensor},
+  {"reshape_as", op_reshape_as},
+  {"round__decimals", op_round__decimals},
+  {"relu6", op_relu6},
+  {"rsqrt", op_rsqrt},
+  {"celu", op_celu},
+  {"sigmoid", op_sigmoid},
+  {"sinh", op_sinh},
+  {"_softmax", op__softmax},
+  {"squeeze", op_squeeze},
+  {"vstack", op_vstack},
+  {"sqrt", op_sqrt},
+  {"std", op_std},
+  {"std_mean_dim", op_std_mean_dim},
+  {"t", op_t},
+  {"tensordot", op_tensordot},
+  {"one_hot", op_one_hot},
+  {"trunc", op_trunc},
+  {"unsqueeze", op_unsqueeze},
+  {"var_mean", op_var_mean},
+  {"where_self", op_where_self},
+  {"where", op_where},
+  {"norm_ScalarOpt_dtype", op_norm_ScalarOpt_dtype},
+  {"clone", op_clone},
+  {"sub_Scalar", op_sub_Scalar},
+  {"addmm", op_addmm},
+  {"to_device", op_to_device},
+  {"meshgrid_indexing", op_meshgrid_indexing},
+  {"masked_fill_Tensor", op_masked_fill_Tensor},
+  {"index_add_", op_index_add_},
+  {"index_fill__int_Tensor", op_index_fill__int_Tensor},
+  {"scatter_value", op_scatter_value},
+  {"scatter_value_reduce", op_scatter_value_reduce},
+  {"scatter_reduce_two", op_scatter_reduce_two},
+  {"bitwise_and_Scalar_Tensor", op_bitwise_and_Scalar_Tensor},
+  {"bitwise_or_Tensor", op_bitwise_or_Tensor},
+  {"tril_", op_tril_},
+  {"addbmm", op_addbmm},
+  {"uniform_", op_uniform_},
+  {"triu", op_triu},
+  {"ne_Scalar", op_ne_Scalar},
+  {"eq_Scalar", op_eq_Scalar},
+  {"le_Scalar", op_le_Scalar},
+  {"lt_Scalar", op_lt_Scalar},
+  {"index_select", op_index_select},
+  {"addcmul", op_addcmul},
+  {"cross_entropy_loss", op_cross_entropy_loss},
+  {"erfinv", op_erfinv},
+  {"atan2", op_atan2},
+  {"fmod_Scalar", op_fmod_Scalar},
+  {"remainder_Tensor", op_remainder_Tensor},
+  {"max", op_max},
+  {"minimum", op_minimum},
+  {"msort", op_msort},
+  {"all", op_all},
+  {"equal", op_equal},
+  {"pow__Scalar", op_pow__Scalar},
+  {"float_power_Tensor_Scalar", op_float_power_Tensor_Scalar},
+  {"normal_Tensor_Tensor", op_normal_Tensor_Tensor},
+  {"_foreach_add__Scalar", op__foreach_add__Scalar},
+  {"_foreach_mul__Scalar", op__foreach_mul__Scalar},
+  {"_foreach_add__List", op__foreach_add__List},
+  {"_foreach_mul__List", op__foreach_mul__List},
+  {"_foreach_zero_", op__foreach_zero_},
+  {"_foreach_neg", op__foreach_neg},
+  {"_foreach_addcmul__Scalar", op__foreach_addcmul__Scalar},
+  {"_foreach_norm_Scalar", op__foreach_norm_Scalar},
+  {"nll_loss_nd", op_nll_loss_nd},
+  {"huber_loss", op_huber_loss},
+  {"glu", op_glu},
+  {"hardswish", op_hardswish},
+  {"softplus", op_softplus},
+  {"adaptive_max_pool2d", op_adaptive_max_pool2d},
+  {"reflection_pad1d", op_reflection_pad1d},
+  {"pad", op_pad},
+  {"upsample_nearest2d", op_upsample_nearest2d},
+  {"isneginf", op_isneginf},
+  {"outer", op_outer},
+  {"linalg_vector_norm", op_linalg_vector_norm},
   {nullptr, nullptr},
 };
 }  // namespace tl

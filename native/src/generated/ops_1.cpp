@@ -80,121 +80,135 @@ static napi_value op_asinh(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
-static napi_value op_baddbmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("baddbmm", 5);
+// aten::atan(Tensor self) -> Tensor
+static napi_value op_atan(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("atan", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "batch1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "batch2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::baddbmm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::atan(a0));
   TL_OP_END;
 }
 
-// aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_bernoulli__float(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bernoulli_.float", 3);
+// aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_bernoulli__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bernoulli_.Tensor", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "p", 0.5);
+  const at::Tensor& a1 = tl::tensor(c, 1, "p");
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
   a0.bernoulli_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor
-static napi_value op_binary_cross_entropy_with_logits(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("binary_cross_entropy_with_logits", 5);
+// aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor
+static napi_value op_binary_cross_entropy(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("binary_cross_entropy", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   auto a2 = tl::opt_tensor(c, 2, "weight");
-  auto a3 = tl::opt_tensor(c, 3, "pos_weight");
-  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::binary_cross_entropy_with_logits(a0, a1, a2, a3, a4));
+  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::binary_cross_entropy(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::logical_xor(Tensor self, Tensor other) -> Tensor
-static napi_value op_logical_xor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logical_xor", 2);
+// aten::logical_not(Tensor self) -> Tensor
+static napi_value op_logical_not(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logical_not", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::logical_xor(a0, a1));
+  return tl::wrap(c, at::logical_not(a0));
   TL_OP_END;
 }
 
-// aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]
-static napi_value op_broadcast_tensors(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("broadcast_tensors", 1);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::broadcast_tensors(a0));
-  TL_OP_END;
-}
-
-// aten::ceil_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_ceil_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ceil_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::ceil_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]
-static napi_value op_tensor_split_tensor_indices_or_sections(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tensor_split.tensor_indices_or_sections", 3);
+// aten::bmm(Tensor self, Tensor mat2) -> Tensor
+static napi_value op_bmm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bmm", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "tensor_indices_or_sections");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mat2");
+  return tl::wrap(c, at::bmm(a0, a1));
+  TL_OP_END;
+}
+
+// aten::ceil(Tensor self) -> Tensor
+static napi_value op_ceil(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ceil", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::ceil(a0));
+  TL_OP_END;
+}
+
+// aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]
+static napi_value op_tensor_split_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tensor_split.indices", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "indices", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
   int64_t a2 = tl::i64_or(c, 2, "dim", 0);
   return tl::wrap_list(c, at::tensor_split(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)
-static napi_value op_clamp__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_.Tensor", 3);
+// aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)
+static napi_value op_clamp_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  auto a1 = tl::opt_tensor(c, 1, "min");
-  auto a2 = tl::opt_tensor(c, 2, "max");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "min");
+  c10::optional<at::Scalar> a2 = tl::opt_scalar(c, 2, "max");
   at::clamp_(a0, a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)
-static napi_value op_clamp_max__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_max_.Tensor", 2);
+// aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)
+static napi_value op_clamp_max_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_max_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "max");
+  at::Scalar a1 = tl::scalar(c, 1, "max");
   at::clamp_max_(a0, a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)
-static napi_value op_clamp_min__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_min_.Tensor", 2);
+// aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)
+static napi_value op_clamp_min_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_min_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "min");
+  at::Scalar a1 = tl::scalar(c, 1, "min");
   at::clamp_min_(a0, a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv2d", 7);
+// aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv1d", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  std::vector<int64_t> a3_v = std::vector<int64_t>(1, 1);
+  tl::int_list_or(c, 3, "stride", a3_v, 1);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 1);
+  at::IntArrayRef a4(a4_v);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(1, 1);
+  tl::int_list_or(c, 5, "dilation", a5_v, 1);
+  at::IntArrayRef a5(a5_v);
+  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
+  return tl::wrap(c, at::conv1d(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv2d_padding(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv2d.padding", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(2, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 2);
   at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 2);
-  at::IntArrayRef a4(a4_v);
+  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
+  c10::string_view a4(a4_s);
   std::vector<int64_t> a5_v = std::vector<int64_t>(2, 1);
   tl::int_list_or(c, 5, "dilation", a5_v, 2);
   at::IntArrayRef a5(a5_v);
@@ -203,64 +217,61 @@ static napi_value op_conv2d(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv3d_padding(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv3d.padding", 7);
+// aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor
+static napi_value op_conv_transpose3d_input(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv_transpose3d.input", 8);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(3, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 3);
   at::IntArrayRef a3(a3_v);
-  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
-  c10::string_view a4(a4_s);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(3, 1);
-  tl::int_list_or(c, 5, "dilation", a5_v, 3);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 3);
+  at::IntArrayRef a4(a4_v);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 5, "output_padding", a5_v, 3);
   at::IntArrayRef a5(a5_v);
   int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  return tl::wrap(c, at::conv3d(a0, a1, a2, a3, a4, a5, a6));
+  std::vector<int64_t> a7_v = std::vector<int64_t>(3, 1);
+  tl::int_list_or(c, 7, "dilation", a7_v, 3);
+  at::IntArrayRef a7(a7_v);
+  return tl::wrap(c, at::conv_transpose3d(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
-static napi_value op_copy_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("copy_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "src");
-  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
-  a0.copy_(a1, a2);
-  return c.argv[0];
+// aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor
+static napi_value op_cosine_embedding_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cosine_embedding_loss", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
+  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
+  const at::Tensor& a2 = tl::tensor(c, 2, "target");
+  double a3 = tl::f64_or(c, 3, "margin", 0.0);
+  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::cosine_embedding_loss(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor
-static napi_value op_count_nonzero_dim_IntList(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("count_nonzero.dim_IntList", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dim", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::count_nonzero(a0, a1));
-  TL_OP_END;
-}
-
-// aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_cumprod(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cumprod", 3);
+// aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)
+static napi_value op_cummin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cummin", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  return tl::wrap(c, at::cumprod(a0, a1, a2));
+  return tl::wrap_tuple(c, at::cummin(a0, a1));
   TL_OP_END;
 }
 
-// aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor
-static napi_value op_ctc_loss_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ctc_loss.Tensor", 7);
+// aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor
+static napi_value op_ctc_loss_IntList(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ctc_loss.IntList", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "log_probs");
   const at::Tensor& a1 = tl::tensor(c, 1, "targets");
-  const at::Tensor& a2 = tl::tensor(c, 2, "input_lengths");
-  const at::Tensor& a3 = tl::tensor(c, 3, "target_lengths");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "input_lengths", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v;
+  tl::int_list(c, 3, "target_lengths", a3_v, 0);
+  at::IntArrayRef a3(a3_v);
   int64_t a4 = tl::i64_or(c, 4, "blank", 0);
   int64_t a5 = tl::i64_or(c, 5, "reduction", at::Reduction::Mean);
   bool a6 = tl::boolean_or(c, 6, "zero_infinity", false);
@@ -268,331 +279,323 @@ static napi_value op_ctc_loss_Tensor(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
-static napi_value op_div__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div_.Tensor", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::div.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_div_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  a0.div_(a1);
-  return c.argv[0];
+  return tl::wrap(c, at::div(a0, a1));
   TL_OP_END;
 }
 
-// aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
-static napi_value op_div__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div_.Scalar", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.div_(at::native::wrapped_scalar_tensor(a1));
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_true_divide_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("true_divide.Scalar", 2);
+// aten::div.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_div_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
+  return tl::wrap(c, at::div(a0, at::native::wrapped_scalar_tensor(a1)));
+  TL_OP_END;
+}
+
+// aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_true_divide_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("true_divide.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::true_divide(a0, a1));
   TL_OP_END;
 }
 
-// aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor
-static napi_value op_embedding(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("embedding", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "weight");
-  const at::Tensor& a1 = tl::tensor(c, 1, "indices");
-  int64_t a2 = tl::i64_or(c, 2, "padding_idx", -1);
-  bool a3 = tl::boolean_or(c, 3, "scale_grad_by_freq", false);
-  bool a4 = tl::boolean_or(c, 4, "sparse", false);
-  return tl::wrap(c, at::embedding(a0, a1, a2, a3, a4));
+// aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor
+static napi_value op_einsum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("einsum", 3);
+  std::string a0_s = tl::string(c, 0, "equation");
+  c10::string_view a0(a0_s);
+  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensors");
+  at::TensorList a1(a1_v);
+  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "path", a2_v, 0);
+  return tl::wrap(c, at::einsum(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)
-static napi_value op_resize_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("resize_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  c10::optional<at::MemoryFormat> a2 = tl::opt_memory_format(c, 2, "memory_format");
-  a0.resize_(a1, a2);
-  return c.argv[0];
+// aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_empty_memory_format(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("empty.memory_format", 6);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::empty(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::erfc(Tensor self) -> Tensor
-static napi_value op_erfc(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("erfc", 1);
+// aten::erf(Tensor self) -> Tensor
+static napi_value op_erf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("erf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::erfc(a0));
+  return tl::wrap(c, at::erf(a0));
   TL_OP_END;
 }
 
-// aten::expm1(Tensor self) -> Tensor
-static napi_value op_expm1(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("expm1", 1);
+// aten::exp2(Tensor self) -> Tensor
+static napi_value op_exp2(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("exp2", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::expm1(a0));
+  return tl::wrap(c, at::exp2(a0));
   TL_OP_END;
 }
 
-// aten::eye.m(int n, int m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_eye_m(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eye.m", 6);
+// aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_eye(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eye", 5);
   int64_t a0 = tl::i64(c, 0, "n");
-  int64_t a1 = tl::i64(c, 1, "m");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::eye(a0, a1, a2, a3, a4, a5));
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::eye(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)
-static napi_value op_fill__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fill_.Tensor", 2);
+// aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)
+static napi_value op_fill__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fill_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "value");
+  at::Scalar a1 = tl::scalar(c, 1, "value");
   at::fill_(a0, a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_floor_divide_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("floor_divide.Scalar", 2);
+// aten::floor_divide(Tensor self, Tensor other) -> Tensor
+static napi_value op_floor_divide(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("floor_divide", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::floor_divide(a0, a1));
   TL_OP_END;
 }
 
-// aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor
-static napi_value op_hinge_embedding_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hinge_embedding_loss", 4);
+// aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_full_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("full_like", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  double a2 = tl::f64_or(c, 2, "margin", 1.0);
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::hinge_embedding_loss(a0, a1, a2, a3));
+  at::Scalar a1 = tl::scalar(c, 1, "fill_value");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
+  return tl::wrap(c, at::full_like(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)
-static napi_value op_index_put_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_put_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  auto a1 = tl::opt_tensor_list(c, 1, "indices");
-  const at::Tensor& a2 = tl::tensor(c, 2, "values");
-  bool a3 = tl::boolean_or(c, 3, "accumulate", false);
-  at::index_put_(a0, a1, a2, a3);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::isnan(Tensor self) -> Tensor
-static napi_value op_isnan(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isnan", 1);
+// aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor
+static napi_value op_index_copy(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_copy", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isnan(a0));
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "source");
+  return tl::wrap(c, at::index_copy(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor
-static napi_value op_layer_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("layer_norm", 6);
+// aten::isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor
+static napi_value op_isclose(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isclose", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  double a2 = tl::f64_or(c, 2, "rtol", 1e-05);
+  double a3 = tl::f64_or(c, 3, "atol", 1e-08);
+  bool a4 = tl::boolean_or(c, 4, "equal_nan", false);
+  return tl::wrap(c, at::isclose(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_kthvalue(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("kthvalue", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "k");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap_tuple(c, at::kthvalue(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
+static napi_value op_linear(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linear", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "normalized_shape", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  auto a3 = tl::opt_tensor(c, 3, "bias");
-  double a4 = tl::f64_or(c, 4, "eps", 1e-05);
-  bool a5 = tl::boolean_or(c, 5, "cudnn_enable", true);
-  return tl::wrap(c, at::layer_norm(a0, a1, a2, a3, a4, a5));
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  return tl::wrap(c, at::linear(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_linspace(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linspace", 7);
-  at::Scalar a0 = tl::scalar(c, 0, "start");
-  at::Scalar a1 = tl::scalar(c, 1, "end");
-  int64_t a2 = tl::i64(c, 2, "steps");
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  return tl::wrap(c, at::linspace(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::log1p(Tensor self) -> Tensor
-static napi_value op_log1p(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log1p", 1);
+// aten::log10(Tensor self) -> Tensor
+static napi_value op_log10(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log10", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::log1p(a0));
+  return tl::wrap(c, at::log10(a0));
   TL_OP_END;
 }
 
-// aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor
-static napi_value op_xlogy_Scalar_Self(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("xlogy.Scalar_Self", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
+// aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_xlogy_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("xlogy.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::xlogy(a0, a1));
   TL_OP_END;
 }
 
-// aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor
-static napi_value op__log_softmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_log_softmax", 3);
+// aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
+static napi_value op_log_softmax_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log_softmax.int", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean(c, 2, "half_to_float");
-  return tl::wrap(c, at::_log_softmax(a0, a1, a2));
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  return tl::wrap(c, at::log_softmax(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::matmul(Tensor self, Tensor other) -> Tensor
-static napi_value op_matmul(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("matmul", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::matmul(a0, a1));
+// aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor
+static napi_value op_margin_ranking_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("margin_ranking_loss", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
+  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
+  const at::Tensor& a2 = tl::tensor(c, 2, "target");
+  double a3 = tl::f64_or(c, 3, "margin", 0.0);
+  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::margin_ranking_loss(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor
-static napi_value op_max_pool1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max_pool1d", 6);
+// aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
+static napi_value op_amax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("amax", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 1);
+  std::vector<int64_t> a1_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 1, "dim", a1_v, 1);
   at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 1);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(1, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 1);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 1);
-  tl::int_list_or(c, 4, "dilation", a4_v, 1);
-  at::IntArrayRef a4(a4_v);
-  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
-  return tl::wrap(c, at::max_pool1d(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_mean_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mean.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  return tl::wrap(c, at::mean(a0, a1, a2, a3));
+  return tl::wrap(c, at::amax(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::nanmedian(Tensor self) -> Tensor
-static napi_value op_nanmedian(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nanmedian", 1);
+// aten::mean(Tensor self, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_mean(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mean", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::nanmedian(a0));
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  return tl::wrap(c, at::mean(a0, a1));
   TL_OP_END;
 }
 
-// aten::mm(Tensor self, Tensor mat2) -> Tensor
-static napi_value op_mm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mm", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mat2");
-  return tl::wrap(c, at::mm(a0, a1));
-  TL_OP_END;
-}
-
-// aten::mul.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_mul_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mul.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::mul(a0, at::native::wrapped_scalar_tensor(a1)));
-  TL_OP_END;
-}
-
-// aten::narrow.Tensor(Tensor(a) self, int dim, Tensor start, int length) -> Tensor(a)
-static napi_value op_narrow_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("narrow.Tensor", 4);
+// aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_median_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("median.dim", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "start");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::median(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
+static napi_value op_amin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("amin", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 1, "dim", a1_v, 1);
+  at::IntArrayRef a1(a1_v);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap(c, at::amin(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_mul__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mul_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  a0.mul_(a1);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)
+static napi_value op_narrow(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("narrow", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  int64_t a2 = tl::i64(c, 2, "start");
   int64_t a3 = tl::i64(c, 3, "length");
   return tl::wrap(c, at::narrow(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor
-static napi_value op_pairwise_distance(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pairwise_distance", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "x1");
-  const at::Tensor& a1 = tl::tensor(c, 1, "x2");
-  double a2 = tl::f64_or(c, 2, "p", 2.0);
-  double a3 = tl::f64_or(c, 3, "eps", 1e-06);
-  bool a4 = tl::boolean_or(c, 4, "keepdim", false);
-  return tl::wrap(c, at::pairwise_distance(a0, a1, a2, a3, a4));
+// aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_ones_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ones_like", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::ones_like(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)
-static napi_value op_movedim_intlist(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("movedim.intlist", 3);
+// aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
+static napi_value op_permute(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("permute", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "source", a1_v, 0);
+  tl::int_list(c, 1, "dims", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "destination", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  return tl::wrap(c, at::movedim(a0, a1, a2));
+  return tl::wrap(c, at::permute(a0, a1));
   TL_OP_END;
 }
 
-// aten::channel_shuffle(Tensor self, int groups) -> Tensor
-static napi_value op_channel_shuffle(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("channel_shuffle", 2);
+// aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor
+static napi_value op_pixel_unshuffle(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pixel_unshuffle", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "groups");
-  return tl::wrap(c, at::channel_shuffle(a0, a1));
+  int64_t a1 = tl::i64(c, 1, "downscale_factor");
+  return tl::wrap(c, at::pixel_unshuffle(a0, a1));
   TL_OP_END;
 }
 
-// aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_rand_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rand.generator", 6);
+// aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_rand(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rand", 5);
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4, a5));
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint_low(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint.low", 7);
-  int64_t a0 = tl::i64(c, 0, "low");
-  int64_t a1 = tl::i64(c, 1, "high");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "size", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
+// aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint.generator", 7);
+  int64_t a0 = tl::i64(c, 0, "high");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
   c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
@@ -601,9 +604,245 @@ static napi_value op_randint_low(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randn(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randn", 5);
+// aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_randint_like_low_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint_like.low_dtype", 8);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "low");
+  int64_t a2 = tl::i64(c, 2, "high");
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  c10::optional<at::MemoryFormat> a7 = tl::opt_memory_format(c, 7, "memory_format");
+  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6, a7));
+  TL_OP_END;
+}
+
+// aten::randperm(int n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randperm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randperm", 5);
+  int64_t a0 = tl::i64(c, 0, "n");
+  c10::optional<at::ScalarType> a1 = tl::absent(c, 1) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::neg(Tensor self) -> Tensor
+static napi_value op_neg(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("neg", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::neg(a0));
+  TL_OP_END;
+}
+
+// aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor
+static napi_value op_repeat_interleave_self_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat_interleave.self_Tensor", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "repeats");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
+  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::round(Tensor self) -> Tensor
+static napi_value op_round(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::round(a0));
+  TL_OP_END;
+}
+
+// aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor
+static napi_value op_rrelu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rrelu", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "lower", 0.125);
+  at::Scalar a2 = tl::scalar_or(c, 2, "upper", 0.3333333333333333);
+  bool a3 = tl::boolean_or(c, 3, "training", false);
+  c10::optional<at::Generator> a4 = tl::no_generator(c, 4, "generator");
+  return tl::wrap(c, at::rrelu(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::prelu(Tensor self, Tensor weight) -> Tensor
+static napi_value op_prelu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("prelu", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  return tl::wrap(c, at::prelu(a0, a1));
+  TL_OP_END;
+}
+
+// aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_rsqrt_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsqrt_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::rsqrt_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::silu(Tensor self) -> Tensor
+static napi_value op_silu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("silu", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::silu(a0));
+  TL_OP_END;
+}
+
+// aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_sigmoid_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sigmoid_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::sigmoid_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::detach(Tensor(a) self) -> Tensor(a)
+static napi_value op_detach(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("detach", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::detach(a0));
+  TL_OP_END;
+}
+
+// aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
+static napi_value op_split_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("split.Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "split_size");
+  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
+  return tl::wrap_list(c, at::split(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)
+static napi_value op_squeeze_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("squeeze.dim", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  return tl::wrap(c, at::squeeze(a0, a1));
+  TL_OP_END;
+}
+
+// aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_sum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sum", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  return tl::wrap(c, at::sum(a0, a1));
+  TL_OP_END;
+}
+
+// aten::sqrt_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_sqrt_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sqrt_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::sqrt_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
+static napi_value op_std_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std.dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::std(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
+static napi_value op_std_mean_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std_mean.correction", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap_tuple(c, at::std_mean(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::tan(Tensor self) -> Tensor
+static napi_value op_tan(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tan", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::tan(a0));
+  TL_OP_END;
+}
+
+// aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor
+static napi_value op_threshold(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("threshold", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "threshold");
+  at::Scalar a2 = tl::scalar(c, 2, "value");
+  return tl::wrap(c, at::threshold(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::flip(Tensor self, int[] dims) -> Tensor
+static napi_value op_flip(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("flip", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "dims", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::flip(a0, a1));
+  TL_OP_END;
+}
+
+// aten::trunc_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_trunc_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("trunc_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::trunc_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::var(Tensor self, bool unbiased=True) -> Tensor
+static napi_value op_var(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
+  return tl::wrap(c, at::var(a0, a1));
+  TL_OP_END;
+}
+
+// aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
+static napi_value op_var_mean_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var_mean.dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor
+static napi_value op_where_ScalarSelf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.ScalarSelf", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
+  at::Scalar a1 = tl::scalar(c, 1, "self");
+  const at::Tensor& a2 = tl::tensor(c, 2, "other");
+  return tl::wrap(c, at::where(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_zeros(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("zeros", 5);
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
@@ -611,306 +850,57 @@ static napi_value op_randn(napi_env env, napi_callback_info info) {
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::zeros(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randperm_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randperm.generator", 6);
-  int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4, a5));
+// aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor
+static napi_value op_norm_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "p", 2);
+  return tl::wrap(c, at::norm(a0, a1));
   TL_OP_END;
 }
 
-// aten::neg_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_neg_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("neg_", 1);
+// aten::zero_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_zero_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("zero_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::neg_(a0);
+  at::zero_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
-static napi_value op_repeat_interleave_self_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat_interleave.self_int", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "repeats");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
-  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::round_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_round_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round_", 1);
+// aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)
+static napi_value op_sub__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub_.Scalar", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::round_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::relu(Tensor self) -> Tensor
-static napi_value op_relu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("relu", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::relu(a0));
-  TL_OP_END;
-}
-
-// aten::gelu(Tensor self, *, str approximate='none') -> Tensor
-static napi_value op_gelu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("gelu", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string_or(c, 1, "approximate", std::string("none"));
-  c10::string_view a1(a1_s);
-  return tl::wrap(c, at::gelu(a0, a1));
-  TL_OP_END;
-}
-
-// aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
-static napi_value op_select_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("select.int", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  int64_t a2 = tl::i64(c, 2, "index");
-  return tl::wrap(c, at::select(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::silu_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_silu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("silu_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::silu_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::logit(Tensor self, float? eps=None) -> Tensor
-static napi_value op_logit(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logit", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<double> a1 = tl::opt_f64(c, 1, "eps");
-  return tl::wrap(c, at::logit(a0, a1));
-  TL_OP_END;
-}
-
-// aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
-static napi_value op_slice_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("slice.Tensor", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "start");
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "end");
-  int64_t a4 = tl::i64_or(c, 4, "step", 1);
-  return tl::wrap(c, at::slice(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]
-static napi_value op_split_sizes(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("split.sizes", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "split_size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::split(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::stack(Tensor[] tensors, int dim=0) -> Tensor
-static napi_value op_stack(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("stack", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
-  return tl::wrap(c, at::stack(a0, a1));
-  TL_OP_END;
-}
-
-// aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_sum_dim_IntList(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sum.dim_IntList", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  return tl::wrap(c, at::sum(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::square(Tensor self) -> Tensor
-static napi_value op_square(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("square", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::square(a0));
-  TL_OP_END;
-}
-
-// aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
-static napi_value op_std_correction(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std.correction", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap(c, at::std(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_prod(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("prod", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  return tl::wrap(c, at::prod(a0, a1));
-  TL_OP_END;
-}
-
-// aten::tanh(Tensor self) -> Tensor
-static napi_value op_tanh(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tanh", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::tanh(a0));
-  TL_OP_END;
-}
-
-// aten::tile(Tensor self, int[] dims) -> Tensor
-static napi_value op_tile(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tile", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dims", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::tile(a0, a1));
-  TL_OP_END;
-}
-
-// aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
-static napi_value op_roll(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("roll", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "shifts", a1_v, 1);
-  at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "dims", a2_v, 1);
-  at::IntArrayRef a2(a2_v);
-  return tl::wrap(c, at::roll(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::type_as(Tensor self, Tensor other) -> Tensor
-static napi_value op_type_as(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("type_as", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, a0.type_as(a1));
-  TL_OP_END;
-}
-
-// aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
-static napi_value op_var_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap(c, at::var(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_var_mean_correction(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var_mean.correction", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor
-static napi_value op_where_ScalarOther(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.ScalarOther", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  const at::Tensor& a1 = tl::tensor(c, 1, "self");
-  at::Scalar a2 = tl::scalar(c, 2, "other");
-  return tl::wrap(c, at::where(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_zeros_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("zeros_like", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::zeros_like(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor
-static napi_value op_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.ScalarOpt_dim_dtype", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "dim", a2_v, 1);
-  at::IntArrayRef a2(a2_v);
-  bool a3 = tl::boolean(c, 3, "keepdim");
-  at::ScalarType a4 = tl::dtype(c, 4, "dtype");
-  return tl::wrap(c, at::norm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
-static napi_value op_sub_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub.Tensor", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::sub(a0, a1, a2));
+  a0.sub_(at::native::wrapped_scalar_tensor(a1), a2);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
-static napi_value op_rsub_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsub.Tensor", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::rsub(a0, a1, a2));
+// aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)
+static napi_value op_addmm_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addmm_", 5);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mat1");
+  const at::Tensor& a2 = tl::tensor(c, 2, "mat2");
+  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
+  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
+  a0.addmm_(a1, a2, a3, a4);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
-static napi_value op_unbind_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unbind.int", 2);
+// aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
+static napi_value op_to_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("to.dtype", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
-  return tl::wrap_list(c, at::unbind(a0, a1));
-  TL_OP_END;
-}
-
-// aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
-static napi_value op_to_other(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("to.other", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
   bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
   bool a3 = tl::boolean_or(c, 3, "copy", false);
   c10::optional<at::MemoryFormat> a4 = tl::opt_memory_format(c, 4, "memory_format");
@@ -918,393 +908,399 @@ static napi_value op_to_other(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor
-static napi_value op_masked_fill_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)
+static napi_value op_masked_fill__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill_.Scalar", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "mask");
   at::Scalar a2 = tl::scalar(c, 2, "value");
-  return tl::wrap(c, at::masked_fill(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
-static napi_value op_view(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("view", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, a0.view(a1));
-  TL_OP_END;
-}
-
-// aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
-static napi_value op_index_fill__int_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill_.int_Scalar", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  a0.index_fill_(a1, a2, a3);
+  a0.masked_fill_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
-static napi_value op_scatter_src(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.src", 4);
+// aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor
+static napi_value op_masked_scatter(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_scatter", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "src");
-  return tl::wrap(c, at::scatter(a0, a1, a2, a3));
+  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
+  const at::Tensor& a2 = tl::tensor(c, 2, "source");
+  return tl::wrap(c, at::masked_scatter(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor
-static napi_value op_scatter_reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.reduce", 5);
+// aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor
+static napi_value op_index_add(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_add", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  const at::Tensor& a3 = tl::tensor(c, 3, "source");
+  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
+  return tl::wrap(c, at::index_add(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor
+static napi_value op_index_fill_int_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill.int_Tensor", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "value");
+  return tl::wrap(c, at::index_fill(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
+static napi_value op_scatter__value(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.value", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
+  a0.scatter_(a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)
+static napi_value op_scatter__value_reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.value_reduce", 5);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
-  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
+  a0.scatter_(a1, a2, a3, a4);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
-static napi_value op_scatter_add(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_add", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "src");
-  return tl::wrap(c, at::scatter_add(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
-static napi_value op_eq__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq_.Tensor", 2);
+// aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+static napi_value op_eq__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eq_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   a0.eq_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_bitwise_or_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_or.Scalar", 2);
+// aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_bitwise_and_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_and.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::bitwise_or(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::bitwise_and(a0, a1));
   TL_OP_END;
 }
 
-// aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_bitwise_xor_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_xor.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+// aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_bitwise_xor_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_xor.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::bitwise_xor(a0, a1));
   TL_OP_END;
 }
 
-// aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)
-static napi_value op_lerp__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lerp_.Scalar", 3);
+// aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
+static napi_value op_triu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triu_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "end");
-  at::Scalar a2 = tl::scalar(c, 2, "weight");
-  a0.lerp_(a1, a2);
+  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
+  a0.triu_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_random__to(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("random_.to", 3);
+// aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_random__from(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("random_.from", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "to");
+  int64_t a1 = tl::i64(c, 1, "from");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "to");
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  a0.random_(a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_exponential_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("exponential_", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  double a1 = tl::f64_or(c, 1, "lambd", 1.0);
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  a0.random_(a1, a2);
+  a0.exponential_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::diag(Tensor self, int diagonal=0) -> Tensor
-static napi_value op_diag(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("diag", 2);
+// aten::tril(Tensor self, int diagonal=0) -> Tensor
+static napi_value op_tril(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tril", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  return tl::wrap(c, at::diag(a0, a1));
+  return tl::wrap(c, at::tril(a0, a1));
   TL_OP_END;
 }
 
-// aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_tril_indices(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tril_indices", 7);
-  int64_t a0 = tl::i64(c, 0, "row");
-  int64_t a1 = tl::i64(c, 1, "col");
-  int64_t a2 = tl::i64_or(c, 2, "offset", 0);
-  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  return tl::wrap(c, at::tril_indices(a0, a1, a2, a3, a4, a5, a6));
+// aten::ne.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_ne_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::ne(a0, a1));
   TL_OP_END;
 }
 
-// aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
-static napi_value op_ne__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne_.Scalar", 2);
+// aten::eq.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_eq_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eq.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::eq(a0, a1));
+  TL_OP_END;
+}
+
+// aten::le.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_le_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("le.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::le(a0, a1));
+  TL_OP_END;
+}
+
+// aten::lt.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_lt_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lt.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::lt(a0, a1));
+  TL_OP_END;
+}
+
+// aten::masked_select(Tensor self, Tensor mask) -> Tensor
+static napi_value op_masked_select(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_select", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
+  return tl::wrap(c, at::masked_select(a0, a1));
+  TL_OP_END;
+}
+
+// aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
+static napi_value op_addcmul_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcmul_", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.ne_(a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::ge.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_ge_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ge.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::ge(a0, a1));
-  TL_OP_END;
-}
-
-// aten::gt.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_gt_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("gt.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::gt(a0, a1));
-  TL_OP_END;
-}
-
-// aten::take(Tensor self, Tensor index) -> Tensor
-static napi_value op_take(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("take", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "index");
-  return tl::wrap(c, at::take(a0, a1));
-  TL_OP_END;
-}
-
-// aten::nonzero(Tensor self) -> Tensor
-static napi_value op_nonzero(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nonzero", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::nonzero(a0));
-  TL_OP_END;
-}
-
-// aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
-static napi_value op_addcdiv(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcdiv", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap(c, at::addcdiv(a0, a1, a2, a3));
+  a0.addcmul_(a1, a2, a3);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::lgamma(Tensor self) -> Tensor
-static napi_value op_lgamma(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lgamma", 1);
+// aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
+static napi_value op_multinomial(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("multinomial", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::lgamma(a0));
+  int64_t a1 = tl::i64(c, 1, "num_samples");
+  bool a2 = tl::boolean_or(c, 2, "replacement", false);
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  return tl::wrap(c, at::multinomial(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::signbit(Tensor self) -> Tensor
-static napi_value op_signbit(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("signbit", 1);
+// aten::sign(Tensor self) -> Tensor
+static napi_value op_sign(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sign", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::signbit(a0));
+  return tl::wrap(c, at::sign(a0));
   TL_OP_END;
 }
 
-// aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor
-static napi_value op_lerp_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lerp.Tensor", 3);
+// aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor
+static napi_value op_lerp_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp.Scalar", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "end");
-  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  at::Scalar a2 = tl::scalar(c, 2, "weight");
   return tl::wrap(c, at::lerp(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::hypot(Tensor self, Tensor other) -> Tensor
-static napi_value op_hypot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hypot", 2);
+// aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_fmod_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fmod.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::hypot(a0, a1));
+  return tl::wrap(c, at::fmod(a0, a1));
   TL_OP_END;
 }
 
-// aten::min(Tensor self) -> Tensor
-static napi_value op_min(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("min", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::min(a0));
+// aten::remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_remainder_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("remainder.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::remainder(a0, a1));
   TL_OP_END;
 }
 
-// aten::maximum(Tensor self, Tensor other) -> Tensor
-static napi_value op_maximum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("maximum", 2);
+// aten::fmax(Tensor self, Tensor other) -> Tensor
+static napi_value op_fmax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fmax", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::maximum(a0, a1));
+  return tl::wrap(c, at::fmax(a0, a1));
   TL_OP_END;
 }
 
-// aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
-static napi_value op_sort(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sort", 3);
+// aten::min.other(Tensor self, Tensor other) -> Tensor
+static napi_value op_min_other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("min.other", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::min(a0, a1));
+  TL_OP_END;
+}
+
+// aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
+static napi_value op_argsort(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("argsort", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64_or(c, 1, "dim", -1);
   bool a2 = tl::boolean_or(c, 2, "descending", false);
-  return tl::wrap_tuple(c, at::sort(a0, a1, a2));
+  return tl::wrap(c, at::argsort(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor
-static napi_value op_argsort_stable(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("argsort.stable", 4);
+// aten::any(Tensor self) -> Tensor
+static napi_value op_any(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("any", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean(c, 1, "stable");
-  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
-  bool a3 = tl::boolean_or(c, 3, "descending", false);
-  return tl::wrap(c, at::argsort(a0, a1, a2, a3));
+  return tl::wrap(c, at::any(a0));
   TL_OP_END;
 }
 
-// aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor
-static napi_value op_renorm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("renorm", 4);
+// aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
+static napi_value op_pow_Tensor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow.Tensor_Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "p");
-  int64_t a2 = tl::i64(c, 2, "dim");
-  at::Scalar a3 = tl::scalar(c, 3, "maxnorm");
-  return tl::wrap(c, at::renorm(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::pow.Scalar(Scalar self, Tensor exponent) -> Tensor
-static napi_value op_pow_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow.Scalar", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
   return tl::wrap(c, at::pow(a0, a1));
   TL_OP_END;
 }
 
-// aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
-static napi_value op_float_power_Tensor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("float_power.Tensor_Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)
+static napi_value op_pow__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
-  return tl::wrap(c, at::float_power(a0, a1));
+  a0.pow_(a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor
-static napi_value op_normal_Tensor_float(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.Tensor_float", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "mean");
-  double a1 = tl::f64_or(c, 1, "std", 1.0);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  return tl::wrap(c, at::normal(a0, a1, a2));
+// aten::normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_normal_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  double a1 = tl::f64_or(c, 1, "mean", 0.0);
+  double a2 = tl::f64_or(c, 2, "std", 1.0);
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  a0.normal_(a1, a2, a3);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::alias(Tensor(a) self) -> Tensor(a)
-static napi_value op_alias(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("alias", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::alias(a0));
+// aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_normal_float_float(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.float_float", 8);
+  double a0 = tl::f64(c, 0, "mean");
+  double a1 = tl::f64(c, 1, "std");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "size", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
+  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
+  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
+  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
+  return tl::wrap(c, at::normal(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::_foreach_sub_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_sub__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub_.Scalar", 2);
+// aten::_foreach_sub.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_sub_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_sub_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_sub(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_div__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div_.Scalar", 2);
+// aten::_foreach_div.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_div_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_div_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_div(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_sub_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
-static napi_value op__foreach_sub__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub_.List", 3);
+// aten::_foreach_sub.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
+static napi_value op__foreach_sub_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  at::_foreach_sub_(a0, a1, a2);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_sub(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_div_.List(Tensor(a!)[] self, Tensor[] other) -> ()
-static napi_value op__foreach_div__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div_.List", 2);
+// aten::_foreach_div.List(Tensor[] self, Tensor[] other) -> Tensor[]
+static napi_value op__foreach_div_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
-  at::_foreach_div_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_div(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_sqrt_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_sqrt_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sqrt_", 1);
+// aten::_foreach_sqrt(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_sqrt(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sqrt", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::_foreach_sqrt_(a0);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_sqrt(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_reciprocal_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_reciprocal_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_reciprocal_", 1);
+// aten::_foreach_neg_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_neg_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_neg_", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::_foreach_reciprocal_(a0);
+  at::_foreach_neg_(a0);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_addcmul.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
-static napi_value op__foreach_addcmul_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcmul.Scalar", 4);
+// aten::_foreach_addcdiv.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
+static napi_value op__foreach_addcdiv_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcdiv.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1312,149 +1308,140 @@ static napi_value op__foreach_addcmul_Scalar(napi_env env, napi_callback_info in
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap_list(c, at::_foreach_addcmul(a0, a1, a2, a3));
+  return tl::wrap_list(c, at::_foreach_addcdiv(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_l1_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("l1_loss", 3);
+// aten::mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_mse_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mse_loss", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::l1_loss(a0, a1, a2));
+  return tl::wrap(c, at::mse_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
-static napi_value op_nll_loss2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nll_loss2d", 5);
+// aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
+static napi_value op_nll_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nll_loss", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   auto a2 = tl::opt_tensor(c, 2, "weight");
   int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
   int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  return tl::wrap(c, at::nll_loss2d(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::nll_loss(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor
-static napi_value op_elu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("elu", 4);
+// aten::soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_soft_margin_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("soft_margin_loss", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1);
-  at::Scalar a2 = tl::scalar_or(c, 2, "scale", 1);
-  at::Scalar a3 = tl::scalar_or(c, 3, "input_scale", 1);
-  return tl::wrap(c, at::elu(a0, a1, a2, a3));
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::soft_margin_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor
-static napi_value op_hardtanh(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardtanh", 3);
+// aten::hardsigmoid(Tensor self) -> Tensor
+static napi_value op_hardsigmoid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardsigmoid", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "min_val", -1);
-  at::Scalar a2 = tl::scalar_or(c, 2, "max_val", 1);
-  return tl::wrap(c, at::hardtanh(a0, a1, a2));
+  return tl::wrap(c, at::hardsigmoid(a0));
   TL_OP_END;
 }
 
-// aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)
-static napi_value op_leaky_relu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("leaky_relu_", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
+static napi_value op_leaky_relu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("leaky_relu", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar_or(c, 1, "negative_slope", 0.01);
-  at::leaky_relu_(a0, a1);
-  return c.argv[0];
+  return tl::wrap(c, at::leaky_relu(a0, a1));
   TL_OP_END;
 }
 
-// aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor
-static napi_value op_adaptive_avg_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("adaptive_avg_pool2d", 2);
+// aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor
+static napi_value op_softshrink(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("softshrink", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "output_size", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::adaptive_avg_pool2d(a0, a1));
+  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
+  return tl::wrap(c, at::softshrink(a0, a1));
   TL_OP_END;
 }
 
-// aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
-static napi_value op_avg_pool3d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("avg_pool3d", 7);
+// aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
+static napi_value op_avg_pool2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("avg_pool2d", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 3);
+  tl::int_list(c, 1, "kernel_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
   std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 3);
+  tl::int_list_or(c, 2, "stride", a2_v, 2);
   at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 3);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 2);
   at::IntArrayRef a3(a3_v);
   bool a4 = tl::boolean_or(c, 4, "ceil_mode", false);
   bool a5 = tl::boolean_or(c, 5, "count_include_pad", true);
   c10::optional<int64_t> a6 = tl::opt_i64(c, 6, "divisor_override");
-  return tl::wrap(c, at::avg_pool3d(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, at::avg_pool2d(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor
-static napi_value op_replication_pad1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("replication_pad1d", 2);
+// aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor
+static napi_value op_reflection_pad2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reflection_pad2d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "padding", a1_v, 2);
+  tl::int_list(c, 1, "padding", a1_v, 4);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::replication_pad1d(a0, a1));
+  return tl::wrap(c, at::reflection_pad2d(a0, a1));
   TL_OP_END;
 }
 
-// aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
-static napi_value op_upsample_nearest2d_vec(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_nearest2d.vec", 3);
+// aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
+static napi_value op_upsample_bilinear2d_vec(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_bilinear2d.vec", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
-  std::vector<double> a2_v; c10::optional<at::ArrayRef<double>> a2 = tl::opt_float_list(c, 2, "scale_factors", a2_v);
-  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2));
+  bool a2 = tl::boolean(c, 2, "align_corners");
+  std::vector<double> a3_v; c10::optional<at::ArrayRef<double>> a3 = tl::opt_float_list(c, 3, "scale_factors", a3_v);
+  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::isinf(Tensor self) -> Tensor
-static napi_value op_isinf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isinf", 1);
+// aten::isfinite(Tensor self) -> Tensor
+static napi_value op_isfinite(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isfinite", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isinf(a0));
+  return tl::wrap(c, at::isfinite(a0));
   TL_OP_END;
 }
 
-// aten::logdet(Tensor self) -> Tensor
-static napi_value op_logdet(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logdet", 1);
+// aten::det(Tensor self) -> Tensor
+static napi_value op_det(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("det", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::logdet(a0));
+  return tl::wrap(c, at::det(a0));
   TL_OP_END;
 }
 
-// aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_norm", 5);
+// aten::ger(Tensor self, Tensor vec2) -> Tensor
+static napi_value op_ger(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ger", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "ord");
-  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
+  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
+  return tl::wrap(c, at::ger(a0, a1));
   TL_OP_END;
 }
 
-// aten::linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_matrix_norm_str_ord(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_matrix_norm.str_ord", 5);
+// aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_matrix_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_matrix_norm", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string_or(c, 1, "ord", std::string("fro"));
-  c10::string_view a1(a1_s);
+  at::Scalar a1 = tl::scalar(c, 1, "ord");
   std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
   tl::int_list_or(c, 2, "dim", a2_v, 0);
   at::IntArrayRef a2(a2_v);
@@ -1475,134 +1462,134 @@ extern const OpEntry ops_1[] = {
   {"allclose", op_allclose},
   {"arange_start_step", op_arange_start_step},
   {"asinh", op_asinh},
-  {"baddbmm", op_baddbmm},
-  {"bernoulli__float", op_bernoulli__float},
-  {"binary_cross_entropy_with_logits", op_binary_cross_entropy_with_logits},
-  {"logical_xor", op_logical_xor},
-  {"broadcast_tensors", op_broadcast_tensors},
-  {"ceil_", op_ceil_},
-  {"tensor_split_tensor_indices_or_sections", op_tensor_split_tensor_indices_or_sections},
-  {"clamp__Tensor", op_clamp__Tensor},
-  {"clamp_max__Tensor", op_clamp_max__Tensor},
-  {"clamp_min__Tensor", op_clamp_min__Tensor},
-  {"conv2d", op_conv2d},
-  {"conv3d_padding", op_conv3d_padding},
-  {"copy_", op_copy_},
-  {"count_nonzero_dim_IntList", op_count_nonzero_dim_IntList},
-  {"cumprod", op_cumprod},
-  {"ctc_loss_Tensor", op_ctc_loss_Tensor},
-  {"div__Tensor", op_div__Tensor},
-  {"div__Scalar", op_div__Scalar},
-  {"true_divide_Scalar", op_true_divide_Scalar},
-  {"embedding", op_embedding},
-  {"resize_", op_resize_},
-  {"erfc", op_erfc},
-  {"expm1", op_expm1},
-  {"eye_m", op_eye_m},
-  {"fill__Tensor", op_fill__Tensor},
-  {"floor_divide_Scalar", op_floor_divide_Scalar},
-  {"hinge_embedding_loss", op_hinge_embedding_loss},
-  {"index_put_", op_index_put_},
-  {"isnan", op_isnan},
-  {"layer_norm", op_layer_norm},
-  {"linspace", op_linspace},
-  {"log1p", op_log1p},
-  {"xlogy_Scalar_Self", op_xlogy_Scalar_Self},
-  {"_log_softmax", op__log_softmax},
-  {"matmul", op_matmul},
-  {"max_pool1d", op_max_pool1d},
-  {"mean_dim", op_mean_dim},
-  {"nanmedian", op_nanmedian},
-  {"mm", op_mm},
-  {"mul_Scalar", op_mul_Scalar},
-  {"narrow_Tensor", op_narrow_Tensor},
-  {"pairwise_distance", op_pairwise_distance},
-  {"movedim_intlist", op_movedim_intlist},
-  {"channel_shuffle", op_channel_shuffle},
-  {"rand_generator", op_rand_generator},
-  {"randint_low", op_randint_low},
-  {"randn", op_randn},
-  {"randperm_generator", op_randperm_generator},
-  {"neg_", op_neg_},
-  {"repeat_interleave_self_int", op_repeat_interleave_self_int},
-  {"round_", op_round_},
-  {"relu", op_relu},
-  {"gelu", op_gelu},
-  {"select_int", op_select_int},
-  {"silu_", op_silu_},
-  {"logit", op_logit},
-  {"slice_Tensor", op_slice_Tensor},
-  {"split_sizes", op_split_sizes},
-  {"stack", op_stack},
-  {"sum_dim_IntList", op_sum_dim_IntList},
-  {"square", op_square},
-  {"std_correction", op_std_correction},
-  {"prod", op_prod},
-  {"tanh", op_tanh},
-  {"tile", op_tile},
-  {"roll", op_roll},
-  {"type_as", op_type_as},
-  {"var_dim", op_var_dim},
-  {"var_mean_correction", op_var_mean_correction},
-  {"where_ScalarOther", op_where_ScalarOther},
-  {"zeros_like", op_zeros_like},
-  {"norm_ScalarOpt_dim_dtype", op_norm_ScalarOpt_dim_dtype},
-  {"sub_Tensor", op_sub_Tensor},
-  {"rsub_Tensor", op_rsub_Tensor},
-  {"unbind_int", op_unbind_int},
-  {"to_other", op_to_other},
-  {"masked_fill_Scalar", op_masked_fill_Scalar},
-  {"view", op_view},
-  {"index_fill__int_Scalar", op_index_fill__int_Scalar},
-  {"scatter_src", op_scatter_src},
-  {"scatter_reduce", op_scatter_reduce},
-  {"scatter_add", op_scatter_add},
-  {"eq__Tensor", op_eq__Tensor},
-  {"bitwise_or_Scalar", op_bitwise_or_Scalar},
-  {"bitwise_xor_Scalar_Tensor", op_bitwise_xor_Scalar_Tensor},
-  {"lerp__Scalar", op_lerp__Scalar},
-  {"random__to", op_random__to},
-  {"diag", op_diag},
-  {"tril_indices", op_tril_indices},
-  {"ne__Scalar", op_ne__Scalar},
-  {"ge_Scalar", op_ge_Scalar},
-  {"gt_Scalar", op_gt_Scalar},
-  {"take", op_take},
-  {"nonzero", op_nonzero},
-  {"addcdiv", op_addcdiv},
-  {"lgamma", op_lgamma},
-  {"signbit", op_signbit},
-  {"lerp_Tensor", op_lerp_Tensor},
-  {"hypot", op_hypot},
-  {"min", op_min},
-  {"maximum", op_maximum},
-  {"sort", op_sort},
-  {"argsort_stable", op_argsort_stable},
-  {"renorm", op_renorm},
-  {"pow_Scalar", op_pow_Scalar},
-  {"float_power_Tensor_Tensor", op_float_power_Tensor_Tensor},
-  {"normal_Tensor_float", op_normal_Tensor_float},
-  {"alias", op_alias},
-  {"_foreach_sub__Scalar", op__foreach_sub__Scalar},
-  {"_foreach_div__Scalar", op__foreach_div__Scalar},
-  {"_foreach_sub__List", op__foreach_sub__List},
-  {"_foreach_div__List", op__foreach_div__List},
-  {"_foreach_sqrt_", op__foreach_sqrt_},
-  {"_foreach_reciprocal_", op__foreach_reciprocal_},
-  {"_foreach_addcmul_Scalar", op__foreach_addcmul_Scalar},
-  {"l1_loss", op_l1_loss},
-  {"nll_loss2d", op_nll_loss2d},
-  {"elu", op_elu},
-  {"hardtanh", op_hardtanh},
-  {"leaky_relu_", op_leaky_relu_},
-  {"adaptive_avg_pool2d", op_adaptive_avg_pool2d},
-  {"avg_pool3d", op_avg_pool3d},
-  {"replication_pad1d", op_replication_pad1d},
-  {"upsample_nearest2d_vec", op_upsample_nearest2d_vec},
-  {"isinf", op_isinf},
-  {"logdet", op_logdet},
-  {"linalg_norm", op_linalg_norm},
-  {"linalg_matrix_norm_str_ord", op_linalg_matrix_norm_str_ord},
+  {"atan", op_atan},
+  {"bernoulli__Tensor", op_bernoulli__Tensor},
+  {"binary_cross_entropy", op_binary_cross_entropy},
+  {"logical_not", op_logical_not},
+  {"bmm", op_bmm},
+  {"ceil", op_ceil},
+  {"tensor_split_indices", op_tensor_split_indices},
+  {"clamp_", op_clamp_},
+  {"clamp_max_", op_clamp_max_},
+  {"clamp_min_", op_clamp_min_},
+  {"conv1d", op_conv1d},
+  {"conv2d_padding", op_conv2d_padding},
+  {"conv_transpose3d_input", op_conv_transpose3d_input},
+  {"cosine_embedding_loss", op_cosine_embedding_loss},
+  {"cummin", op_cummin},
+  {"ctc_loss_IntList", op_ctc_loss_IntList},
+  {"div_Tensor", op_div_Tensor},
+  {"div_Scalar", op_div_Scalar},
+  {"true_divide_Tensor", op_true_divide_Tensor},
+  {"einsum", op_einsum},
+  {"empty_memory_format", op_empty_memory_format},
+  {"erf", op_erf},
+  {"exp2", op_exp2},
+  {"eye", op_eye},
+  {"fill__Scalar", op_fill__Scalar},
+  {"floor_divide", op_floor_divide},
+  {"full_like", op_full_like},
+  {"index_copy", op_index_copy},
+  {"isclose", op_isclose},
+  {"kthvalue", op_kthvalue},
+  {"linear", op_linear},
+  {"log10", op_log10},
+  {"xlogy_Tensor", op_xlogy_Tensor},
+  {"log_softmax_int", op_log_softmax_int},
+  {"margin_ranking_loss", op_margin_ranking_loss},
+  {"amax", op_amax},
+  {"mean", op_mean},
+  {"median_dim", op_median_dim},
+  {"amin", op_amin},
+  {"mul__Tensor", op_mul__Tensor},
+  {"narrow", op_narrow},
+  {"ones_like", op_ones_like},
+  {"permute", op_permute},
+  {"pixel_unshuffle", op_pixel_unshuffle},
+  {"rand", op_rand},
+  {"randint_generator", op_randint_generator},
+  {"randint_like_low_dtype", op_randint_like_low_dtype},
+  {"randperm", op_randperm},
+  {"neg", op_neg},
+  {"repeat_interleave_self_Tensor", op_repeat_interleave_self_Tensor},
+  {"round", op_round},
+  {"rrelu", op_rrelu},
+  {"prelu", op_prelu},
+  {"rsqrt_", op_rsqrt_},
+  {"silu", op_silu},
+  {"sigmoid_", op_sigmoid_},
+  {"detach", op_detach},
+  {"split_Tensor", op_split_Tensor},
+  {"squeeze_dim", op_squeeze_dim},
+  {"sum", op_sum},
+  {"sqrt_", op_sqrt_},
+  {"std_dim", op_std_dim},
+  {"std_mean_correction", op_std_mean_correction},
+  {"tan", op_tan},
+  {"threshold", op_threshold},
+  {"flip", op_flip},
+  {"trunc_", op_trunc_},
+  {"var", op_var},
+  {"var_mean_dim", op_var_mean_dim},
+  {"where_ScalarSelf", op_where_ScalarSelf},
+  {"zeros", op_zeros},
+  {"norm_Scalar", op_norm_Scalar},
+  {"zero_", op_zero_},
+  {"sub__Scalar", op_sub__Scalar},
+  {"addmm_", op_addmm_},
+  {"to_dtype", op_to_dtype},
+  {"masked_fill__Scalar", op_masked_fill__Scalar},
+  {"masked_scatter", op_masked_scatter},
+  {"index_add", op_index_add},
+  {"index_fill_int_Tensor", op_index_fill_int_Tensor},
+  {"scatter__value", op_scatter__value},
+  {"scatter__value_reduce", op_scatter__value_reduce},
+  {"eq__Scalar", op_eq__Scalar},
+  {"bitwise_and_Tensor", op_bitwise_and_Tensor},
+  {"bitwise_xor_Scalar", op_bitwise_xor_Scalar},
+  {"triu_", op_triu_},
+  {"random__from", op_random__from},
+  {"exponential_", op_exponential_},
+  {"tril", op_tril},
+  {"ne_Tensor", op_ne_Tensor},
+  {"eq_Tensor", op_eq_Tensor},
+  {"le_Tensor", op_le_Tensor},
+  {"lt_Tensor", op_lt_Tensor},
+  {"masked_select", op_masked_select},
+  {"addcmul_", op_addcmul_},
+  {"multinomial", op_multinomial},
+  {"sign", op_sign},
+  {"lerp_Scalar", op_lerp_Scalar},
+  {"fmod_Tensor", op_fmod_Tensor},
+  {"remainder_Scalar_Tensor", op_remainder_Scalar_Tensor},
+  {"fmax", op_fmax},
+  {"min_other", op_min_other},
+  {"argsort", op_argsort},
+  {"any", op_any},
+  {"pow_Tensor_Tensor", op_pow_Tensor_Tensor},
+  {"pow__Tensor", op_pow__Tensor},
+  {"normal_", op_normal_},
+  {"normal_float_float", op_normal_float_float},
+  {"_foreach_sub_Scalar", op__foreach_sub_Scalar},
+  {"_foreach_div_Scalar", op__foreach_div_Scalar},
+  {"_foreach_sub_List", op__foreach_sub_List},
+  {"_foreach_div_List", op__foreach_div_List},
+  {"_foreach_sqrt", op__foreach_sqrt},
+  {"_foreach_neg_", op__foreach_neg_},
+  {"_foreach_addcdiv_Scalar", op__foreach_addcdiv_Scalar},
+  {"mse_loss", op_mse_loss},
+  {"nll_loss", op_nll_loss},
+  {"soft_margin_loss", op_soft_margin_loss},
+  {"hardsigmoid", op_hardsigmoid},
+  {"leaky_relu", op_leaky_relu},
+  {"softshrink", op_softshrink},
+  {"avg_pool2d", op_avg_pool2d},
+  {"reflection_pad2d", op_reflection_pad2d},
+  {"upsample_bilinear2d_vec", op_upsample_bilinear2d_vec},
+  {"isfinite", op_isfinite},
+  {"det", op_det},
+  {"ger", op_ger},
+  {"linalg_matrix_norm", op_linalg_matrix_norm},
   {nullptr, nullptr},
 };
 }  // namespace tl

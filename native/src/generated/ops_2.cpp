@@ -73,124 +73,140 @@ static napi_value op_atanh(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor
-static napi_value op_batch_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("batch_norm", 9);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  auto a1 = tl::opt_tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  auto a3 = tl::opt_tensor(c, 3, "running_mean");
-  auto a4 = tl::opt_tensor(c, 4, "running_var");
-  bool a5 = tl::boolean(c, 5, "training");
-  double a6 = tl::f64(c, 6, "momentum");
-  double a7 = tl::f64(c, 7, "eps");
-  bool a8 = tl::boolean(c, 8, "cudnn_enabled");
-  return tl::wrap(c, at::batch_norm(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+// aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
+static napi_value op_baddbmm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("baddbmm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "batch1");
+  const at::Tensor& a2 = tl::tensor(c, 2, "batch2");
+  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
+  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
+  return tl::wrap(c, at::baddbmm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor
-static napi_value op_bernoulli_p(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bernoulli.p", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  double a1 = tl::f64(c, 1, "p");
+// aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_bernoulli__float(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bernoulli_.float", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  double a1 = tl::f64_or(c, 1, "p", 0.5);
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
-  return tl::wrap(c, at::bernoulli(a0, a1, a2));
+  a0.bernoulli_(a1, a2);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor
-static napi_value op_bincount(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bincount", 3);
+// aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor
+static napi_value op_binary_cross_entropy_with_logits(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("binary_cross_entropy_with_logits", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  auto a1 = tl::opt_tensor(c, 1, "weights");
-  int64_t a2 = tl::i64_or(c, 2, "minlength", 0);
-  return tl::wrap(c, at::bincount(a0, a1, a2));
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  auto a2 = tl::opt_tensor(c, 2, "weight");
+  auto a3 = tl::opt_tensor(c, 3, "pos_weight");
+  int64_t a4 = tl::i64_or(c, 4, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::binary_cross_entropy_with_logits(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::logical_and(Tensor self, Tensor other) -> Tensor
-static napi_value op_logical_and(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logical_and", 2);
+// aten::logical_xor(Tensor self, Tensor other) -> Tensor
+static napi_value op_logical_xor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logical_xor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::logical_and(a0, a1));
+  return tl::wrap(c, at::logical_xor(a0, a1));
   TL_OP_END;
 }
 
-// aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)
-static napi_value op_broadcast_to(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("broadcast_to", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::broadcast_to(a0, a1));
+// aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]
+static napi_value op_broadcast_tensors(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("broadcast_tensors", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  return tl::wrap_list(c, at::broadcast_tensors(a0));
   TL_OP_END;
 }
 
-// aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
-static napi_value op_chunk(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("chunk", 3);
+// aten::ceil_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_ceil_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ceil_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::ceil_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]
+static napi_value op_tensor_split_tensor_indices_or_sections(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tensor_split.tensor_indices_or_sections", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "chunks");
+  const at::Tensor& a1 = tl::tensor(c, 1, "tensor_indices_or_sections");
   int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::chunk(a0, a1, a2));
+  return tl::wrap_list(c, at::tensor_split(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor
-static napi_value op_clamp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "min");
-  c10::optional<at::Scalar> a2 = tl::opt_scalar(c, 2, "max");
-  return tl::wrap(c, at::clamp(a0, a1, a2));
+// aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)
+static napi_value op_clamp__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_.Tensor", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  auto a1 = tl::opt_tensor(c, 1, "min");
+  auto a2 = tl::opt_tensor(c, 2, "max");
+  at::clamp_(a0, a1, a2);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::clamp_max(Tensor self, Scalar max) -> Tensor
-static napi_value op_clamp_max(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_max", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "max");
-  return tl::wrap(c, at::clamp_max(a0, a1));
+// aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)
+static napi_value op_clamp_max__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_max_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "max");
+  at::clamp_max_(a0, a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::clamp_min(Tensor self, Scalar min) -> Tensor
-static napi_value op_clamp_min(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_min", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "min");
-  return tl::wrap(c, at::clamp_min(a0, a1));
+// aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)
+static napi_value op_clamp_min__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_min_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "min");
+  at::clamp_min_(a0, a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor
-static napi_value op_constant_pad_nd(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("constant_pad_nd", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "pad", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  at::Scalar a2 = tl::scalar_or(c, 2, "value", 0);
-  return tl::wrap(c, at::constant_pad_nd(a0, a1, a2));
+// aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv2d", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 3, "stride", a3_v, 2);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 2);
+  at::IntArrayRef a4(a4_v);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 5, "dilation", a5_v, 2);
+  at::IntArrayRef a5(a5_v);
+  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
+  return tl::wrap(c, at::conv2d(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv3d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv3d", 7);
+// aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv3d_padding(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv3d.padding", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(3, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 3);
   at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 3);
-  at::IntArrayRef a4(a4_v);
+  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
+  c10::string_view a4(a4_s);
   std::vector<int64_t> a5_v = std::vector<int64_t>(3, 1);
   tl::int_list_or(c, 5, "dilation", a5_v, 3);
   at::IntArrayRef a5(a5_v);
@@ -199,407 +215,357 @@ static napi_value op_conv3d(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor
-static napi_value op_conv_transpose1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv_transpose1d", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  std::vector<int64_t> a3_v = std::vector<int64_t>(1, 1);
-  tl::int_list_or(c, 3, "stride", a3_v, 1);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 1);
-  at::IntArrayRef a4(a4_v);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(1, 0);
-  tl::int_list_or(c, 5, "output_padding", a5_v, 1);
-  at::IntArrayRef a5(a5_v);
-  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  std::vector<int64_t> a7_v = std::vector<int64_t>(1, 1);
-  tl::int_list_or(c, 7, "dilation", a7_v, 1);
-  at::IntArrayRef a7(a7_v);
-  return tl::wrap(c, at::conv_transpose1d(a0, a1, a2, a3, a4, a5, a6, a7));
+// aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
+static napi_value op_copy_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("copy_", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "src");
+  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
+  a0.copy_(a1, a2);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::cos(Tensor self) -> Tensor
-static napi_value op_cos(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cos", 1);
+// aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor
+static napi_value op_count_nonzero_dim_IntList(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("count_nonzero.dim_IntList", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::cos(a0));
-  TL_OP_END;
-}
-
-// aten::count_nonzero(Tensor self, int? dim=None) -> Tensor
-static napi_value op_count_nonzero(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("count_nonzero", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "dim");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "dim", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
   return tl::wrap(c, at::count_nonzero(a0, a1));
   TL_OP_END;
 }
 
-// aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_cumsum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cumsum", 3);
+// aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_cumprod(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cumprod", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  return tl::wrap(c, at::cumsum(a0, a1, a2));
+  return tl::wrap(c, at::cumprod(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor
-static napi_value op_diag_embed(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("diag_embed", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "offset", 0);
-  int64_t a2 = tl::i64_or(c, 2, "dim1", -2);
-  int64_t a3 = tl::i64_or(c, 3, "dim2", -1);
-  return tl::wrap(c, at::diag_embed(a0, a1, a2, a3));
+// aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor
+static napi_value op_ctc_loss_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ctc_loss.Tensor", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "log_probs");
+  const at::Tensor& a1 = tl::tensor(c, 1, "targets");
+  const at::Tensor& a2 = tl::tensor(c, 2, "input_lengths");
+  const at::Tensor& a3 = tl::tensor(c, 3, "target_lengths");
+  int64_t a4 = tl::i64_or(c, 4, "blank", 0);
+  int64_t a5 = tl::i64_or(c, 5, "reduction", at::Reduction::Mean);
+  bool a6 = tl::boolean_or(c, 6, "zero_infinity", false);
+  return tl::wrap(c, at::ctc_loss(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor
-static napi_value op_div_Tensor_mode(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div.Tensor_mode", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_div__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
-  return tl::wrap(c, at::div(a0, a1, a2));
+  a0.div_(a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor
-static napi_value op_div_Scalar_mode(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div.Scalar_mode", 3);
+// aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+static napi_value op_div__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div_.Scalar", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  a0.div_(at::native::wrapped_scalar_tensor(a1));
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_true_divide_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("true_divide.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
-  return tl::wrap(c, at::div(a0, a1, a2));
+  return tl::wrap(c, at::true_divide(a0, a1));
   TL_OP_END;
 }
 
-// aten::dot(Tensor self, Tensor tensor) -> Tensor
-static napi_value op_dot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("dot", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "tensor");
-  return tl::wrap(c, at::dot(a0, a1));
-  TL_OP_END;
-}
-
-// aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)
-static napi_value op_embedding_bag(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("embedding_bag", 8);
+// aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor
+static napi_value op_embedding(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("embedding", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "weight");
   const at::Tensor& a1 = tl::tensor(c, 1, "indices");
-  const at::Tensor& a2 = tl::tensor(c, 2, "offsets");
+  int64_t a2 = tl::i64_or(c, 2, "padding_idx", -1);
   bool a3 = tl::boolean_or(c, 3, "scale_grad_by_freq", false);
-  int64_t a4 = tl::i64_or(c, 4, "mode", 0);
-  bool a5 = tl::boolean_or(c, 5, "sparse", false);
-  auto a6 = tl::opt_tensor(c, 6, "per_sample_weights");
-  bool a7 = tl::boolean_or(c, 7, "include_last_offset", false);
-  return tl::wrap_tuple(c, at::embedding_bag(a0, a1, a2, a3, a4, a5, a6, a7));
+  bool a4 = tl::boolean_or(c, 4, "sparse", false);
+  return tl::wrap(c, at::embedding(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_empty_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("empty_like", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::empty_like(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::exp(Tensor self) -> Tensor
-static napi_value op_exp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("exp", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::exp(a0));
-  TL_OP_END;
-}
-
-// aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
-static napi_value op_expand(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("expand", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)
+static napi_value op_resize_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("resize_", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean_or(c, 2, "implicit", false);
-  return tl::wrap(c, a0.expand(a1, a2));
+  c10::optional<at::MemoryFormat> a2 = tl::opt_memory_format(c, 2, "memory_format");
+  a0.resize_(a1, a2);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)
-static napi_value op_flatten_using_ints(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("flatten.using_ints", 3);
+// aten::erfc(Tensor self) -> Tensor
+static napi_value op_erfc(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("erfc", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "start_dim", 0);
-  int64_t a2 = tl::i64_or(c, 2, "end_dim", -1);
-  return tl::wrap(c, at::flatten(a0, a1, a2));
+  return tl::wrap(c, at::erfc(a0));
   TL_OP_END;
 }
 
-// aten::floor(Tensor self) -> Tensor
-static napi_value op_floor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("floor", 1);
+// aten::expm1(Tensor self) -> Tensor
+static napi_value op_expm1(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("expm1", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::floor(a0));
+  return tl::wrap(c, at::expm1(a0));
   TL_OP_END;
 }
 
-// aten::frac(Tensor self) -> Tensor
-static napi_value op_frac(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("frac", 1);
+// aten::eye.m(int n, int m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_eye_m(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eye.m", 6);
+  int64_t a0 = tl::i64(c, 0, "n");
+  int64_t a1 = tl::i64(c, 1, "m");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::eye(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)
+static napi_value op_fill__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fill_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "value");
+  at::fill_(a0, a1);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_floor_divide_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("floor_divide.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::frac(a0));
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  return tl::wrap(c, at::floor_divide(a0, a1));
   TL_OP_END;
 }
 
-// aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor
-static napi_value op_group_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("group_norm", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  int64_t a1 = tl::i64(c, 1, "num_groups");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  auto a3 = tl::opt_tensor(c, 3, "bias");
-  double a4 = tl::f64_or(c, 4, "eps", 1e-05);
-  bool a5 = tl::boolean_or(c, 5, "cudnn_enabled", true);
-  return tl::wrap(c, at::group_norm(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor
-static napi_value op_index_put(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_put", 4);
+// aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor
+static napi_value op_hinge_embedding_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hinge_embedding_loss", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  double a2 = tl::f64_or(c, 2, "margin", 1.0);
+  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::hinge_embedding_loss(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)
+static napi_value op_index_put_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_put_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   auto a1 = tl::opt_tensor_list(c, 1, "indices");
   const at::Tensor& a2 = tl::tensor(c, 2, "values");
   bool a3 = tl::boolean_or(c, 3, "accumulate", false);
-  return tl::wrap(c, at::index_put(a0, a1, a2, a3));
+  at::index_put_(a0, a1, a2, a3);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor
-static napi_value op_kl_div(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("kl_div", 4);
+// aten::isnan(Tensor self) -> Tensor
+static napi_value op_isnan(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isnan", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  bool a3 = tl::boolean_or(c, 3, "log_target", false);
-  return tl::wrap(c, at::kl_div(a0, a1, a2, a3));
+  return tl::wrap(c, at::isnan(a0));
   TL_OP_END;
 }
 
-// aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)
-static napi_value op_native_layer_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("native_layer_norm", 5);
+// aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor
+static napi_value op_layer_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("layer_norm", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "normalized_shape", a1_v, 0);
   at::IntArrayRef a1(a1_v);
   auto a2 = tl::opt_tensor(c, 2, "weight");
   auto a3 = tl::opt_tensor(c, 3, "bias");
-  double a4 = tl::f64(c, 4, "eps");
-  return tl::wrap_tuple(c, at::native_layer_norm(a0, a1, a2, a3, a4));
+  double a4 = tl::f64_or(c, 4, "eps", 1e-05);
+  bool a5 = tl::boolean_or(c, 5, "cudnn_enable", true);
+  return tl::wrap(c, at::layer_norm(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::log(Tensor self) -> Tensor
-static napi_value op_log(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::log(a0));
+// aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_linspace(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linspace", 7);
+  at::Scalar a0 = tl::scalar(c, 0, "start");
+  at::Scalar a1 = tl::scalar(c, 1, "end");
+  int64_t a2 = tl::i64(c, 2, "steps");
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::linspace(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::log2(Tensor self) -> Tensor
-static napi_value op_log2(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log2", 1);
+// aten::log1p(Tensor self) -> Tensor
+static napi_value op_log1p(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log1p", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::log2(a0));
+  return tl::wrap(c, at::log1p(a0));
   TL_OP_END;
 }
 
-// aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor
-static napi_value op_xlogy_Scalar_Other(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("xlogy.Scalar_Other", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
+// aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor
+static napi_value op_xlogy_Scalar_Self(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("xlogy.Scalar_Self", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::xlogy(a0, a1));
   TL_OP_END;
 }
 
-// aten::logcumsumexp(Tensor self, int dim) -> Tensor
-static napi_value op_logcumsumexp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logcumsumexp", 2);
+// aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor
+static napi_value op__log_softmax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_log_softmax", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap(c, at::logcumsumexp(a0, a1));
+  bool a2 = tl::boolean(c, 2, "half_to_float");
+  return tl::wrap(c, at::_log_softmax(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)
-static napi_value op_aminmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("aminmax", 3);
+// aten::matmul(Tensor self, Tensor other) -> Tensor
+static napi_value op_matmul(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("matmul", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::aminmax(a0, a1, a2));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::matmul(a0, a1));
   TL_OP_END;
 }
 
-// aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor
-static napi_value op_max_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max_pool2d", 6);
+// aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor
+static napi_value op_max_pool1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max_pool1d", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 2);
+  tl::int_list(c, 1, "kernel_size", a1_v, 1);
   at::IntArrayRef a1(a1_v);
   std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 2);
+  tl::int_list_or(c, 2, "stride", a2_v, 1);
   at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 2);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(1, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 1);
   at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 1);
-  tl::int_list_or(c, 4, "dilation", a4_v, 2);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 1);
+  tl::int_list_or(c, 4, "dilation", a4_v, 1);
   at::IntArrayRef a4(a4_v);
   bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
-  return tl::wrap(c, at::max_pool2d(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::max_pool1d(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_nanmean(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nanmean", 4);
+// aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_mean_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mean.dim", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   bool a2 = tl::boolean_or(c, 2, "keepdim", false);
   c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  return tl::wrap(c, at::nanmean(a0, a1, a2, a3));
+  return tl::wrap(c, at::mean(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_nanmedian_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nanmedian.dim", 3);
+// aten::nanmedian(Tensor self) -> Tensor
+static napi_value op_nanmedian(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nanmedian", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::nanmedian(a0));
+  TL_OP_END;
+}
+
+// aten::mm(Tensor self, Tensor mat2) -> Tensor
+static napi_value op_mm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mm", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mat2");
+  return tl::wrap(c, at::mm(a0, a1));
+  TL_OP_END;
+}
+
+// aten::mul.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_mul_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mul.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  return tl::wrap(c, at::mul(a0, at::native::wrapped_scalar_tensor(a1)));
+  TL_OP_END;
+}
+
+// aten::narrow.Tensor(Tensor(a) self, int dim, Tensor start, int length) -> Tensor(a)
+static napi_value op_narrow_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("narrow.Tensor", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::nanmedian(a0, a1, a2));
+  const at::Tensor& a2 = tl::tensor(c, 2, "start");
+  int64_t a3 = tl::i64(c, 3, "length");
+  return tl::wrap(c, at::narrow(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_mode(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mode", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::mode(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
-static napi_value op_mul__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mul_.Scalar", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.mul_(at::native::wrapped_scalar_tensor(a1));
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor)
-static napi_value op_native_batch_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("native_batch_norm", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  auto a1 = tl::opt_tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  auto a3 = tl::opt_tensor(c, 3, "running_mean");
-  auto a4 = tl::opt_tensor(c, 4, "running_var");
-  bool a5 = tl::boolean(c, 5, "training");
-  double a6 = tl::f64(c, 6, "momentum");
-  double a7 = tl::f64(c, 7, "eps");
-  return tl::wrap_tuple(c, at::native_batch_norm(a0, a1, a2, a3, a4, a5, a6, a7));
-  TL_OP_END;
-}
-
-// aten::cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor
-static napi_value op_cdist(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cdist", 4);
+// aten::pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor
+static napi_value op_pairwise_distance(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pairwise_distance", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "x1");
   const at::Tensor& a1 = tl::tensor(c, 1, "x2");
   double a2 = tl::f64_or(c, 2, "p", 2.0);
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "compute_mode");
-  return tl::wrap(c, at::cdist(a0, a1, a2, a3));
+  double a3 = tl::f64_or(c, 3, "eps", 1e-06);
+  bool a4 = tl::boolean_or(c, 4, "keepdim", false);
+  return tl::wrap(c, at::pairwise_distance(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)
-static napi_value op_movedim_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("movedim.int", 3);
+// aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)
+static napi_value op_movedim_intlist(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("movedim.intlist", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "source");
-  int64_t a2 = tl::i64(c, 2, "destination");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "source", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "destination", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
   return tl::wrap(c, at::movedim(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor
-static napi_value op_poisson_nll_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("poisson_nll_loss", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  bool a2 = tl::boolean(c, 2, "log_input");
-  bool a3 = tl::boolean(c, 3, "full");
-  double a4 = tl::f64(c, 4, "eps");
-  int64_t a5 = tl::i64(c, 5, "reduction");
-  return tl::wrap(c, at::poisson_nll_loss(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_rand_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rand_like", 6);
+// aten::channel_shuffle(Tensor self, int groups) -> Tensor
+static napi_value op_channel_shuffle(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("channel_shuffle", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::rand_like(a0, a1, a2, a3, a4, a5));
+  int64_t a1 = tl::i64(c, 1, "groups");
+  return tl::wrap(c, at::channel_shuffle(a0, a1));
   TL_OP_END;
 }
 
-// aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint_low_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint.low_generator", 8);
-  int64_t a0 = tl::i64(c, 0, "low");
-  int64_t a1 = tl::i64(c, 1, "high");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "size", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  c10::optional<at::ScalarType> a4 = tl::absent(c, 4) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 4, "dtype");
-  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
-  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
-  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
-  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6, a7));
-  TL_OP_END;
-}
-
-// aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randn_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randn.generator", 6);
+// aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_rand_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rand.generator", 6);
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
@@ -608,433 +574,473 @@ static napi_value op_randn_generator(napi_env env, napi_callback_info info) {
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::reciprocal(Tensor self) -> Tensor
-static napi_value op_reciprocal(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reciprocal", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::reciprocal(a0));
+// aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint_low(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint.low", 7);
+  int64_t a0 = tl::i64(c, 0, "low");
+  int64_t a1 = tl::i64(c, 1, "high");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "size", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
-static napi_value op_repeat(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "repeats", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, a0.repeat(a1));
+// aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randn(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randn", 5);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
-static napi_value op_reshape(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reshape", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "shape", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::reshape(a0, a1));
+// aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randperm_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randperm.generator", 6);
+  int64_t a0 = tl::i64(c, 0, "n");
+  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::round.decimals(Tensor self, *, int decimals) -> Tensor
-static napi_value op_round_decimals(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round.decimals", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "decimals");
-  return tl::wrap(c, at::round(a0, a1));
-  TL_OP_END;
-}
-
-// aten::relu_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_relu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("relu_", 1);
+// aten::neg_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_neg_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("neg_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::relu_(a0);
+  at::neg_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor
-static napi_value op_hardshrink(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardshrink", 2);
+// aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
+static napi_value op_repeat_interleave_self_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat_interleave.self_int", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
-  return tl::wrap(c, at::hardshrink(a0, a1));
+  int64_t a1 = tl::i64(c, 1, "repeats");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
+  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::selu(Tensor self) -> Tensor
-static napi_value op_selu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("selu", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::selu(a0));
+// aten::round_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_round_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::round_(a0);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::mish(Tensor self) -> Tensor
-static napi_value op_mish(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mish", 1);
+// aten::relu(Tensor self) -> Tensor
+static napi_value op_relu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("relu", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::mish(a0));
+  return tl::wrap(c, at::relu(a0));
   TL_OP_END;
 }
 
-// aten::sin(Tensor self) -> Tensor
-static napi_value op_sin(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sin", 1);
+// aten::gelu(Tensor self, *, str approximate='none') -> Tensor
+static napi_value op_gelu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gelu", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sin(a0));
+  std::string a1_s = tl::string_or(c, 1, "approximate", std::string("none"));
+  c10::string_view a1(a1_s);
+  return tl::wrap(c, at::gelu(a0, a1));
   TL_OP_END;
 }
 
-// aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
-static napi_value op_softmax_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("softmax.int", 3);
+// aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
+static napi_value op_select_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("select.int", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  return tl::wrap(c, at::softmax(a0, a1, a2));
+  int64_t a2 = tl::i64(c, 2, "index");
+  return tl::wrap(c, at::select(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]
-static napi_value op_split_with_sizes(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("split_with_sizes", 3);
+// aten::silu_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_silu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("silu_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::silu_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::logit(Tensor self, float? eps=None) -> Tensor
+static napi_value op_logit(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logit", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<double> a1 = tl::opt_f64(c, 1, "eps");
+  return tl::wrap(c, at::logit(a0, a1));
+  TL_OP_END;
+}
+
+// aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
+static napi_value op_slice_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("slice.Tensor", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "start");
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "end");
+  int64_t a4 = tl::i64_or(c, 4, "step", 1);
+  return tl::wrap(c, at::slice(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]
+static napi_value op_split_sizes(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("split.sizes", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "split_sizes", a1_v, 0);
+  tl::int_list(c, 1, "split_size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
   int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::split_with_sizes(a0, a1, a2));
+  return tl::wrap_list(c, at::split(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::hstack(Tensor[] tensors) -> Tensor
-static napi_value op_hstack(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hstack", 1);
+// aten::stack(Tensor[] tensors, int dim=0) -> Tensor
+static napi_value op_stack(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("stack", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
   at::TensorList a0(a0_v);
-  return tl::wrap(c, at::hstack(a0));
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  return tl::wrap(c, at::stack(a0, a1));
   TL_OP_END;
 }
 
-// aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_nansum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nansum", 4);
+// aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_sum_dim_IntList(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sum.dim_IntList", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   bool a2 = tl::boolean_or(c, 2, "keepdim", false);
   c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  return tl::wrap(c, at::nansum(a0, a1, a2, a3));
+  return tl::wrap(c, at::sum(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::square_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_square_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("square_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::square_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
-static napi_value op_std_mean(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std_mean", 2);
+// aten::square(Tensor self) -> Tensor
+static napi_value op_square(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("square", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap_tuple(c, at::std_mean(a0, a1));
+  return tl::wrap(c, at::square(a0));
   TL_OP_END;
 }
 
-// aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_prod_dim_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("prod.dim_int", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  return tl::wrap(c, at::prod(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::tanh_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_tanh_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tanh_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::tanh_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
-static napi_value op_transpose_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("transpose.int", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim0");
-  int64_t a2 = tl::i64(c, 2, "dim1");
-  return tl::wrap(c, at::transpose(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor
-static napi_value op_triplet_margin_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triplet_margin_loss", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "anchor");
-  const at::Tensor& a1 = tl::tensor(c, 1, "positive");
-  const at::Tensor& a2 = tl::tensor(c, 2, "negative");
-  double a3 = tl::f64_or(c, 3, "margin", 1.0);
-  double a4 = tl::f64_or(c, 4, "p", 2.0);
-  double a5 = tl::f64_or(c, 5, "eps", 1e-06);
-  bool a6 = tl::boolean_or(c, 6, "swap", false);
-  int64_t a7 = tl::i64_or(c, 7, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::triplet_margin_loss(a0, a1, a2, a3, a4, a5, a6, a7));
-  TL_OP_END;
-}
-
-// aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)
-static napi_value op_unique_consecutive(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unique_consecutive", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "return_inverse", false);
-  bool a2 = tl::boolean_or(c, 2, "return_counts", false);
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "dim");
-  return tl::wrap_tuple(c, at::unique_consecutive(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
-static napi_value op_var_correction(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var.correction", 4);
+// aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
+static napi_value op_std_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std.correction", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::std(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_prod(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("prod", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  return tl::wrap(c, at::prod(a0, a1));
+  TL_OP_END;
+}
+
+// aten::tanh(Tensor self) -> Tensor
+static napi_value op_tanh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tanh", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::tanh(a0));
+  TL_OP_END;
+}
+
+// aten::tile(Tensor self, int[] dims) -> Tensor
+static napi_value op_tile(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tile", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "dims", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::tile(a0, a1));
+  TL_OP_END;
+}
+
+// aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
+static napi_value op_roll(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("roll", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "shifts", a1_v, 1);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "dims", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  return tl::wrap(c, at::roll(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::type_as(Tensor self, Tensor other) -> Tensor
+static napi_value op_type_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("type_as", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.type_as(a1));
+  TL_OP_END;
+}
+
+// aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
+static napi_value op_var_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var.dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   return tl::wrap(c, at::var(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)
-static napi_value op_view_as(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("view_as", 2);
+// aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
+static napi_value op_var_mean_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var_mean.correction", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, a0.view_as(a1));
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor
-static napi_value op_where_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.Scalar", 3);
+// aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor
+static napi_value op_where_ScalarOther(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.ScalarOther", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  at::Scalar a1 = tl::scalar(c, 1, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "self");
   at::Scalar a2 = tl::scalar(c, 2, "other");
   return tl::wrap(c, at::where(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::poisson(Tensor self, Generator? generator=None) -> Tensor
-static napi_value op_poisson(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("poisson", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  return tl::wrap(c, at::poisson(a0, a1));
-  TL_OP_END;
-}
-
-// aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor
-static napi_value op_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.ScalarOpt_dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "dim", a2_v, 1);
-  at::IntArrayRef a2(a2_v);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap(c, at::norm(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_sub__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub_.Tensor", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  a0.sub_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
-static napi_value op_rsub_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsub.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::rsub(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::_to_copy(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op__to_copy(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_to_copy", 7);
+// aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_zeros_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("zeros_like", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  bool a5 = tl::boolean_or(c, 5, "non_blocking", false);
-  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
-  return tl::wrap(c, at::_to_copy(a0, a1, a2, a3, a4, a5, a6));
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::zeros_like(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::meshgrid(Tensor[] tensors) -> Tensor[]
-static napi_value op_meshgrid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("meshgrid", 1);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::meshgrid(a0));
-  TL_OP_END;
-}
-
-// aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)
-static napi_value op_masked_fill__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill_.Tensor", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  const at::Tensor& a2 = tl::tensor(c, 2, "value");
-  a0.masked_fill_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a)
-static napi_value op_view_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("view.dtype", 2);
+// aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor
+static napi_value op_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.ScalarOpt_dim_dtype", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "dim", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  bool a3 = tl::boolean(c, 3, "keepdim");
+  at::ScalarType a4 = tl::dtype(c, 4, "dtype");
+  return tl::wrap(c, at::norm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+static napi_value op_sub_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub.Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  return tl::wrap(c, at::sub(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+static napi_value op_rsub_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsub.Tensor", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  return tl::wrap(c, at::rsub(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
+static napi_value op_unbind_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unbind.int", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  return tl::wrap_list(c, at::unbind(a0, a1));
+  TL_OP_END;
+}
+
+// aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
+static napi_value op_to_other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("to.other", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
+  bool a3 = tl::boolean_or(c, 3, "copy", false);
+  c10::optional<at::MemoryFormat> a4 = tl::opt_memory_format(c, 4, "memory_format");
+  return tl::wrap(c, a0.to(a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor
+static napi_value op_masked_fill_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill.Scalar", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
+  at::Scalar a2 = tl::scalar(c, 2, "value");
+  return tl::wrap(c, at::masked_fill(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
+static napi_value op_view(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
   return tl::wrap(c, a0.view(a1));
   TL_OP_END;
 }
 
-// aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
-static napi_value op_index_fill_int_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill.int_Scalar", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  return tl::wrap(c, at::index_fill(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
-static napi_value op_scatter__src(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.src", 4);
+// aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
+static napi_value op_index_fill__int_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill_.int_Scalar", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "src");
-  a0.scatter_(a1, a2, a3);
+  at::Scalar a3 = tl::scalar(c, 3, "value");
+  a0.index_fill_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)
-static napi_value op_scatter__reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.reduce", 5);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+static napi_value op_scatter_src(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.src", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  return tl::wrap(c, at::scatter(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor
+static napi_value op_scatter_reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.reduce", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   const at::Tensor& a3 = tl::tensor(c, 3, "src");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
-  a0.scatter_(a1, a2, a3, a4);
-  return c.argv[0];
+  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
-static napi_value op_scatter_add_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_add_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+static napi_value op_scatter_add(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_add", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   const at::Tensor& a3 = tl::tensor(c, 3, "src");
-  a0.scatter_add_(a1, a2, a3);
+  return tl::wrap(c, at::scatter_add(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_eq__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eq_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  a0.eq_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_bitwise_and_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_and.Scalar", 2);
+// aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_bitwise_or_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_or.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::bitwise_and(a0, a1));
-  TL_OP_END;
-}
-
-// aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_bitwise_or_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_or.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::bitwise_or(a0, a1));
   TL_OP_END;
 }
 
-// aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_bitwise_xor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_xor.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_bitwise_xor_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_xor.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::bitwise_xor(a0, a1));
   TL_OP_END;
 }
 
-// aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)
-static napi_value op_lerp__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lerp_.Tensor", 3);
+// aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)
+static napi_value op_lerp__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp_.Scalar", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "end");
-  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  at::Scalar a2 = tl::scalar(c, 2, "weight");
   a0.lerp_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_random_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("random_", 2);
+// aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_random__to(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("random_.to", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  a0.random_(a1);
+  int64_t a1 = tl::i64(c, 1, "to");
+  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  a0.random_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor
-static napi_value op_cross(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cross", 3);
+// aten::diag(Tensor self, int diagonal=0) -> Tensor
+static napi_value op_diag(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("diag", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
-  return tl::wrap(c, at::cross(a0, a1, a2));
+  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
+  return tl::wrap(c, at::diag(a0, a1));
   TL_OP_END;
 }
 
-// aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_triu_indices(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triu_indices", 7);
+// aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_tril_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tril_indices", 7);
   int64_t a0 = tl::i64(c, 0, "row");
   int64_t a1 = tl::i64(c, 1, "col");
   int64_t a2 = tl::i64_or(c, 2, "offset", 0);
@@ -1042,253 +1048,256 @@ static napi_value op_triu_indices(napi_env env, napi_callback_info info) {
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
   c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  return tl::wrap(c, at::triu_indices(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, at::tril_indices(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
-static napi_value op_ne__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne_.Tensor", 2);
+// aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+static napi_value op_ne__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne_.Scalar", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   a0.ne_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::ge.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_ge_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ge.Tensor", 2);
+// aten::ge.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_ge_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ge.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::ge(a0, a1));
   TL_OP_END;
 }
 
-// aten::gt.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_gt_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("gt.Tensor", 2);
+// aten::gt.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_gt_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gt.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::gt(a0, a1));
   TL_OP_END;
 }
 
-// aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor
-static napi_value op_take_along_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("take_along_dim", 3);
+// aten::take(Tensor self, Tensor index) -> Tensor
+static napi_value op_take(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("take", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "indices");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
-  return tl::wrap(c, at::take_along_dim(a0, a1, a2));
+  const at::Tensor& a1 = tl::tensor(c, 1, "index");
+  return tl::wrap(c, at::take(a0, a1));
   TL_OP_END;
 }
 
-// aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
-static napi_value op_gather(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("gather", 4);
+// aten::nonzero(Tensor self) -> Tensor
+static napi_value op_nonzero(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nonzero", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  bool a3 = tl::boolean_or(c, 3, "sparse_grad", false);
-  return tl::wrap(c, at::gather(a0, a1, a2, a3));
+  return tl::wrap(c, at::nonzero(a0));
   TL_OP_END;
 }
 
-// aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
-static napi_value op_addcdiv_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcdiv_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
+static napi_value op_addcdiv(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcdiv", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  a0.addcdiv_(a1, a2, a3);
-  return c.argv[0];
+  return tl::wrap(c, at::addcdiv(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::digamma(Tensor self) -> Tensor
-static napi_value op_digamma(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("digamma", 1);
+// aten::lgamma(Tensor self) -> Tensor
+static napi_value op_lgamma(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lgamma", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::digamma(a0));
+  return tl::wrap(c, at::lgamma(a0));
   TL_OP_END;
 }
 
-// aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor
-static napi_value op_dist(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("dist", 3);
+// aten::signbit(Tensor self) -> Tensor
+static napi_value op_signbit(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("signbit", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "p", 2);
-  return tl::wrap(c, at::dist(a0, a1, a2));
+  return tl::wrap(c, at::signbit(a0));
   TL_OP_END;
 }
 
-// aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor
-static napi_value op_histc(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("histc", 4);
+// aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor
+static napi_value op_lerp_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp.Tensor", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "bins", 100);
-  at::Scalar a2 = tl::scalar_or(c, 2, "min", 0);
-  at::Scalar a3 = tl::scalar_or(c, 3, "max", 0);
-  return tl::wrap(c, at::histc(a0, a1, a2, a3));
+  const at::Tensor& a1 = tl::tensor(c, 1, "end");
+  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  return tl::wrap(c, at::lerp(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_remainder_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("remainder.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::remainder(a0, a1));
-  TL_OP_END;
-}
-
-// aten::fmin(Tensor self, Tensor other) -> Tensor
-static napi_value op_fmin(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmin", 2);
+// aten::hypot(Tensor self, Tensor other) -> Tensor
+static napi_value op_hypot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hypot", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::fmin(a0, a1));
+  return tl::wrap(c, at::hypot(a0, a1));
   TL_OP_END;
 }
 
-// aten::max.other(Tensor self, Tensor other) -> Tensor
-static napi_value op_max_other(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max.other", 2);
+// aten::min(Tensor self) -> Tensor
+static napi_value op_min(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("min", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::min(a0));
+  TL_OP_END;
+}
+
+// aten::maximum(Tensor self, Tensor other) -> Tensor
+static napi_value op_maximum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("maximum", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::max(a0, a1));
+  return tl::wrap(c, at::maximum(a0, a1));
   TL_OP_END;
 }
 
-// aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
-static napi_value op_sort_stable(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sort.stable", 4);
+// aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+static napi_value op_sort(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sort", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<bool> a1 = tl::opt_boolean(c, 1, "stable");
+  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
+  bool a2 = tl::boolean_or(c, 2, "descending", false);
+  return tl::wrap_tuple(c, at::sort(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor
+static napi_value op_argsort_stable(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("argsort.stable", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean(c, 1, "stable");
   int64_t a2 = tl::i64_or(c, 2, "dim", -1);
   bool a3 = tl::boolean_or(c, 3, "descending", false);
-  return tl::wrap_tuple(c, at::sort(a0, a1, a2, a3));
+  return tl::wrap(c, at::argsort(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)
-static napi_value op_topk(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("topk", 5);
+// aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor
+static napi_value op_renorm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("renorm", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "k");
-  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
-  bool a3 = tl::boolean_or(c, 3, "largest", true);
-  bool a4 = tl::boolean_or(c, 4, "sorted", true);
-  return tl::wrap_tuple(c, at::topk(a0, a1, a2, a3, a4));
+  at::Scalar a1 = tl::scalar(c, 1, "p");
+  int64_t a2 = tl::i64(c, 2, "dim");
+  at::Scalar a3 = tl::scalar(c, 3, "maxnorm");
+  return tl::wrap(c, at::renorm(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)
-static napi_value op_unfold(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unfold", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dimension");
-  int64_t a2 = tl::i64(c, 2, "size");
-  int64_t a3 = tl::i64(c, 3, "step");
-  return tl::wrap(c, a0.unfold(a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
-static napi_value op_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow.Tensor_Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "exponent");
+// aten::pow.Scalar(Scalar self, Tensor exponent) -> Tensor
+static napi_value op_pow_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow.Scalar", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
   return tl::wrap(c, at::pow(a0, a1));
   TL_OP_END;
 }
 
-// aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor
-static napi_value op_float_power_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("float_power.Scalar", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
+// aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
+static napi_value op_float_power_Tensor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("float_power.Tensor_Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
   return tl::wrap(c, at::float_power(a0, a1));
   TL_OP_END;
 }
 
-// aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor
-static napi_value op_normal_float_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.float_Tensor", 3);
-  double a0 = tl::f64(c, 0, "mean");
-  const at::Tensor& a1 = tl::tensor(c, 1, "std");
+// aten::normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor
+static napi_value op_normal_Tensor_float(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.Tensor_float", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "mean");
+  double a1 = tl::f64_or(c, 1, "std", 1.0);
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_add_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add.Scalar", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_add(a0, a1));
+// aten::alias(Tensor(a) self) -> Tensor(a)
+static napi_value op_alias(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("alias", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::alias(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_mul.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_mul_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul.Scalar", 2);
+// aten::_foreach_sub_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_sub__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub_.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
+  at::_foreach_sub_(a0, a1);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_add.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
-static napi_value op__foreach_add_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add.List", 3);
+// aten::_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_div__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div_.Scalar", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  at::Scalar a1 = tl::scalar(c, 1, "scalar");
+  at::_foreach_div_(a0, a1);
+  return tl::undefined_value(c);
+  TL_OP_END;
+}
+
+// aten::_foreach_sub_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
+static napi_value op__foreach_sub__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub_.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap_list(c, at::_foreach_add(a0, a1, a2));
+  at::_foreach_sub_(a0, a1, a2);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_mul.List(Tensor[] self, Tensor[] other) -> Tensor[]
-static napi_value op__foreach_mul_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul.List", 2);
+// aten::_foreach_div_.List(Tensor(a!)[] self, Tensor[] other) -> ()
+static napi_value op__foreach_div__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div_.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
-  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
+  at::_foreach_div_(a0, a1);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_exp(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_exp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_exp", 1);
+// aten::_foreach_sqrt_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_sqrt_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sqrt_", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_exp(a0));
+  at::_foreach_sqrt_(a0);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_abs(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_abs(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_abs", 1);
+// aten::_foreach_reciprocal_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_reciprocal_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_reciprocal_", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_abs(a0));
+  at::_foreach_reciprocal_(a0);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
-static napi_value op__foreach_addcdiv__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcdiv_.Scalar", 4);
+// aten::_foreach_addcmul.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
+static napi_value op__foreach_addcmul_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcmul.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1296,153 +1305,136 @@ static napi_value op__foreach_addcdiv__Scalar(napi_env env, napi_callback_info i
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  at::_foreach_addcdiv_(a0, a1, a2, a3);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_addcmul(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::_foreach_maximum.List(Tensor[] self, Tensor[] other) -> Tensor[]
-static napi_value op__foreach_maximum_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_maximum.List", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
-  at::TensorList a1(a1_v);
-  return tl::wrap_list(c, at::_foreach_maximum(a0, a1));
-  TL_OP_END;
-}
-
-// aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_multilabel_margin_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("multilabel_margin_loss", 3);
+// aten::l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_l1_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("l1_loss", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::multilabel_margin_loss(a0, a1, a2));
+  return tl::wrap(c, at::l1_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor
-static napi_value op_smooth_l1_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("smooth_l1_loss", 4);
+// aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
+static napi_value op_nll_loss2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nll_loss2d", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  double a3 = tl::f64_or(c, 3, "beta", 1.0);
-  return tl::wrap(c, at::smooth_l1_loss(a0, a1, a2, a3));
+  auto a2 = tl::opt_tensor(c, 2, "weight");
+  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
+  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
+  return tl::wrap(c, at::nll_loss2d(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)
-static napi_value op_elu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("elu_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor
+static napi_value op_elu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("elu", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1);
   at::Scalar a2 = tl::scalar_or(c, 2, "scale", 1);
   at::Scalar a3 = tl::scalar_or(c, 3, "input_scale", 1);
-  at::elu_(a0, a1, a2, a3);
-  return c.argv[0];
+  return tl::wrap(c, at::elu(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)
-static napi_value op_hardtanh_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardtanh_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor
+static napi_value op_hardtanh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardtanh", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar_or(c, 1, "min_val", -1);
   at::Scalar a2 = tl::scalar_or(c, 2, "max_val", 1);
-  at::hardtanh_(a0, a1, a2);
+  return tl::wrap(c, at::hardtanh(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)
+static napi_value op_leaky_relu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("leaky_relu_", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "negative_slope", 0.01);
+  at::leaky_relu_(a0, a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::log_sigmoid(Tensor self) -> Tensor
-static napi_value op_log_sigmoid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log_sigmoid", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::log_sigmoid(a0));
-  TL_OP_END;
-}
-
-// aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor
-static napi_value op_adaptive_avg_pool3d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("adaptive_avg_pool3d", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "output_size", a1_v, 3);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::adaptive_avg_pool3d(a0, a1));
-  TL_OP_END;
-}
-
-// aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)
-static napi_value op_max_pool2d_with_indices(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max_pool2d_with_indices", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 2);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 2);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 1);
-  tl::int_list_or(c, 4, "dilation", a4_v, 2);
-  at::IntArrayRef a4(a4_v);
-  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
-  return tl::wrap_tuple(c, at::max_pool2d_with_indices(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor
-static napi_value op_replication_pad2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("replication_pad2d", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "padding", a1_v, 4);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::replication_pad2d(a0, a1));
-  TL_OP_END;
-}
-
-// aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor
-static napi_value op_upsample_bilinear2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_bilinear2d", 5);
+// aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor
+static napi_value op_adaptive_avg_pool2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("adaptive_avg_pool2d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "output_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean(c, 2, "align_corners");
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_h");
-  c10::optional<double> a4 = tl::opt_f64(c, 4, "scales_w");
-  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::adaptive_avg_pool2d(a0, a1));
   TL_OP_END;
 }
 
-// aten::isposinf(Tensor self) -> Tensor
-static napi_value op_isposinf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isposinf", 1);
+// aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
+static napi_value op_avg_pool3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("avg_pool3d", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isposinf(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "kernel_size", a1_v, 3);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "stride", a2_v, 3);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 3);
+  at::IntArrayRef a3(a3_v);
+  bool a4 = tl::boolean_or(c, 4, "ceil_mode", false);
+  bool a5 = tl::boolean_or(c, 5, "count_include_pad", true);
+  c10::optional<int64_t> a6 = tl::opt_i64(c, 6, "divisor_override");
+  return tl::wrap(c, at::avg_pool3d(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::inverse(Tensor self) -> Tensor
-static napi_value op_inverse(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("inverse", 1);
+// aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor
+static napi_value op_replication_pad1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("replication_pad1d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::inverse(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "padding", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::replication_pad1d(a0, a1));
   TL_OP_END;
 }
 
-// aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_norm_ord_str(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_norm.ord_str", 5);
+// aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
+static napi_value op_upsample_nearest2d_vec(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_nearest2d.vec", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
+  std::vector<double> a2_v; c10::optional<at::ArrayRef<double>> a2 = tl::opt_float_list(c, 2, "scale_factors", a2_v);
+  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::isinf(Tensor self) -> Tensor
+static napi_value op_isinf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isinf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string(c, 1, "ord");
-  c10::string_view a1(a1_s);
+  return tl::wrap(c, at::isinf(a0));
+  TL_OP_END;
+}
+
+// aten::logdet(Tensor self) -> Tensor
+static napi_value op_logdet(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logdet", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::logdet(a0));
+  TL_OP_END;
+}
+
+// aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_norm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "ord");
   std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
@@ -1450,23 +1442,18 @@ static napi_value op_linalg_norm_ord_str(napi_env env, napi_callback_info info) 
   TL_OP_END;
 }
 
-// aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor)
-static napi_value op__native_multi_head_attention(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_native_multi_head_attention", 13);
-  const at::Tensor& a0 = tl::tensor(c, 0, "query");
-  const at::Tensor& a1 = tl::tensor(c, 1, "key");
-  const at::Tensor& a2 = tl::tensor(c, 2, "value");
-  int64_t a3 = tl::i64(c, 3, "embed_dim");
-  int64_t a4 = tl::i64(c, 4, "num_head");
-  const at::Tensor& a5 = tl::tensor(c, 5, "qkv_weight");
-  const at::Tensor& a6 = tl::tensor(c, 6, "qkv_bias");
-  const at::Tensor& a7 = tl::tensor(c, 7, "proj_weight");
-  const at::Tensor& a8 = tl::tensor(c, 8, "proj_bias");
-  auto a9 = tl::opt_tensor(c, 9, "mask");
-  bool a10 = tl::boolean_or(c, 10, "need_weights", true);
-  bool a11 = tl::boolean_or(c, 11, "average_attn_weights", true);
-  c10::optional<int64_t> a12 = tl::opt_i64(c, 12, "mask_type");
-  return tl::wrap_tuple(c, at::_native_multi_head_attention(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12));
+// aten::linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_matrix_norm_str_ord(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_matrix_norm.str_ord", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::string a1_s = tl::string_or(c, 1, "ord", std::string("fro"));
+  c10::string_view a1(a1_s);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
+  tl::int_list_or(c, 2, "dim", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
+  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
@@ -1481,134 +1468,134 @@ extern const OpEntry ops_2[] = {
   {"any_dim", op_any_dim},
   {"argmax", op_argmax},
   {"atanh", op_atanh},
-  {"batch_norm", op_batch_norm},
-  {"bernoulli_p", op_bernoulli_p},
-  {"bincount", op_bincount},
-  {"logical_and", op_logical_and},
-  {"broadcast_to", op_broadcast_to},
-  {"chunk", op_chunk},
-  {"clamp", op_clamp},
-  {"clamp_max", op_clamp_max},
-  {"clamp_min", op_clamp_min},
-  {"constant_pad_nd", op_constant_pad_nd},
-  {"conv3d", op_conv3d},
-  {"conv_transpose1d", op_conv_transpose1d},
-  {"cos", op_cos},
-  {"count_nonzero", op_count_nonzero},
-  {"cumsum", op_cumsum},
-  {"diag_embed", op_diag_embed},
-  {"div_Tensor_mode", op_div_Tensor_mode},
-  {"div_Scalar_mode", op_div_Scalar_mode},
-  {"dot", op_dot},
-  {"embedding_bag", op_embedding_bag},
-  {"empty_like", op_empty_like},
-  {"exp", op_exp},
-  {"expand", op_expand},
-  {"flatten_using_ints", op_flatten_using_ints},
-  {"floor", op_floor},
-  {"frac", op_frac},
-  {"group_norm", op_group_norm},
-  {"index_put", op_index_put},
-  {"kl_div", op_kl_div},
-  {"native_layer_norm", op_native_layer_norm},
-  {"log", op_log},
-  {"log2", op_log2},
-  {"xlogy_Scalar_Other", op_xlogy_Scalar_Other},
-  {"logcumsumexp", op_logcumsumexp},
-  {"aminmax", op_aminmax},
-  {"max_pool2d", op_max_pool2d},
-  {"nanmean", op_nanmean},
-  {"nanmedian_dim", op_nanmedian_dim},
-  {"mode", op_mode},
-  {"mul__Scalar", op_mul__Scalar},
-  {"native_batch_norm", op_native_batch_norm},
-  {"cdist", op_cdist},
-  {"movedim_int", op_movedim_int},
-  {"poisson_nll_loss", op_poisson_nll_loss},
-  {"rand_like", op_rand_like},
-  {"randint_low_generator", op_randint_low_generator},
-  {"randn_generator", op_randn_generator},
-  {"reciprocal", op_reciprocal},
-  {"repeat", op_repeat},
-  {"reshape", op_reshape},
-  {"round_decimals", op_round_decimals},
-  {"relu_", op_relu_},
-  {"hardshrink", op_hardshrink},
-  {"selu", op_selu},
-  {"mish", op_mish},
-  {"sin", op_sin},
-  {"softmax_int", op_softmax_int},
-  {"split_with_sizes", op_split_with_sizes},
-  {"hstack", op_hstack},
-  {"nansum", op_nansum},
-  {"square_", op_square_},
-  {"std_mean", op_std_mean},
-  {"prod_dim_int", op_prod_dim_int},
-  {"tanh_", op_tanh_},
-  {"transpose_int", op_transpose_int},
-  {"triplet_margin_loss", op_triplet_margin_loss},
-  {"unique_consecutive", op_unique_consecutive},
-  {"var_correction", op_var_correction},
-  {"view_as", op_view_as},
-  {"where_Scalar", op_where_Scalar},
-  {"poisson", op_poisson},
-  {"norm_ScalarOpt_dim", op_norm_ScalarOpt_dim},
-  {"sub__Tensor", op_sub__Tensor},
-  {"rsub_Scalar", op_rsub_Scalar},
-  {"_to_copy", op__to_copy},
-  {"meshgrid", op_meshgrid},
-  {"masked_fill__Tensor", op_masked_fill__Tensor},
-  {"view_dtype", op_view_dtype},
-  {"index_fill_int_Scalar", op_index_fill_int_Scalar},
-  {"scatter__src", op_scatter__src},
-  {"scatter__reduce", op_scatter__reduce},
-  {"scatter_add_", op_scatter_add_},
-  {"bitwise_and_Scalar", op_bitwise_and_Scalar},
-  {"bitwise_or_Scalar_Tensor", op_bitwise_or_Scalar_Tensor},
-  {"bitwise_xor_Tensor", op_bitwise_xor_Tensor},
-  {"lerp__Tensor", op_lerp__Tensor},
-  {"random_", op_random_},
-  {"cross", op_cross},
-  {"triu_indices", op_triu_indices},
-  {"ne__Tensor", op_ne__Tensor},
-  {"ge_Tensor", op_ge_Tensor},
-  {"gt_Tensor", op_gt_Tensor},
-  {"take_along_dim", op_take_along_dim},
-  {"gather", op_gather},
-  {"addcdiv_", op_addcdiv_},
-  {"digamma", op_digamma},
-  {"dist", op_dist},
-  {"histc", op_histc},
-  {"remainder_Scalar", op_remainder_Scalar},
-  {"fmin", op_fmin},
-  {"max_other", op_max_other},
-  {"sort_stable", op_sort_stable},
-  {"topk", op_topk},
-  {"unfold", op_unfold},
-  {"pow_Tensor_Scalar", op_pow_Tensor_Scalar},
-  {"float_power_Scalar", op_float_power_Scalar},
-  {"normal_float_Tensor", op_normal_float_Tensor},
-  {"_foreach_add_Scalar", op__foreach_add_Scalar},
-  {"_foreach_mul_Scalar", op__foreach_mul_Scalar},
-  {"_foreach_add_List", op__foreach_add_List},
-  {"_foreach_mul_List", op__foreach_mul_List},
-  {"_foreach_exp", op__foreach_exp},
-  {"_foreach_abs", op__foreach_abs},
-  {"_foreach_addcdiv__Scalar", op__foreach_addcdiv__Scalar},
-  {"_foreach_maximum_List", op__foreach_maximum_List},
-  {"multilabel_margin_loss", op_multilabel_margin_loss},
-  {"smooth_l1_loss", op_smooth_l1_loss},
-  {"elu_", op_elu_},
-  {"hardtanh_", op_hardtanh_},
-  {"log_sigmoid", op_log_sigmoid},
-  {"adaptive_avg_pool3d", op_adaptive_avg_pool3d},
-  {"max_pool2d_with_indices", op_max_pool2d_with_indices},
-  {"replication_pad2d", op_replication_pad2d},
-  {"upsample_bilinear2d", op_upsample_bilinear2d},
-  {"isposinf", op_isposinf},
-  {"inverse", op_inverse},
-  {"linalg_norm_ord_str", op_linalg_norm_ord_str},
-  {"_native_multi_head_attention", op__native_multi_head_attention},
+  {"baddbmm", op_baddbmm},
+  {"bernoulli__float", op_bernoulli__float},
+  {"binary_cross_entropy_with_logits", op_binary_cross_entropy_with_logits},
+  {"logical_xor", op_logical_xor},
+  {"broadcast_tensors", op_broadcast_tensors},
+  {"ceil_", op_ceil_},
+  {"tensor_split_tensor_indices_or_sections", op_tensor_split_tensor_indices_or_sections},
+  {"clamp__Tensor", op_clamp__Tensor},
+  {"clamp_max__Tensor", op_clamp_max__Tensor},
+  {"clamp_min__Tensor", op_clamp_min__Tensor},
+  {"conv2d", op_conv2d},
+  {"conv3d_padding", op_conv3d_padding},
+  {"copy_", op_copy_},
+  {"count_nonzero_dim_IntList", op_count_nonzero_dim_IntList},
+  {"cumprod", op_cumprod},
+  {"ctc_loss_Tensor", op_ctc_loss_Tensor},
+  {"div__Tensor", op_div__Tensor},
+  {"div__Scalar", op_div__Scalar},
+  {"true_divide_Scalar", op_true_divide_Scalar},
+  {"embedding", op_embedding},
+  {"resize_", op_resize_},
+  {"erfc", op_erfc},
+  {"expm1", op_expm1},
+  {"eye_m", op_eye_m},
+  {"fill__Tensor", op_fill__Tensor},
+  {"floor_divide_Scalar", op_floor_divide_Scalar},
+  {"hinge_embedding_loss", op_hinge_embedding_loss},
+  {"index_put_", op_index_put_},
+  {"isnan", op_isnan},
+  {"layer_norm", op_layer_norm},
+  {"linspace", op_linspace},
+  {"log1p", op_log1p},
+  {"xlogy_Scalar_Self", op_xlogy_Scalar_Self},
+  {"_log_softmax", op__log_softmax},
+  {"matmul", op_matmul},
+  {"max_pool1d", op_max_pool1d},
+  {"mean_dim", op_mean_dim},
+  {"nanmedian", op_nanmedian},
+  {"mm", op_mm},
+  {"mul_Scalar", op_mul_Scalar},
+  {"narrow_Tensor", op_narrow_Tensor},
+  {"pairwise_distance", op_pairwise_distance},
+  {"movedim_intlist", op_movedim_intlist},
+  {"channel_shuffle", op_channel_shuffle},
+  {"rand_generator", op_rand_generator},
+  {"randint_low", op_randint_low},
+  {"randn", op_randn},
+  {"randperm_generator", op_randperm_generator},
+  {"neg_", op_neg_},
+  {"repeat_interleave_self_int", op_repeat_interleave_self_int},
+  {"round_", op_round_},
+  {"relu", op_relu},
+  {"gelu", op_gelu},
+  {"select_int", op_select_int},
+  {"silu_", op_silu_},
+  {"logit", op_logit},
+  {"slice_Tensor", op_slice_Tensor},
+  {"split_sizes", op_split_sizes},
+  {"stack", op_stack},
+  {"sum_dim_IntList", op_sum_dim_IntList},
+  {"square", op_square},
+  {"std_correction", op_std_correction},
+  {"prod", op_prod},
+  {"tanh", op_tanh},
+  {"tile", op_tile},
+  {"roll", op_roll},
+  {"type_as", op_type_as},
+  {"var_dim", op_var_dim},
+  {"var_mean_correction", op_var_mean_correction},
+  {"where_ScalarOther", op_where_ScalarOther},
+  {"zeros_like", op_zeros_like},
+  {"norm_ScalarOpt_dim_dtype", op_norm_ScalarOpt_dim_dtype},
+  {"sub_Tensor", op_sub_Tensor},
+  {"rsub_Tensor", op_rsub_Tensor},
+  {"unbind_int", op_unbind_int},
+  {"to_other", op_to_other},
+  {"masked_fill_Scalar", op_masked_fill_Scalar},
+  {"view", op_view},
+  {"index_fill__int_Scalar", op_index_fill__int_Scalar},
+  {"scatter_src", op_scatter_src},
+  {"scatter_reduce", op_scatter_reduce},
+  {"scatter_add", op_scatter_add},
+  {"eq__Tensor", op_eq__Tensor},
+  {"bitwise_or_Scalar", op_bitwise_or_Scalar},
+  {"bitwise_xor_Scalar_Tensor", op_bitwise_xor_Scalar_Tensor},
+  {"lerp__Scalar", op_lerp__Scalar},
+  {"random__to", op_random__to},
+  {"diag", op_diag},
+  {"tril_indices", op_tril_indices},
+  {"ne__Scalar", op_ne__Scalar},
+  {"ge_Scalar", op_ge_Scalar},
+  {"gt_Scalar", op_gt_Scalar},
+  {"take", op_take},
+  {"nonzero", op_nonzero},
+  {"addcdiv", op_addcdiv},
+  {"lgamma", op_lgamma},
+  {"signbit", op_signbit},
+  {"lerp_Tensor", op_lerp_Tensor},
+  {"hypot", op_hypot},
+  {"min", op_min},
+  {"maximum", op_maximum},
+  {"sort", op_sort},
+  {"argsort_stable", op_argsort_stable},
+  {"renorm", op_renorm},
+  {"pow_Scalar", op_pow_Scalar},
+  {"float_power_Tensor_Tensor", op_float_power_Tensor_Tensor},
+  {"normal_Tensor_float", op_normal_Tensor_float},
+  {"alias", op_alias},
+  {"_foreach_sub__Scalar", op__foreach_sub__Scalar},
+  {"_foreach_div__Scalar", op__foreach_div__Scalar},
+  {"_foreach_sub__List", op__foreach_sub__List},
+  {"_foreach_div__List", op__foreach_div__List},
+  {"_foreach_sqrt_", op__foreach_sqrt_},
+  {"_foreach_reciprocal_", op__foreach_reciprocal_},
+  {"_foreach_addcmul_Scalar", op__foreach_addcmul_Scalar},
+  {"l1_loss", op_l1_loss},
+  {"nll_loss2d", op_nll_loss2d},
+  {"elu", op_elu},
+  {"hardtanh", op_hardtanh},
+  {"leaky_relu_", op_leaky_relu_},
+  {"adaptive_avg_pool2d", op_adaptive_avg_pool2d},
+  {"avg_pool3d", op_avg_pool3d},
+  {"replication_pad1d", op_replication_pad1d},
+  {"upsample_nearest2d_vec", op_upsample_nearest2d_vec},
+  {"isinf", op_isinf},
+  {"logdet", op_logdet},
+  {"linalg_norm", op_linalg_norm},
+  {"linalg_matrix_norm_str_ord", op_linalg_matrix_norm_str_ord},
   {nullptr, nullptr},
 };
 }  // namespace tl

@@ -67,1220 +67,1237 @@ static napi_value op_argmin(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::asin(Tensor self) -> Tensor
-static napi_value op_asin(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("asin", 1);
+// aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)
+static napi_value op_as_strided(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("as_strided", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::asin(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "stride", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "storage_offset");
+  return tl::wrap(c, at::as_strided(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor
-static napi_value op_bernoulli(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bernoulli", 2);
+// aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor
+static napi_value op_batch_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("batch_norm", 9);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  auto a1 = tl::opt_tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  auto a3 = tl::opt_tensor(c, 3, "running_mean");
+  auto a4 = tl::opt_tensor(c, 4, "running_var");
+  bool a5 = tl::boolean(c, 5, "training");
+  double a6 = tl::f64(c, 6, "momentum");
+  double a7 = tl::f64(c, 7, "eps");
+  bool a8 = tl::boolean(c, 8, "cudnn_enabled");
+  return tl::wrap(c, at::batch_norm(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+  TL_OP_END;
+}
+
+// aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor
+static napi_value op_bernoulli_p(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bernoulli.p", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
-  return tl::wrap(c, at::bernoulli(a0, a1));
+  double a1 = tl::f64(c, 1, "p");
+  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  return tl::wrap(c, at::bernoulli(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor
-static napi_value op_bilinear(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bilinear", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input1");
-  const at::Tensor& a1 = tl::tensor(c, 1, "input2");
-  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
-  auto a3 = tl::opt_tensor(c, 3, "bias");
-  return tl::wrap(c, at::bilinear(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::bitwise_not(Tensor self) -> Tensor
-static napi_value op_bitwise_not(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_not", 1);
+// aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor
+static napi_value op_bincount(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bincount", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::bitwise_not(a0));
+  auto a1 = tl::opt_tensor(c, 1, "weights");
+  int64_t a2 = tl::i64_or(c, 2, "minlength", 0);
+  return tl::wrap(c, at::bincount(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::logical_or(Tensor self, Tensor other) -> Tensor
-static napi_value op_logical_or(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logical_or", 2);
+// aten::logical_and(Tensor self, Tensor other) -> Tensor
+static napi_value op_logical_and(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logical_and", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::logical_or(a0, a1));
+  return tl::wrap(c, at::logical_and(a0, a1));
   TL_OP_END;
 }
 
-// aten::cat(Tensor[] tensors, int dim=0) -> Tensor
-static napi_value op_cat(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cat", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
-  return tl::wrap(c, at::cat(a0, a1));
-  TL_OP_END;
-}
-
-// aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]
-static napi_value op_tensor_split_sections(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tensor_split.sections", 3);
+// aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)
+static napi_value op_broadcast_to(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("broadcast_to", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "sections");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::broadcast_to(a0, a1));
+  TL_OP_END;
+}
+
+// aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
+static napi_value op_chunk(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("chunk", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "chunks");
   int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::tensor_split(a0, a1, a2));
+  return tl::wrap_list(c, at::chunk(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor
-static napi_value op_clamp_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp.Tensor", 3);
+// aten::clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor
+static napi_value op_clamp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  auto a1 = tl::opt_tensor(c, 1, "min");
-  auto a2 = tl::opt_tensor(c, 2, "max");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "min");
+  c10::optional<at::Scalar> a2 = tl::opt_scalar(c, 2, "max");
   return tl::wrap(c, at::clamp(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor
-static napi_value op_clamp_max_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_max.Tensor", 2);
+// aten::clamp_max(Tensor self, Scalar max) -> Tensor
+static napi_value op_clamp_max(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_max", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "max");
+  at::Scalar a1 = tl::scalar(c, 1, "max");
   return tl::wrap(c, at::clamp_max(a0, a1));
   TL_OP_END;
 }
 
-// aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor
-static napi_value op_clamp_min_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clamp_min.Tensor", 2);
+// aten::clamp_min(Tensor self, Scalar min) -> Tensor
+static napi_value op_clamp_min(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("clamp_min", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "min");
+  at::Scalar a1 = tl::scalar(c, 1, "min");
   return tl::wrap(c, at::clamp_min(a0, a1));
   TL_OP_END;
 }
 
-// aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor
-static napi_value op_convolution(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("convolution", 9);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  std::vector<int64_t> a3_v;
-  tl::int_list(c, 3, "stride", a3_v, 0);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v;
-  tl::int_list(c, 4, "padding", a4_v, 0);
-  at::IntArrayRef a4(a4_v);
-  std::vector<int64_t> a5_v;
-  tl::int_list(c, 5, "dilation", a5_v, 0);
-  at::IntArrayRef a5(a5_v);
-  bool a6 = tl::boolean(c, 6, "transposed");
-  std::vector<int64_t> a7_v;
-  tl::int_list(c, 7, "output_padding", a7_v, 0);
-  at::IntArrayRef a7(a7_v);
-  int64_t a8 = tl::i64(c, 8, "groups");
-  return tl::wrap(c, at::convolution(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+// aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor
+static napi_value op_constant_pad_nd(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("constant_pad_nd", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "pad", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  at::Scalar a2 = tl::scalar_or(c, 2, "value", 0);
+  return tl::wrap(c, at::constant_pad_nd(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor
-static napi_value op_conv1d_padding(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv1d.padding", 7);
+// aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor
+static napi_value op_conv3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv3d", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
+  auto a2 = tl::opt_tensor(c, 2, "bias");
+  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 1);
+  tl::int_list_or(c, 3, "stride", a3_v, 3);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 3);
+  at::IntArrayRef a4(a4_v);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(3, 1);
+  tl::int_list_or(c, 5, "dilation", a5_v, 3);
+  at::IntArrayRef a5(a5_v);
+  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
+  return tl::wrap(c, at::conv3d(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor
+static napi_value op_conv_transpose1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("conv_transpose1d", 8);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   const at::Tensor& a1 = tl::tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   std::vector<int64_t> a3_v = std::vector<int64_t>(1, 1);
   tl::int_list_or(c, 3, "stride", a3_v, 1);
   at::IntArrayRef a3(a3_v);
-  std::string a4_s = tl::string_or(c, 4, "padding", std::string("valid"));
-  c10::string_view a4(a4_s);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(1, 1);
-  tl::int_list_or(c, 5, "dilation", a5_v, 1);
-  at::IntArrayRef a5(a5_v);
-  int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  return tl::wrap(c, at::conv1d(a0, a1, a2, a3, a4, a5, a6));
-  TL_OP_END;
-}
-
-// aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor
-static napi_value op_conv_transpose2d_input(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("conv_transpose2d.input", 8);
-  const at::Tensor& a0 = tl::tensor(c, 0, "input");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  auto a2 = tl::opt_tensor(c, 2, "bias");
-  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 1);
-  tl::int_list_or(c, 3, "stride", a3_v, 2);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 4, "padding", a4_v, 2);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(1, 0);
+  tl::int_list_or(c, 4, "padding", a4_v, 1);
   at::IntArrayRef a4(a4_v);
-  std::vector<int64_t> a5_v = std::vector<int64_t>(2, 0);
-  tl::int_list_or(c, 5, "output_padding", a5_v, 2);
+  std::vector<int64_t> a5_v = std::vector<int64_t>(1, 0);
+  tl::int_list_or(c, 5, "output_padding", a5_v, 1);
   at::IntArrayRef a5(a5_v);
   int64_t a6 = tl::i64_or(c, 6, "groups", 1);
-  std::vector<int64_t> a7_v = std::vector<int64_t>(2, 1);
-  tl::int_list_or(c, 7, "dilation", a7_v, 2);
+  std::vector<int64_t> a7_v = std::vector<int64_t>(1, 1);
+  tl::int_list_or(c, 7, "dilation", a7_v, 1);
   at::IntArrayRef a7(a7_v);
-  return tl::wrap(c, at::conv_transpose2d(a0, a1, a2, a3, a4, a5, a6, a7));
+  return tl::wrap(c, at::conv_transpose1d(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::cosh(Tensor self) -> Tensor
-static napi_value op_cosh(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cosh", 1);
+// aten::cos(Tensor self) -> Tensor
+static napi_value op_cos(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cos", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::cosh(a0));
+  return tl::wrap(c, at::cos(a0));
   TL_OP_END;
 }
 
-// aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)
-static napi_value op_cummax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cummax", 2);
+// aten::count_nonzero(Tensor self, int? dim=None) -> Tensor
+static napi_value op_count_nonzero(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("count_nonzero", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap_tuple(c, at::cummax(a0, a1));
+  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "dim");
+  return tl::wrap(c, at::count_nonzero(a0, a1));
   TL_OP_END;
 }
 
-// aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)
-static napi_value op_cumsum_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cumsum_", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_cumsum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cumsum", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  a0.cumsum_(a1, a2);
-  return c.argv[0];
+  return tl::wrap(c, at::cumsum(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)
-static napi_value op_diagonal(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("diagonal", 4);
+// aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor
+static napi_value op_diag_embed(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("diag_embed", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64_or(c, 1, "offset", 0);
-  int64_t a2 = tl::i64_or(c, 2, "dim1", 0);
-  int64_t a3 = tl::i64_or(c, 3, "dim2", 1);
-  return tl::wrap(c, at::diagonal(a0, a1, a2, a3));
+  int64_t a2 = tl::i64_or(c, 2, "dim1", -2);
+  int64_t a3 = tl::i64_or(c, 3, "dim2", -1);
+  return tl::wrap(c, at::diag_embed(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)
-static napi_value op_div__Tensor_mode(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div_.Tensor_mode", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
-  a0.div_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)
-static napi_value op_div__Scalar_mode(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("div_.Scalar_mode", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
-  a0.div_(a1, a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::vdot(Tensor self, Tensor other) -> Tensor
-static napi_value op_vdot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("vdot", 2);
+// aten::div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor
+static napi_value op_div_Tensor_mode(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div.Tensor_mode", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::vdot(a0, a1));
+  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
+  return tl::wrap(c, at::div(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)
-static napi_value op_embedding_bag_padding_idx(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("embedding_bag.padding_idx", 9);
+// aten::div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor
+static napi_value op_div_Scalar_mode(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("div.Scalar_mode", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  std::string a2_s; c10::optional<c10::string_view> a2 = tl::opt_string(c, 2, "rounding_mode", a2_s);
+  return tl::wrap(c, at::div(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::dot(Tensor self, Tensor tensor) -> Tensor
+static napi_value op_dot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("dot", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "tensor");
+  return tl::wrap(c, at::dot(a0, a1));
+  TL_OP_END;
+}
+
+// aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)
+static napi_value op_embedding_bag(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("embedding_bag", 8);
   const at::Tensor& a0 = tl::tensor(c, 0, "weight");
   const at::Tensor& a1 = tl::tensor(c, 1, "indices");
   const at::Tensor& a2 = tl::tensor(c, 2, "offsets");
-  bool a3 = tl::boolean(c, 3, "scale_grad_by_freq");
-  int64_t a4 = tl::i64(c, 4, "mode");
-  bool a5 = tl::boolean(c, 5, "sparse");
+  bool a3 = tl::boolean_or(c, 3, "scale_grad_by_freq", false);
+  int64_t a4 = tl::i64_or(c, 4, "mode", 0);
+  bool a5 = tl::boolean_or(c, 5, "sparse", false);
   auto a6 = tl::opt_tensor(c, 6, "per_sample_weights");
-  bool a7 = tl::boolean(c, 7, "include_last_offset");
-  c10::optional<int64_t> a8 = tl::opt_i64(c, 8, "padding_idx");
-  return tl::wrap_tuple(c, at::embedding_bag(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+  bool a7 = tl::boolean_or(c, 7, "include_last_offset", false);
+  return tl::wrap_tuple(c, at::embedding_bag(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_empty_strided(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("empty_strided", 6);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
+// aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_empty_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("empty_like", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::empty_like(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::exp(Tensor self) -> Tensor
+static napi_value op_exp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("exp", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::exp(a0));
+  TL_OP_END;
+}
+
+// aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
+static napi_value op_expand(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("expand", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "stride", a1_v, 0);
+  tl::int_list(c, 1, "size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::empty_strided(a0, a1, a2, a3, a4, a5));
+  bool a2 = tl::boolean_or(c, 2, "implicit", false);
+  return tl::wrap(c, a0.expand(a1, a2));
   TL_OP_END;
 }
 
-// aten::exp_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_exp_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("exp_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::exp_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)
-static napi_value op_expand_as(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("expand_as", 2);
+// aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)
+static napi_value op_flatten_using_ints(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("flatten.using_ints", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, a0.expand_as(a1));
+  int64_t a1 = tl::i64_or(c, 1, "start_dim", 0);
+  int64_t a2 = tl::i64_or(c, 2, "end_dim", -1);
+  return tl::wrap(c, at::flatten(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)
-static napi_value op_unflatten_int(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unflatten.int", 3);
+// aten::floor(Tensor self) -> Tensor
+static napi_value op_floor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("floor", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "sizes", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  return tl::wrap(c, at::unflatten(a0, a1, a2));
+  return tl::wrap(c, at::floor(a0));
   TL_OP_END;
 }
 
-// aten::floor_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_floor_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("floor_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::floor_(a0);
-  return c.argv[0];
+// aten::frac(Tensor self) -> Tensor
+static napi_value op_frac(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("frac", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::frac(a0));
   TL_OP_END;
 }
 
-// aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_full(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("full", 6);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
-  at::Scalar a1 = tl::scalar(c, 1, "fill_value");
-  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::full(a0, a1, a2, a3, a4, a5));
+// aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor
+static napi_value op_group_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("group_norm", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  int64_t a1 = tl::i64(c, 1, "num_groups");
+  auto a2 = tl::opt_tensor(c, 2, "weight");
+  auto a3 = tl::opt_tensor(c, 3, "bias");
+  double a4 = tl::f64_or(c, 4, "eps", 1e-05);
+  bool a5 = tl::boolean_or(c, 5, "cudnn_enabled", true);
+  return tl::wrap(c, at::group_norm(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor
-static napi_value op_index_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index.Tensor", 2);
+// aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor
+static napi_value op_index_put(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_put", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   auto a1 = tl::opt_tensor_list(c, 1, "indices");
-  return tl::wrap(c, at::index(a0, a1));
+  const at::Tensor& a2 = tl::tensor(c, 2, "values");
+  bool a3 = tl::boolean_or(c, 3, "accumulate", false);
+  return tl::wrap(c, at::index_put(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor
-static napi_value op_instance_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("instance_norm", 9);
+// aten::kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor
+static napi_value op_kl_div(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("kl_div", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
+  bool a3 = tl::boolean_or(c, 3, "log_target", false);
+  return tl::wrap(c, at::kl_div(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)
+static napi_value op_native_layer_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("native_layer_norm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "normalized_shape", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  auto a2 = tl::opt_tensor(c, 2, "weight");
+  auto a3 = tl::opt_tensor(c, 3, "bias");
+  double a4 = tl::f64(c, 4, "eps");
+  return tl::wrap_tuple(c, at::native_layer_norm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::log(Tensor self) -> Tensor
+static napi_value op_log(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::log(a0));
+  TL_OP_END;
+}
+
+// aten::log2(Tensor self) -> Tensor
+static napi_value op_log2(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log2", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::log2(a0));
+  TL_OP_END;
+}
+
+// aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor
+static napi_value op_xlogy_Scalar_Other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("xlogy.Scalar_Other", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  return tl::wrap(c, at::xlogy(a0, a1));
+  TL_OP_END;
+}
+
+// aten::logcumsumexp(Tensor self, int dim) -> Tensor
+static napi_value op_logcumsumexp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logcumsumexp", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  return tl::wrap(c, at::logcumsumexp(a0, a1));
+  TL_OP_END;
+}
+
+// aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)
+static napi_value op_aminmax(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("aminmax", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::aminmax(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor
+static napi_value op_max_pool2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max_pool2d", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "kernel_size", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "stride", a2_v, 2);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 2);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 4, "dilation", a4_v, 2);
+  at::IntArrayRef a4(a4_v);
+  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
+  return tl::wrap(c, at::max_pool2d(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_nanmean(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nanmean", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::nanmean(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_nanmedian_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nanmedian.dim", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::nanmedian(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)
+static napi_value op_mode(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mode", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  return tl::wrap_tuple(c, at::mode(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+static napi_value op_mul__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mul_.Scalar", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  a0.mul_(at::native::wrapped_scalar_tensor(a1));
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor)
+static napi_value op_native_batch_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("native_batch_norm", 8);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   auto a1 = tl::opt_tensor(c, 1, "weight");
   auto a2 = tl::opt_tensor(c, 2, "bias");
   auto a3 = tl::opt_tensor(c, 3, "running_mean");
   auto a4 = tl::opt_tensor(c, 4, "running_var");
-  bool a5 = tl::boolean(c, 5, "use_input_stats");
+  bool a5 = tl::boolean(c, 5, "training");
   double a6 = tl::f64(c, 6, "momentum");
   double a7 = tl::f64(c, 7, "eps");
-  bool a8 = tl::boolean(c, 8, "cudnn_enabled");
-  return tl::wrap(c, at::instance_norm(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+  return tl::wrap_tuple(c, at::native_batch_norm(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::kron(Tensor self, Tensor other) -> Tensor
-static napi_value op_kron(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("kron", 2);
+// aten::cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor
+static napi_value op_cdist(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cdist", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "x1");
+  const at::Tensor& a1 = tl::tensor(c, 1, "x2");
+  double a2 = tl::f64_or(c, 2, "p", 2.0);
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "compute_mode");
+  return tl::wrap(c, at::cdist(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)
+static napi_value op_movedim_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("movedim.int", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::kron(a0, a1));
+  int64_t a1 = tl::i64(c, 1, "source");
+  int64_t a2 = tl::i64(c, 2, "destination");
+  return tl::wrap(c, at::movedim(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor
-static napi_value op_nan_to_num(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nan_to_num", 4);
+// aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor
+static napi_value op_poisson_nll_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("poisson_nll_loss", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  bool a2 = tl::boolean(c, 2, "log_input");
+  bool a3 = tl::boolean(c, 3, "full");
+  double a4 = tl::f64(c, 4, "eps");
+  int64_t a5 = tl::i64(c, 5, "reduction");
+  return tl::wrap(c, at::poisson_nll_loss(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_rand_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rand_like", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<double> a1 = tl::opt_f64(c, 1, "nan");
-  c10::optional<double> a2 = tl::opt_f64(c, 2, "posinf");
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "neginf");
-  return tl::wrap(c, at::nan_to_num(a0, a1, a2, a3));
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::rand_like(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::log_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_log_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("log_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::log_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::logaddexp(Tensor self, Tensor other) -> Tensor
-static napi_value op_logaddexp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logaddexp", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::logaddexp(a0, a1));
-  TL_OP_END;
-}
-
-// aten::logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_logspace(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logspace", 8);
-  at::Scalar a0 = tl::scalar(c, 0, "start");
-  at::Scalar a1 = tl::scalar(c, 1, "end");
-  int64_t a2 = tl::i64(c, 2, "steps");
-  double a3 = tl::f64_or(c, 3, "base", 10.0);
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
+// aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint_low_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint.low_generator", 8);
+  int64_t a0 = tl::i64(c, 0, "low");
+  int64_t a1 = tl::i64(c, 1, "high");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "size", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::ScalarType> a4 = tl::absent(c, 4) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 4, "dtype");
   c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
   c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
   c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
-  return tl::wrap(c, at::logspace(a0, a1, a2, a3, a4, a5, a6, a7));
+  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6, a7));
   TL_OP_END;
 }
 
-// aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor
-static napi_value op_logsumexp(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logsumexp", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dim", a1_v, 1);
-  at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap(c, at::logsumexp(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_max_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max.dim", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::max(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor
-static napi_value op_max_pool3d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max_pool3d", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "kernel_size", a1_v, 3);
-  at::IntArrayRef a1(a1_v);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{};
-  tl::int_list_or(c, 2, "stride", a2_v, 3);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 0);
-  tl::int_list_or(c, 3, "padding", a3_v, 3);
-  at::IntArrayRef a3(a3_v);
-  std::vector<int64_t> a4_v = std::vector<int64_t>(3, 1);
-  tl::int_list_or(c, 4, "dilation", a4_v, 3);
-  at::IntArrayRef a4(a4_v);
-  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
-  return tl::wrap(c, at::max_pool3d(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::median(Tensor self) -> Tensor
-static napi_value op_median(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("median", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::median(a0));
-  TL_OP_END;
-}
-
-// aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
-static napi_value op_min_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("min.dim", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
-  return tl::wrap_tuple(c, at::min(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::mul.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_mul_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mul.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::mul(a0, a1));
-  TL_OP_END;
-}
-
-// aten::mv(Tensor self, Tensor vec) -> Tensor
-static napi_value op_mv(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mv", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "vec");
-  return tl::wrap(c, at::mv(a0, a1));
-  TL_OP_END;
-}
-
-// aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_ones(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ones", 5);
+// aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randn_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randn.generator", 6);
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::ones(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor
-static napi_value op_cosine_similarity(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cosine_similarity", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "x1");
-  const at::Tensor& a1 = tl::tensor(c, 1, "x2");
-  int64_t a2 = tl::i64_or(c, 2, "dim", 1);
-  double a3 = tl::f64_or(c, 3, "eps", 1e-08);
-  return tl::wrap(c, at::cosine_similarity(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor
-static napi_value op_pixel_shuffle(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pixel_shuffle", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "upscale_factor");
-  return tl::wrap(c, at::pixel_shuffle(a0, a1));
-  TL_OP_END;
-}
-
-// aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_scalar_tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scalar_tensor", 5);
-  at::Scalar a0 = tl::scalar(c, 0, "s");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::scalar_tensor(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::randint(int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint", 6);
-  int64_t a0 = tl::i64(c, 0, "high");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randint_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint_like", 7);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "high");
+  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
-  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randn_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randn_like", 6);
+// aten::reciprocal(Tensor self) -> Tensor
+static napi_value op_reciprocal(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reciprocal", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::reciprocal(a0));
+  TL_OP_END;
+}
+
+// aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
+static napi_value op_repeat(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "repeats", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, a0.repeat(a1));
+  TL_OP_END;
+}
+
+// aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
+static napi_value op_reshape(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reshape", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "shape", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::reshape(a0, a1));
+  TL_OP_END;
+}
+
+// aten::round.decimals(Tensor self, *, int decimals) -> Tensor
+static napi_value op_round_decimals(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round.decimals", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "decimals");
+  return tl::wrap(c, at::round(a0, a1));
+  TL_OP_END;
+}
+
+// aten::relu_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_relu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("relu_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::relu_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor
+static napi_value op_hardshrink(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardshrink", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
+  return tl::wrap(c, at::hardshrink(a0, a1));
+  TL_OP_END;
+}
+
+// aten::selu(Tensor self) -> Tensor
+static napi_value op_selu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("selu", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::selu(a0));
+  TL_OP_END;
+}
+
+// aten::mish(Tensor self) -> Tensor
+static napi_value op_mish(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mish", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::mish(a0));
+  TL_OP_END;
+}
+
+// aten::sin(Tensor self) -> Tensor
+static napi_value op_sin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sin", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::sin(a0));
+  TL_OP_END;
+}
+
+// aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
+static napi_value op_softmax_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("softmax.int", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  return tl::wrap(c, at::softmax(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]
+static napi_value op_split_with_sizes(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("split_with_sizes", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "split_sizes", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
+  return tl::wrap_list(c, at::split_with_sizes(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::hstack(Tensor[] tensors) -> Tensor
+static napi_value op_hstack(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hstack", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  return tl::wrap(c, at::hstack(a0));
+  TL_OP_END;
+}
+
+// aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_nansum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nansum", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::nansum(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::square_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_square_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("square_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::square_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
+static napi_value op_std_mean(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std_mean", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
+  return tl::wrap_tuple(c, at::std_mean(a0, a1));
+  TL_OP_END;
+}
+
+// aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_prod_dim_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("prod.dim_int", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::prod(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::tanh_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_tanh_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tanh_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::tanh_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
+static napi_value op_transpose_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("transpose.int", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim0");
+  int64_t a2 = tl::i64(c, 2, "dim1");
+  return tl::wrap(c, at::transpose(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor
+static napi_value op_triplet_margin_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triplet_margin_loss", 8);
+  const at::Tensor& a0 = tl::tensor(c, 0, "anchor");
+  const at::Tensor& a1 = tl::tensor(c, 1, "positive");
+  const at::Tensor& a2 = tl::tensor(c, 2, "negative");
+  double a3 = tl::f64_or(c, 3, "margin", 1.0);
+  double a4 = tl::f64_or(c, 4, "p", 2.0);
+  double a5 = tl::f64_or(c, 5, "eps", 1e-06);
+  bool a6 = tl::boolean_or(c, 6, "swap", false);
+  int64_t a7 = tl::i64_or(c, 7, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::triplet_margin_loss(a0, a1, a2, a3, a4, a5, a6, a7));
+  TL_OP_END;
+}
+
+// aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)
+static napi_value op_unique_consecutive(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unique_consecutive", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean_or(c, 1, "return_inverse", false);
+  bool a2 = tl::boolean_or(c, 2, "return_counts", false);
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "dim");
+  return tl::wrap_tuple(c, at::unique_consecutive(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
+static napi_value op_var_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var.correction", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::var(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)
+static napi_value op_view_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view_as", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.view_as(a1));
+  TL_OP_END;
+}
+
+// aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor
+static napi_value op_where_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.Scalar", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
+  at::Scalar a1 = tl::scalar(c, 1, "self");
+  at::Scalar a2 = tl::scalar(c, 2, "other");
+  return tl::wrap(c, at::where(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::poisson(Tensor self, Generator? generator=None) -> Tensor
+static napi_value op_poisson(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("poisson", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  return tl::wrap(c, at::poisson(a0, a1));
+  TL_OP_END;
+}
+
+// aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor
+static napi_value op_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.ScalarOpt_dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "dim", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::norm(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)
+static napi_value op_sub__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub_.Tensor", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  a0.sub_(a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+static napi_value op_rsub_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsub.Scalar", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  return tl::wrap(c, at::rsub(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::_to_copy(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op__to_copy(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_to_copy", 7);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::randn_like(a0, a1, a2, a3, a4, a5));
+  bool a5 = tl::boolean_or(c, 5, "non_blocking", false);
+  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
+  return tl::wrap(c, at::_to_copy(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_reciprocal_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reciprocal_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::reciprocal_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor
-static napi_value op_repeat_interleave_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat_interleave.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "repeats");
-  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "output_size");
-  return tl::wrap(c, at::repeat_interleave(a0, a1));
-  TL_OP_END;
-}
-
-// aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)
-static napi_value op_reshape_as(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reshape_as", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, a0.reshape_as(a1));
-  TL_OP_END;
-}
-
-// aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)
-static napi_value op_round__decimals(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round_.decimals", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "decimals");
-  at::round_(a0, a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::relu6(Tensor self) -> Tensor
-static napi_value op_relu6(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("relu6", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::relu6(a0));
-  TL_OP_END;
-}
-
-// aten::rsqrt(Tensor self) -> Tensor
-static napi_value op_rsqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsqrt", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::rsqrt(a0));
-  TL_OP_END;
-}
-
-// aten::celu(Tensor self, Scalar alpha=1.0) -> Tensor
-static napi_value op_celu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("celu", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1.0);
-  return tl::wrap(c, at::celu(a0, a1));
-  TL_OP_END;
-}
-
-// aten::sigmoid(Tensor self) -> Tensor
-static napi_value op_sigmoid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sigmoid", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sigmoid(a0));
-  TL_OP_END;
-}
-
-// aten::sinh(Tensor self) -> Tensor
-static napi_value op_sinh(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sinh", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sinh(a0));
-  TL_OP_END;
-}
-
-// aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor
-static napi_value op__softmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_softmax", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean(c, 2, "half_to_float");
-  return tl::wrap(c, at::_softmax(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::squeeze(Tensor(a) self) -> Tensor(a)
-static napi_value op_squeeze(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("squeeze", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::squeeze(a0));
-  TL_OP_END;
-}
-
-// aten::vstack(Tensor[] tensors) -> Tensor
-static napi_value op_vstack(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("vstack", 1);
+// aten::meshgrid(Tensor[] tensors) -> Tensor[]
+static napi_value op_meshgrid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("meshgrid", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
   at::TensorList a0(a0_v);
-  return tl::wrap(c, at::vstack(a0));
+  return tl::wrap_list(c, at::meshgrid(a0));
   TL_OP_END;
 }
 
-// aten::sqrt(Tensor self) -> Tensor
-static napi_value op_sqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sqrt", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sqrt(a0));
-  TL_OP_END;
-}
-
-// aten::std(Tensor self, bool unbiased=True) -> Tensor
-static napi_value op_std(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap(c, at::std(a0, a1));
-  TL_OP_END;
-}
-
-// aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_std_mean_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std_mean.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::std_mean(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::t(Tensor(a) self) -> Tensor(a)
-static napi_value op_t(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("t", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::t(a0));
-  TL_OP_END;
-}
-
-// aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor
-static napi_value op_tensordot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tensordot", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "dims_self", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v;
-  tl::int_list(c, 3, "dims_other", a3_v, 0);
-  at::IntArrayRef a3(a3_v);
-  return tl::wrap(c, at::tensordot(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::one_hot(Tensor self, int num_classes=-1) -> Tensor
-static napi_value op_one_hot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("one_hot", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "num_classes", -1);
-  return tl::wrap(c, at::one_hot(a0, a1));
-  TL_OP_END;
-}
-
-// aten::trunc(Tensor self) -> Tensor
-static napi_value op_trunc(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("trunc", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::trunc(a0));
-  TL_OP_END;
-}
-
-// aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
-static napi_value op_unsqueeze(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unsqueeze", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap(c, at::unsqueeze(a0, a1));
-  TL_OP_END;
-}
-
-// aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
-static napi_value op_var_mean(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var_mean", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap_tuple(c, at::var_mean(a0, a1));
-  TL_OP_END;
-}
-
-// aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor
-static napi_value op_where_self(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.self", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  const at::Tensor& a1 = tl::tensor(c, 1, "self");
-  const at::Tensor& a2 = tl::tensor(c, 2, "other");
-  return tl::wrap(c, at::where(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::where(Tensor condition) -> Tensor[]
-static napi_value op_where(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  return tl::wrap_list(c, at::where(a0));
-  TL_OP_END;
-}
-
-// aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor
-static napi_value op_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.ScalarOpt_dtype", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
-  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
-  return tl::wrap(c, at::norm(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_clone(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clone", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::MemoryFormat> a1 = tl::opt_memory_format(c, 1, "memory_format");
-  return tl::wrap(c, at::clone(a0, a1));
-  TL_OP_END;
-}
-
-// aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
-static napi_value op_sub_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::sub(a0, at::native::wrapped_scalar_tensor(a1), a2));
-  TL_OP_END;
-}
-
-// aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
-static napi_value op_addmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addmm", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mat1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "mat2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::addmm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
-static napi_value op_to_device(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("to.device", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Device a1 = tl::device(c, 1, "device");
-  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
-  bool a3 = tl::boolean_or(c, 3, "non_blocking", false);
-  bool a4 = tl::boolean_or(c, 4, "copy", false);
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, a0.to(a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]
-static napi_value op_meshgrid_indexing(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("meshgrid.indexing", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  std::string a1_s = tl::string(c, 1, "indexing");
-  c10::string_view a1(a1_s);
-  return tl::wrap_list(c, at::meshgrid(a0, a1));
-  TL_OP_END;
-}
-
-// aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor
-static napi_value op_masked_fill_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill.Tensor", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)
+static napi_value op_masked_fill__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill_.Tensor", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "mask");
   const at::Tensor& a2 = tl::tensor(c, 2, "value");
-  return tl::wrap(c, at::masked_fill(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_index_add_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_add_", 5);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "source");
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  a0.index_add_(a1, a2, a3, a4);
+  a0.masked_fill_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)
-static napi_value op_index_fill__int_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill_.int_Tensor", 4);
+// aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a)
+static napi_value op_view_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view.dtype", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
+  return tl::wrap(c, a0.view(a1));
+  TL_OP_END;
+}
+
+// aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
+static napi_value op_index_fill_int_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill.int_Scalar", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
+  return tl::wrap(c, at::index_fill(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
+static napi_value op_scatter__src(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.src", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "value");
-  a0.index_fill_(a1, a2, a3);
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  a0.scatter_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
-static napi_value op_scatter_value(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.value", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  return tl::wrap(c, at::scatter(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor
-static napi_value op_scatter_value_reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.value_reduce", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  std::string a4_s = tl::string(c, 4, "reduce");
-  c10::string_view a4(a4_s);
-  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor
-static napi_value op_scatter_reduce_two(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_reduce.two", 6);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)
+static napi_value op_scatter__reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.reduce", 5);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   const at::Tensor& a3 = tl::tensor(c, 3, "src");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
-  bool a5 = tl::boolean_or(c, 5, "include_self", true);
-  return tl::wrap(c, at::scatter_reduce(a0, a1, a2, a3, a4, a5));
+  a0.scatter_(a1, a2, a3, a4);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_bitwise_and_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_and.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+// aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
+static napi_value op_scatter_add_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_add_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  a0.scatter_add_(a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_bitwise_and_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_and.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::bitwise_and(a0, a1));
   TL_OP_END;
 }
 
-// aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_bitwise_or_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_or.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_bitwise_or_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_or.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::bitwise_or(a0, a1));
   TL_OP_END;
 }
 
-// aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
-static napi_value op_tril_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tril_", 2);
+// aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_bitwise_xor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_xor.Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::bitwise_xor(a0, a1));
+  TL_OP_END;
+}
+
+// aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)
+static napi_value op_lerp__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp_.Tensor", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  a0.tril_(a1);
+  const at::Tensor& a1 = tl::tensor(c, 1, "end");
+  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  a0.lerp_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
-static napi_value op_addbmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addbmm", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "batch1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "batch2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::addbmm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_uniform_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("uniform_", 4);
+// aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_random_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("random_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "from", 0.0);
-  double a2 = tl::f64_or(c, 2, "to", 1.0);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
-  a0.uniform_(a1, a2, a3);
+  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  a0.random_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::triu(Tensor self, int diagonal=0) -> Tensor
-static napi_value op_triu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triu", 2);
+// aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor
+static napi_value op_cross(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cross", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  return tl::wrap(c, at::triu(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  return tl::wrap(c, at::cross(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::ne.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_ne_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::ne(a0, a1));
+// aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_triu_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triu_indices", 7);
+  int64_t a0 = tl::i64(c, 0, "row");
+  int64_t a1 = tl::i64(c, 1, "col");
+  int64_t a2 = tl::i64_or(c, 2, "offset", 0);
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::triu_indices(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::eq.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_eq_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::eq(a0, a1));
+// aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_ne__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  a0.ne_(a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::le.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_le_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("le.Scalar", 2);
+// aten::ge.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_ge_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ge.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::le(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::ge(a0, a1));
   TL_OP_END;
 }
 
-// aten::lt.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_lt_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lt.Scalar", 2);
+// aten::gt.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_gt_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gt.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::lt(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::gt(a0, a1));
   TL_OP_END;
 }
 
-// aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
-static napi_value op_index_select(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_select", 3);
+// aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor
+static napi_value op_take_along_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("take_along_dim", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "indices");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  return tl::wrap(c, at::take_along_dim(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
+static napi_value op_gather(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gather", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  return tl::wrap(c, at::index_select(a0, a1, a2));
+  bool a3 = tl::boolean_or(c, 3, "sparse_grad", false);
+  return tl::wrap(c, at::gather(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
-static napi_value op_addcmul(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcmul", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+// aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
+static napi_value op_addcdiv_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcdiv_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap(c, at::addcmul(a0, a1, a2, a3));
+  a0.addcdiv_(a1, a2, a3);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor
-static napi_value op_cross_entropy_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cross_entropy_loss", 6);
+// aten::digamma(Tensor self) -> Tensor
+static napi_value op_digamma(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("digamma", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  double a5 = tl::f64_or(c, 5, "label_smoothing", 0.0);
-  return tl::wrap(c, at::cross_entropy_loss(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::digamma(a0));
   TL_OP_END;
 }
 
-// aten::erfinv(Tensor self) -> Tensor
-static napi_value op_erfinv(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("erfinv", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::erfinv(a0));
-  TL_OP_END;
-}
-
-// aten::atan2(Tensor self, Tensor other) -> Tensor
-static napi_value op_atan2(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("atan2", 2);
+// aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor
+static napi_value op_dist(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("dist", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::atan2(a0, a1));
+  at::Scalar a2 = tl::scalar_or(c, 2, "p", 2);
+  return tl::wrap(c, at::dist(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_fmod_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmod.Scalar", 2);
+// aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor
+static napi_value op_histc(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("histc", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "bins", 100);
+  at::Scalar a2 = tl::scalar_or(c, 2, "min", 0);
+  at::Scalar a3 = tl::scalar_or(c, 3, "max", 0);
+  return tl::wrap(c, at::histc(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_remainder_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("remainder.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::fmod(a0, a1));
-  TL_OP_END;
-}
-
-// aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_remainder_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("remainder.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::remainder(a0, a1));
   TL_OP_END;
 }
 
-// aten::max(Tensor self) -> Tensor
-static napi_value op_max(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::max(a0));
-  TL_OP_END;
-}
-
-// aten::minimum(Tensor self, Tensor other) -> Tensor
-static napi_value op_minimum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("minimum", 2);
+// aten::fmin(Tensor self, Tensor other) -> Tensor
+static napi_value op_fmin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fmin", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::minimum(a0, a1));
+  return tl::wrap(c, at::fmin(a0, a1));
   TL_OP_END;
 }
 
-// aten::msort(Tensor self) -> Tensor
-static napi_value op_msort(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("msort", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::msort(a0));
-  TL_OP_END;
-}
-
-// aten::all(Tensor self) -> Tensor
-static napi_value op_all(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("all", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::all(a0));
-  TL_OP_END;
-}
-
-// aten::equal(Tensor self, Tensor other) -> bool
-static napi_value op_equal(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("equal", 2);
+// aten::max.other(Tensor self, Tensor other) -> Tensor
+static napi_value op_max_other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max.other", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::ret_bool(c, at::equal(a0, a1));
+  return tl::wrap(c, at::max(a0, a1));
   TL_OP_END;
 }
 
-// aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)
-static napi_value op_pow__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow_.Scalar", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "exponent");
-  a0.pow_(a1);
-  return c.argv[0];
+// aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+static napi_value op_sort_stable(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sort.stable", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<bool> a1 = tl::opt_boolean(c, 1, "stable");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "descending", false);
+  return tl::wrap_tuple(c, at::sort(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
-static napi_value op_float_power_Tensor_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("float_power.Tensor_Scalar", 2);
+// aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)
+static napi_value op_topk(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("topk", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "k");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "largest", true);
+  bool a4 = tl::boolean_or(c, 4, "sorted", true);
+  return tl::wrap_tuple(c, at::topk(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)
+static napi_value op_unfold(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unfold", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dimension");
+  int64_t a2 = tl::i64(c, 2, "size");
+  int64_t a3 = tl::i64(c, 3, "step");
+  return tl::wrap(c, a0.unfold(a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
+static napi_value op_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow.Tensor_Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "exponent");
+  return tl::wrap(c, at::pow(a0, a1));
+  TL_OP_END;
+}
+
+// aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor
+static napi_value op_float_power_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("float_power.Scalar", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
   return tl::wrap(c, at::float_power(a0, a1));
   TL_OP_END;
 }
 
-// aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor
-static napi_value op_normal_Tensor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.Tensor_Tensor", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "mean");
+// aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor
+static napi_value op_normal_float_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.float_Tensor", 3);
+  double a0 = tl::f64(c, 0, "mean");
   const at::Tensor& a1 = tl::tensor(c, 1, "std");
   c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_add__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add_.Scalar", 2);
+// aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_add_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_add_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_add(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_mul__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul_.Scalar", 2);
+// aten::_foreach_mul.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_mul_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_mul_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_add_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
-static napi_value op__foreach_add__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add_.List", 3);
+// aten::_foreach_add.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
+static napi_value op__foreach_add_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  at::_foreach_add_(a0, a1, a2);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_add(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_mul_.List(Tensor(a!)[] self, Tensor[] other) -> ()
-static napi_value op__foreach_mul__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul_.List", 2);
+// aten::_foreach_mul.List(Tensor[] self, Tensor[] other) -> Tensor[]
+static napi_value op__foreach_mul_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
-  at::_foreach_mul_(a0, a1);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_zero_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_zero_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_zero_", 1);
+// aten::_foreach_exp(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_exp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_exp", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::_foreach_zero_(a0);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_exp(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_neg(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_neg(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_neg", 1);
+// aten::_foreach_abs(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_abs(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_abs", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_neg(a0));
+  return tl::wrap_list(c, at::_foreach_abs(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
-static napi_value op__foreach_addcmul__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcmul_.Scalar", 4);
+// aten::_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
+static napi_value op__foreach_addcdiv__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcdiv_.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1288,146 +1305,177 @@ static napi_value op__foreach_addcmul__Scalar(napi_env env, napi_callback_info i
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  at::_foreach_addcmul_(a0, a1, a2, a3);
+  at::_foreach_addcdiv_(a0, a1, a2, a3);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_norm.Scalar(Tensor[] self, Scalar ord=2) -> Tensor[]
-static napi_value op__foreach_norm_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_norm.Scalar", 2);
+// aten::_foreach_maximum.List(Tensor[] self, Tensor[] other) -> Tensor[]
+static napi_value op__foreach_maximum_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_maximum.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
-  return tl::wrap_list(c, at::_foreach_norm(a0, a1));
+  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
+  at::TensorList a1(a1_v);
+  return tl::wrap_list(c, at::_foreach_maximum(a0, a1));
   TL_OP_END;
 }
 
-// aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
-static napi_value op_nll_loss_nd(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nll_loss_nd", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  return tl::wrap(c, at::nll_loss_nd(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor
-static napi_value op_huber_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("huber_loss", 4);
+// aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_multilabel_margin_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("multilabel_margin_loss", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  double a3 = tl::f64_or(c, 3, "delta", 1.0);
-  return tl::wrap(c, at::huber_loss(a0, a1, a2, a3));
+  return tl::wrap(c, at::multilabel_margin_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::glu(Tensor self, int dim=-1) -> Tensor
-static napi_value op_glu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("glu", 2);
+// aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor
+static napi_value op_smooth_l1_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("smooth_l1_loss", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
-  return tl::wrap(c, at::glu(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
+  double a3 = tl::f64_or(c, 3, "beta", 1.0);
+  return tl::wrap(c, at::smooth_l1_loss(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::hardswish(Tensor self) -> Tensor
-static napi_value op_hardswish(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardswish", 1);
+// aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)
+static napi_value op_elu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("elu_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "scale", 1);
+  at::Scalar a3 = tl::scalar_or(c, 3, "input_scale", 1);
+  at::elu_(a0, a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)
+static napi_value op_hardtanh_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardtanh_", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "min_val", -1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "max_val", 1);
+  at::hardtanh_(a0, a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::log_sigmoid(Tensor self) -> Tensor
+static napi_value op_log_sigmoid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log_sigmoid", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::hardswish(a0));
+  return tl::wrap(c, at::log_sigmoid(a0));
   TL_OP_END;
 }
 
-// aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor
-static napi_value op_softplus(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("softplus", 3);
+// aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor
+static napi_value op_adaptive_avg_pool3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("adaptive_avg_pool3d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "beta", 1);
-  at::Scalar a2 = tl::scalar_or(c, 2, "threshold", 20);
-  return tl::wrap(c, at::softplus(a0, a1, a2));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "output_size", a1_v, 3);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::adaptive_avg_pool3d(a0, a1));
   TL_OP_END;
 }
 
-// aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)
-static napi_value op_adaptive_max_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("adaptive_max_pool2d", 2);
+// aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)
+static napi_value op_max_pool2d_with_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max_pool2d_with_indices", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "kernel_size", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "stride", a2_v, 2);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 2);
+  at::IntArrayRef a3(a3_v);
+  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 4, "dilation", a4_v, 2);
+  at::IntArrayRef a4(a4_v);
+  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
+  return tl::wrap_tuple(c, at::max_pool2d_with_indices(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor
+static napi_value op_replication_pad2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("replication_pad2d", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "padding", a1_v, 4);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::replication_pad2d(a0, a1));
+  TL_OP_END;
+}
+
+// aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor
+static napi_value op_upsample_bilinear2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_bilinear2d", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "output_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap_tuple(c, at::adaptive_max_pool2d(a0, a1));
+  bool a2 = tl::boolean(c, 2, "align_corners");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_h");
+  c10::optional<double> a4 = tl::opt_f64(c, 4, "scales_w");
+  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor
-static napi_value op_reflection_pad1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reflection_pad1d", 2);
+// aten::isposinf(Tensor self) -> Tensor
+static napi_value op_isposinf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isposinf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "padding", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::reflection_pad1d(a0, a1));
+  return tl::wrap(c, at::isposinf(a0));
   TL_OP_END;
 }
 
-// aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor
-static napi_value op_pad(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pad", 4);
+// aten::inverse(Tensor self) -> Tensor
+static napi_value op_inverse(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("inverse", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "pad", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  std::string a2_s = tl::string_or(c, 2, "mode", std::string("constant"));
-  c10::string_view a2(a2_s);
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "value");
-  return tl::wrap(c, at::pad(a0, a1, a2, a3));
+  return tl::wrap(c, at::inverse(a0));
   TL_OP_END;
 }
 
-// aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor
-static napi_value op_upsample_nearest2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_nearest2d", 4);
+// aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_norm_ord_str(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_norm.ord_str", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "output_size", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  c10::optional<double> a2 = tl::opt_f64(c, 2, "scales_h");
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_w");
-  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::isneginf(Tensor self) -> Tensor
-static napi_value op_isneginf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isneginf", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isneginf(a0));
-  TL_OP_END;
-}
-
-// aten::outer(Tensor self, Tensor vec2) -> Tensor
-static napi_value op_outer(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("outer", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
-  return tl::wrap(c, at::outer(a0, a1));
-  TL_OP_END;
-}
-
-// aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_vector_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_vector_norm", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
+  std::string a1_s = tl::string(c, 1, "ord");
+  c10::string_view a1(a1_s);
   std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_vector_norm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor)
+static napi_value op__native_multi_head_attention(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_native_multi_head_attention", 13);
+  const at::Tensor& a0 = tl::tensor(c, 0, "query");
+  const at::Tensor& a1 = tl::tensor(c, 1, "key");
+  const at::Tensor& a2 = tl::tensor(c, 2, "value");
+  int64_t a3 = tl::i64(c, 3, "embed_dim");
+  int64_t a4 = tl::i64(c, 4, "num_head");
+  const at::Tensor& a5 = tl::tensor(c, 5, "qkv_weight");
+  const at::Tensor& a6 = tl::tensor(c, 6, "qkv_bias");
+  const at::Tensor& a7 = tl::tensor(c, 7, "proj_weight");
+  const at::Tensor& a8 = tl::tensor(c, 8, "proj_bias");
+  auto a9 = tl::opt_tensor(c, 9, "mask");
+  bool a10 = tl::boolean_or(c, 10, "need_weights", true);
+  bool a11 = tl::boolean_or(c, 11, "average_attn_weights", true);
+  c10::optional<int64_t> a12 = tl::opt_i64(c, 12, "mask_type");
+  return tl::wrap_tuple(c, at::_native_multi_head_attention(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12));
   TL_OP_END;
 }
 
@@ -1441,134 +1489,135 @@ extern const OpEntry ops_3[] = {
   {"addmv", op_addmv},
   {"arange", op_arange},
   {"argmin", op_argmin},
-  {"asin", op_asin},
-  {"bernoulli", op_bernoulli},
-  {"bilinear", op_bilinear},
-  {"bitwise_not", op_bitwise_not},
-  {"logical_or", op_logical_or},
-  {"cat", op_cat},
-  {"tensor_split_sections", op_tensor_split_sections},
-  {"clamp_Tensor", op_clamp_Tensor},
-  {"clamp_max_Tensor", op_clamp_max_Tensor},
-  {"clamp_min_Tensor", op_clamp_min_Tensor},
-  {"convolution", op_convolution},
-  {"conv1d_padding", op_conv1d_padding},
-  {"conv_transpose2d_input", op_conv_transpose2d_input},
-  {"cosh", op_cosh},
-  {"cummax", op_cummax},
-  {"cumsum_", op_cumsum_},
-  {"diagonal", op_diagonal},
-  {"div__Tensor_mode", op_div__Tensor_mode},
-  {"div__Scalar_mode", op_div__Scalar_mode},
-  {"vdot", op_vdot},
-  {"embedding_bag_padding_idx", op_embedding_bag_padding_idx},
-  {"empty_strided", op_empty_strided},
-  {"exp_", op_exp_},
-  {"expand_as", op_expand_as},
-  {"unflatten_int", op_unflatten_int},
-  {"floor_", op_floor_},
-  {"full", op_full},
-  {"index_Tensor", op_index_Tensor},
-  {"instance_norm", op_instance_norm},
-  {"kron", op_kron},
-  {"nan_to_num", op_nan_to_num},
-  {"log_", op_log_},
-  {"logaddexp", op_logaddexp},
-  {"logspace", op_logspace},
-  {"logsumexp", op_logsumexp},
-  {"max_dim", op_max_dim},
-  {"max_pool3d", op_max_pool3d},
-  {"median", op_median},
-  {"min_dim", op_min_dim},
-  {"mul_Tensor", op_mul_Tensor},
-  {"mv", op_mv},
-  {"ones", op_ones},
-  {"cosine_similarity", op_cosine_similarity},
-  {"pixel_shuffle", op_pixel_shuffle},
-  {"scalar_tensor", op_scalar_tensor},
-  {"randint", op_randint},
-  {"randint_like", op_randint_like},
-  {"randn_like", op_randn_like},
-  {"reciprocal_", op_reciprocal_},
-  {"repeat_interleave_Tensor", op_repeat_interleave_Tensor},
-  {"reshape_as", op_reshape_as},
-  {"round__decimals", op_round__decimals},
-  {"relu6", op_relu6},
-  {"rsqrt", op_rsqrt},
-  {"celu", op_celu},
-  {"sigmoid", op_sigmoid},
-  {"sinh", op_sinh},
-  {"_softmax", op__softmax},
-  {"squeeze", op_squeeze},
-  {"vstack", op_vstack},
-  {"sqrt", op_sqrt},
-  {"std", op_std},
-  {"std_mean_dim", op_std_mean_dim},
-  {"t", op_t},
-  {"tensordot", op_tensordot},
-  {"one_hot", op_one_hot},
-  {"trunc", op_trunc},
-  {"unsqueeze", op_unsqueeze},
-  {"var_mean", op_var_mean},
-  {"where_self", op_where_self},
-  {"where", op_where},
-  {"norm_ScalarOpt_dtype", op_norm_ScalarOpt_dtype},
-  {"clone", op_clone},
-  {"sub_Scalar", op_sub_Scalar},
-  {"addmm", op_addmm},
-  {"to_device", op_to_device},
-  {"meshgrid_indexing", op_meshgrid_indexing},
-  {"masked_fill_Tensor", op_masked_fill_Tensor},
-  {"index_add_", op_index_add_},
-  {"index_fill__int_Tensor", op_index_fill__int_Tensor},
-  {"scatter_value", op_scatter_value},
-  {"scatter_value_reduce", op_scatter_value_reduce},
-  {"scatter_reduce_two", op_scatter_reduce_two},
-  {"bitwise_and_Scalar_Tensor", op_bitwise_and_Scalar_Tensor},
-  {"bitwise_or_Tensor", op_bitwise_or_Tensor},
-  {"tril_", op_tril_},
-  {"addbmm", op_addbmm},
-  {"uniform_", op_uniform_},
-  {"triu", op_triu},
-  {"ne_Scalar", op_ne_Scalar},
-  {"eq_Scalar", op_eq_Scalar},
-  {"le_Scalar", op_le_Scalar},
-  {"lt_Scalar", op_lt_Scalar},
-  {"index_select", op_index_select},
-  {"addcmul", op_addcmul},
-  {"cross_entropy_loss", op_cross_entropy_loss},
-  {"erfinv", op_erfinv},
-  {"atan2", op_atan2},
-  {"fmod_Scalar", op_fmod_Scalar},
-  {"remainder_Tensor", op_remainder_Tensor},
-  {"max", op_max},
-  {"minimum", op_minimum},
-  {"msort", op_msort},
-  {"all", op_all},
-  {"equal", op_equal},
-  {"pow__Scalar", op_pow__Scalar},
-  {"float_power_Tensor_Scalar", op_float_power_Tensor_Scalar},
-  {"normal_Tensor_Tensor", op_normal_Tensor_Tensor},
-  {"_foreach_add__Scalar", op__foreach_add__Scalar},
-  {"_foreach_mul__Scalar", op__foreach_mul__Scalar},
-  {"_foreach_add__List", op__foreach_add__List},
-  {"_foreach_mul__List", op__foreach_mul__List},
-  {"_foreach_zero_", op__foreach_zero_},
-  {"_foreach_neg", op__foreach_neg},
-  {"_foreach_addcmul__Scalar", op__foreach_addcmul__Scalar},
-  {"_foreach_norm_Scalar", op__foreach_norm_Scalar},
-  {"nll_loss_nd", op_nll_loss_nd},
-  {"huber_loss", op_huber_loss},
-  {"glu", op_glu},
-  {"hardswish", op_hardswish},
-  {"softplus", op_softplus},
-  {"adaptive_max_pool2d", op_adaptive_max_pool2d},
-  {"reflection_pad1d", op_reflection_pad1d},
-  {"pad", op_pad},
-  {"upsample_nearest2d", op_upsample_nearest2d},
-  {"isneginf", op_isneginf},
-  {"outer", op_outer},
-  {"linalg_vector_norm", op_linalg_vector_norm},
+  {"as_strided", op_as_strided},
+  {"batch_norm", op_batch_norm},
+  {"bernoulli_p", op_bernoulli_p},
+  {"bincount", op_bincount},
+  {"logical_and", op_logical_and},
+  {"broadcast_to", op_broadcast_to},
+  {"chunk", op_chunk},
+  {"clamp", op_clamp},
+  {"clamp_max", op_clamp_max},
+  {"clamp_min", op_clamp_min},
+  {"constant_pad_nd", op_constant_pad_nd},
+  {"conv3d", op_conv3d},
+  {"conv_transpose1d", op_conv_transpose1d},
+  {"cos", op_cos},
+  {"count_nonzero", op_count_nonzero},
+  {"cumsum", op_cumsum},
+  {"diag_embed", op_diag_embed},
+  {"div_Tensor_mode", op_div_Tensor_mode},
+  {"div_Scalar_mode", op_div_Scalar_mode},
+  {"dot", op_dot},
+  {"embedding_bag", op_embedding_bag},
+  {"empty_like", op_empty_like},
+  {"exp", op_exp},
+  {"expand", op_expand},
+  {"flatten_using_ints", op_flatten_using_ints},
+  {"floor", op_floor},
+  {"frac", op_frac},
+  {"group_norm", op_group_norm},
+  {"index_put", op_index_put},
+  {"kl_div", op_kl_div},
+  {"native_layer_norm", op_native_layer_norm},
+  {"log", op_log},
+  {"log2", op_log2},
+  {"xlogy_Scalar_Other", op_xlogy_Scalar_Other},
+  {"logcumsumexp", op_logcumsumexp},
+  {"aminmax", op_aminmax},
+  {"max_pool2d", op_max_pool2d},
+  {"nanmean", op_nanmean},
+  {"nanmedian_dim", op_nanmedian_dim},
+  {"mode", op_mode},
+  {"mul__Scalar", op_mul__Scalar},
+  {"native_batch_norm", op_native_batch_norm},
+  {"cdist", op_cdist},
+  {"movedim_int", op_movedim_int},
+  {"poisson_nll_loss", op_poisson_nll_loss},
+  {"rand_like", op_rand_like},
+  {"randint_low_generator", op_randint_low_generator},
+  {"randn_generator", op_randn_generator},
+  {"reciprocal", op_reciprocal},
+  {"repeat", op_repeat},
+  {"reshape", op_reshape},
+  {"round_decimals", op_round_decimals},
+  {"relu_", op_relu_},
+  {"hardshrink", op_hardshrink},
+  {"selu", op_selu},
+  {"mish", op_mish},
+  {"sin", op_sin},
+  {"softmax_int", op_softmax_int},
+  {"split_with_sizes", op_split_with_sizes},
+  {"hstack", op_hstack},
+  {"nansum", op_nansum},
+  {"square_", op_square_},
+  {"std_mean", op_std_mean},
+  {"prod_dim_int", op_prod_dim_int},
+  {"tanh_", op_tanh_},
+  {"transpose_int", op_transpose_int},
+  {"triplet_margin_loss", op_triplet_margin_loss},
+  {"unique_consecutive", op_unique_consecutive},
+  {"var_correction", op_var_correction},
+  {"view_as", op_view_as},
+  {"where_Scalar", op_where_Scalar},
+  {"poisson", op_poisson},
+  {"norm_ScalarOpt_dim", op_norm_ScalarOpt_dim},
+  {"sub__Tensor", op_sub__Tensor},
+  {"rsub_Scalar", op_rsub_Scalar},
+  {"_to_copy", op__to_copy},
+  {"meshgrid", op_meshgrid},
+  {"masked_fill__Tensor", op_masked_fill__Tensor},
+  {"view_dtype", op_view_dtype},
+  {"index_fill_int_Scalar", op_index_fill_int_Scalar},
+  {"scatter__src", op_scatter__src},
+  {"scatter__reduce", op_scatter__reduce},
+  {"scatter_add_", op_scatter_add_},
+  {"bitwise_and_Scalar", op_bitwise_and_Scalar},
+  {"bitwise_or_Scalar_Tensor", op_bitwise_or_Scalar_Tensor},
+  {"bitwise_xor_Tensor", op_bitwise_xor_Tensor},
+  {"lerp__Tensor", op_lerp__Tensor},
+  {"random_", op_random_},
+  {"cross", op_cross},
+  {"triu_indices", op_triu_indices},
+  {"ne__Tensor", op_ne__Tensor},
+  {"ge_Tensor", op_ge_Tensor},
+  {"gt_Tensor", op_gt_Tensor},
+  {"take_along_dim", op_take_along_dim},
+  {"gather", op_gather},
+  {"addcdiv_", op_addcdiv_},
+  {"digamma", op_digamma},
+  {"dist", op_dist},
+  {"histc", op_histc},
+  {"remainder_Scalar", op_remainder_Scalar},
+  {"fmin", op_fmin},
+  {"max_other", op_max_other},
+  {"sort_stable", op_sort_stable},
+  {"topk", op_topk},
+  {"unfold", op_unfold},
+  {"pow_Tensor_Scalar", op_pow_Tensor_Scalar},
+  {"float_power_Scalar", op_float_power_Scalar},
+  {"normal_float_Tensor", op_normal_float_Tensor},
+  {"_foreach_add_Scalar", op__foreach_add_Scalar},
+  {"_foreach_mul_Scalar", op__foreach_mul_Scalar},
+  {"_foreach_add_List", op__foreach_add_List},
+  {"_foreach_mul_List", op__foreach_mul_List},
+  {"_foreach_exp", op__foreach_exp},
+  {"_foreach_abs", op__foreach_abs},
+  {"_foreach_addcdiv__Scalar", op__foreach_addcdiv__Scalar},
+  {"_foreach_maximum_List", op__foreach_maximum_List},
+  {"multilabel_margin_loss", op_multilabel_margin_loss},
+  {"smooth_l1_loss", op_smooth_l1_loss},
+  {"elu_", op_elu_},
+  {"hardtanh_", op_hardtanh_},
+  {"log_sigmoid", op_log_sigmoid},
+  {"adaptive_avg_pool3d", op_adaptive_avg_pool3d},
+  {"max_pool2d_with_indices", op_max_pool2d_with_indices},
+  {"replication_pad2d", op_replication_pad2d},
+  {"upsample_bilinear2d", op_upsample_bilinear2d},
+  {"isposinf", op_isposinf},
+  {"inverse", op_inverse},
+  {"linalg_norm_ord_str", op_linalg_norm_ord_str},
+  {"_native_multi_head_attention", op__native_multi_head_attention},
   {nullptr, nullptr},
 };
 }  // namespace tl

@@ -61,6 +61,17 @@ export interface NativeCore {
   setErrorFactory(fn: (kind: string, message: string, op: string) => Error): void;
   flushMemoryPressure(): void;
   config(): NativeConfig;
+  // optim.cpp: optimizer updates per parameter group (state: K handles per param, 0 = none)
+  sgdStep(params: Handle[], state: Handle[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): Handle[];
+  adamStep(params: Handle[], state: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean, decoupled: boolean): Handle[];
+  rmspropStep(params: Handle[], state: Handle[], lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: boolean, maximize: boolean): Handle[];
+  adagradStep(params: Handle[], state: Handle[], lr: number, lrDecay: number, weightDecay: number, eps: number, initialAccumulatorValue: number, maximize: boolean): Handle[];
+  clipGradNorm(params: Handle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): Handle;
+  clipGradValue(params: Handle[], clipValue: number): void;
+  setData(h: Handle, data: Handle): void;
+  // serialize.cpp: torch.save / torch.load bytes
+  pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
+  readZip(bytes: Buffer): [string, Buffer][];
 }
 
 function load(): NativeCore {

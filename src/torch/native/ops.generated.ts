@@ -61,6 +61,8 @@ export interface NativeOps {
   asinh(self: Handle): Handle;
   /** aten::atanh(Tensor self) -> Tensor */
   atanh(self: Handle): Handle;
+  /** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
+  as_strided(self: Handle, size: number | number[], stride: number | number[], storage_offset?: number | null): Handle;
   /** aten::asin(Tensor self) -> Tensor */
   asin(self: Handle): Handle;
   /** aten::atan(Tensor self) -> Tensor */

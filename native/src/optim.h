@@ -1,0 +1,8 @@
+// Hand-written entry tables beside the generated ops (see optim.cpp, serialize.cpp).
+#pragma once
+#include "convert.h"
+
+namespace tl {
+extern const OpEntry optim_ops[];
+extern const OpEntry serialize_ops[];
+}  // namespace tl
