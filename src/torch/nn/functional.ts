@@ -48,3 +48,131 @@ export function crossEntropy(input: Tensor, target: Tensor,
   return wrap(ops.cross_entropy_loss(h(input, "crossEntropy", "input"), h(target, "crossEntropy", "target"), hOpt(opts.weight, "crossEntropy", "weight"),
     REDUCTION[opts.reduction ?? "mean"], opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
 }
+
+// ---- more layers' functions ---------------------------------------------------------------
+
+/** 1-D convolution. input: (N, C_in, L), weight: (C_out, C_in/groups, k). */
+export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null,
+  opts: { stride?: number; padding?: number; dilation?: number; groups?: number } = {}): Tensor {
+  return wrap(ops.conv1d(h(input, "conv1d", "input"), h(weight, "conv1d", "weight"), hOpt(bias, "conv1d", "bias"),
+    opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
+}
+
+/** Transposed 2-D convolution. weight: (C_in, C_out/groups, kH, kW). */
+export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
+  opts: { stride?: Pair; padding?: Pair; outputPadding?: Pair; groups?: number; dilation?: Pair } = {}): Tensor {
+  return wrap(ops.conv_transpose2d_input(h(input, "convTranspose2d", "input"), h(weight, "convTranspose2d", "weight"), hOpt(bias, "convTranspose2d", "bias"),
+    opts.stride ?? 1, opts.padding ?? 0, opts.outputPadding ?? 0, opts.groups ?? 1, opts.dilation ?? 1));
+}
+
+/** `y = x1ᵀ A x2 + b`. weight: (out, in1, in2). */
+export const bilinear = (input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor =>
+  wrap(ops.bilinear(h(input1, "bilinear", "input1"), h(input2, "bilinear", "input2"), h(weight, "bilinear", "weight"), hOpt(bias, "bilinear", "bias")));
+
+export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return wrap(ops.layer_norm(h(input, "layerNorm", "input"), normalizedShape, hOpt(weight, "layerNorm", "weight"), hOpt(bias, "layerNorm", "bias"), eps, true));
+}
+export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return wrap(ops.group_norm(h(input, "groupNorm", "input"), numGroups, hOpt(weight, "groupNorm", "weight"), hOpt(bias, "groupNorm", "bias"), eps, true));
+}
+
+/** Zeroes elements with probability `p` in training and scales the rest by 1/(1-p). */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout(): expected a probability p in [0, 1] but received ${p}`);
+  return wrap(ops.dropout(h(input, "dropout", "input"), p, training));
+}
+
+/** Rows of `weight` picked by integer `input`; `paddingIdx` rows get no gradient. */
+export function embedding(input: Tensor, weight: Tensor, opts: { paddingIdx?: number | null; scaleGradByFreq?: boolean; sparse?: boolean } = {}): Tensor {
+  let pad = opts.paddingIdx ?? -1;
+  if (opts.paddingIdx !== undefined && opts.paddingIdx !== null && opts.paddingIdx < 0) pad = weight.size(0) + opts.paddingIdx;
+  return wrap(ops.embedding(h(weight, "embedding", "weight"), h(input, "embedding", "input"), pad, opts.scaleGradByFreq ?? false, opts.sparse ?? false));
+}
+
+export const leakyRelu = (input: Tensor, negativeSlope = 0.01): Tensor => wrap(ops.leaky_relu(h(input, "leakyRelu", "input"), negativeSlope));
+/** GELU; `approximate: "tanh"` for the tanh approximation. */
+export const gelu = (input: Tensor, approximate: "none" | "tanh" = "none"): Tensor => wrap(ops.gelu(h(input, "gelu", "input"), approximate));
+export const silu = (input: Tensor): Tensor => input.silu();
+export const tanh = (input: Tensor): Tensor => input.tanh();
+export const sigmoid = (input: Tensor): Tensor => input.sigmoid();
+export const softmax = (input: Tensor, dim: number): Tensor => input.softmax(dim);
+export const logSoftmax = (input: Tensor, dim: number): Tensor => input.logSoftmax(dim);
+/** Pads the last dimensions: `pad` = [left, right, top, bottom, ...] as in PyTorch (constant mode). */
+export const pad = (input: Tensor, padding: number[], value = 0): Tensor => wrap(ops.constant_pad_nd(h(input, "pad", "input"), padding, value));
+export const oneHot = (input: Tensor, numClasses = -1): Tensor => wrap(ops.one_hot(h(input, "oneHot", "input"), numClasses));
+
+// ---- losses ----------------------------------------------------------------------------------
+
+/** Options every loss takes. */
+export interface LossOptions { reduction?: Reduction }
+const red = (o: LossOptions): number => {
+  const r = o.reduction ?? "mean";
+  if (!(r in REDUCTION)) throw new TypeError(`loss: expected reduction "none", "mean" or "sum" but received ${JSON.stringify(r)}`);
+  return REDUCTION[r];
+};
+
+/** Python warns and broadcasts when input and target shapes differ; torchlight broadcasts too. */
+function broadcastPair(input: Tensor, target: Tensor, fn: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  const a = input.shape, b = target.shape;
+  if (a.length === b.length && a.every((d, i) => d === b[i])) return fn(input, target);
+  const x = input.expand(...broadcastShape(a, b)), y = target.expand(...broadcastShape(a, b));
+  try { return fn(x, y); } finally { x.dispose(); y.dispose(); }
+}
+function broadcastShape(a: number[], b: number[]): number[] {
+  const n = Math.max(a.length, b.length), out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1, y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new TypeError(`loss: input shape [${a.join(", ")}] and target shape [${b.join(", ")}] do not broadcast; pass a target of the input's shape`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+export const mseLoss = (input: Tensor, target: Tensor, o: LossOptions = {}): Tensor =>
+  broadcastPair(input, target, (a, b) => wrap(ops.mse_loss(h(a, "mseLoss", "input"), h(b, "mseLoss", "target"), red(o))));
+export const l1Loss = (input: Tensor, target: Tensor, o: LossOptions = {}): Tensor =>
+  broadcastPair(input, target, (a, b) => wrap(ops.l1_loss(h(a, "l1Loss", "input"), h(b, "l1Loss", "target"), red(o))));
+export function smoothL1Loss(input: Tensor, target: Tensor, o: LossOptions & { beta?: number } = {}): Tensor {
+  const beta = o.beta ?? 1;
+  if (beta === 0) return l1Loss(input, target, o);
+  return broadcastPair(input, target, (a, b) => wrap(ops.smooth_l1_loss(h(a, "smoothL1Loss", "input"), h(b, "smoothL1Loss", "target"), red(o), beta)));
+}
+export const huberLoss = (input: Tensor, target: Tensor, o: LossOptions & { delta?: number } = {}): Tensor =>
+  broadcastPair(input, target, (a, b) => wrap(ops.huber_loss(h(a, "huberLoss", "input"), h(b, "huberLoss", "target"), red(o), o.delta ?? 1)));
+
+/** Negative log-likelihood of log-probabilities (N, C, ...) against class indices (N, ...). */
+export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null; ignoreIndex?: number } = {}): Tensor {
+  return wrap(ops.nll_loss_nd(h(input, "nllLoss", "input"), h(target, "nllLoss", "target"), hOpt(o.weight, "nllLoss", "weight"), red(o), o.ignoreIndex ?? -100));
+}
+
+function sameShape(input: Tensor, target: Tensor, op: string): void {
+  const a = input.shape, b = target.shape;
+  if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+    throw new TypeError(`${op}(): expected a target of the input's shape [${a.join(", ")}] but received [${b.join(", ")}]`);
+  }
+}
+/** Binary cross-entropy of probabilities in [0, 1]. */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null } = {}): Tensor {
+  sameShape(input, target, "binaryCrossEntropy");
+  if (o.weight) {
+    const w = o.weight.expand(...broadcastShape(target.shape, o.weight.shape));
+    try { return wrap(ops.binary_cross_entropy(input._h, target._h, w._h, red(o))); } finally { w.dispose(); }
+  }
+  return wrap(ops.binary_cross_entropy(h(input, "binaryCrossEntropy", "input"), h(target, "binaryCrossEntropy", "target"), null, red(o)));
+}
+/** Binary cross-entropy of logits (numerically stable). */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null; posWeight?: Tensor | null } = {}): Tensor {
+  sameShape(input, target, "binaryCrossEntropyWithLogits");
+  return wrap(ops.binary_cross_entropy_with_logits(h(input, "binaryCrossEntropyWithLogits", "input"), h(target, "binaryCrossEntropyWithLogits", "target"),
+    hOpt(o.weight, "binaryCrossEntropyWithLogits", "weight"), hOpt(o.posWeight, "binaryCrossEntropyWithLogits", "posWeight"), red(o)));
+}
+/** KL divergence of log-probabilities `input` from `target`; `reduction: "batchmean"` divides the sum by the batch size. */
+export function klDiv(input: Tensor, target: Tensor, o: { reduction?: Reduction | "batchmean"; logTarget?: boolean } = {}): Tensor {
+  const r = o.reduction ?? "mean";
+  if (r === "batchmean") {
+    const s = wrap(ops.kl_div(h(input, "klDiv", "input"), h(target, "klDiv", "target"), REDUCTION.sum, o.logTarget ?? false));
+    if (input.ndim === 0) return s;
+    try { return s.div(input.size(0)); } finally { s.dispose(); }
+  }
+  return wrap(ops.kl_div(h(input, "klDiv", "input"), h(target, "klDiv", "target"), red({ reduction: r }), o.logTarget ?? false));
+}

@@ -1,0 +1,93 @@
+/**
+ * @module torchlight/torch/nn/init: weight initialisation, as `torch.nn.init`.
+ * Same arithmetic and the same random-number draws as PyTorch, so after the same
+ * `manualSeed` a layer starts with bit-identical weights.
+ */
+import { noGrad } from "../autograd.js";
+import type { Tensor } from "../tensor.js";
+import { tensor } from "../creation.js";
+import { tidy } from "../memory.js";
+
+export type Nonlinearity = "linear" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d"
+  | "sigmoid" | "tanh" | "relu" | "leaky_relu" | "selu";
+export type FanMode = "fan_in" | "fan_out";
+
+/** The recommended gain for a nonlinearity, as `nn.init.calculate_gain`. */
+export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
+  switch (nonlinearity) {
+    case "linear": case "conv1d": case "conv2d": case "conv3d": case "conv_transpose1d": case "conv_transpose2d": case "conv_transpose3d": case "sigmoid":
+      return 1;
+    case "tanh": return 5.0 / 3;
+    case "relu": return Math.sqrt(2.0);
+    case "leaky_relu": {
+      const slope = param ?? 0.01;
+      return Math.sqrt(2.0 / (1 + slope ** 2));
+    }
+    case "selu": return 3.0 / 4;
+    default: throw new TypeError(`calculateGain(): unsupported nonlinearity ${JSON.stringify(nonlinearity)}; use one of linear, conv*, sigmoid, tanh, relu, leaky_relu, selu`);
+  }
+}
+
+/** `[fanIn, fanOut]` of a weight of 2 or more dimensions. */
+export function calculateFanInAndFanOut(t: Tensor): [number, number] {
+  const shape = t.shape;
+  if (shape.length < 2) throw new TypeError(`init: fan in and fan out cannot be computed for a tensor with fewer than 2 dimensions (shape [${shape.join(", ")}])`);
+  let receptive = 1;
+  for (const d of shape.slice(2)) receptive *= d;
+  return [shape[1]! * receptive, shape[0]! * receptive];
+}
+function fan(t: Tensor, mode: FanMode): number {
+  if (mode !== "fan_in" && mode !== "fan_out") throw new TypeError(`init: mode ${JSON.stringify(mode)} not supported, please use one of fan_in, fan_out`);
+  const [i, o] = calculateFanInAndFanOut(t);
+  return mode === "fan_in" ? i : o;
+}
+
+export const uniform_ = (t: Tensor, a = 0, b = 1): Tensor => noGrad(() => t.uniform_(a, b));
+export const normal_ = (t: Tensor, mean = 0, std = 1): Tensor => noGrad(() => t.normal_(mean, std));
+export const constant_ = (t: Tensor, value: number): Tensor => noGrad(() => t.fill_(value));
+export const zeros_ = (t: Tensor): Tensor => noGrad(() => t.zero_());
+export const ones_ = (t: Tensor): Tensor => noGrad(() => t.fill_(1));
+
+/** Normal(mean, std) truncated to [a, b], drawn by inverse CDF as PyTorch does. */
+export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
+  const cdf = (x: number) => (1 + erf(x / Math.sqrt(2))) / 2;
+  const l = cdf((a - mean) / std), u = cdf((b - mean) / std);
+  return noGrad(() => {
+    t.uniform_(2 * l - 1, 2 * u - 1);
+    const inv = t.erfinv();
+    t.copy_(inv);
+    inv.dispose();
+    t.mul_(std * Math.sqrt(2));
+    t.add_(mean);
+    return t.clamp_(a, b);
+  });
+}
+
+export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  const [i, o] = calculateFanInAndFanOut(t);
+  const std = gain * Math.sqrt(2.0 / (i + o));
+  const bound = Math.sqrt(3.0) * std;
+  return uniform_(t, -bound, bound);
+}
+export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  const [i, o] = calculateFanInAndFanOut(t);
+  return normal_(t, 0, gain * Math.sqrt(2.0 / (i + o)));
+}
+
+/** He initialisation, uniform. `a`: the negative slope of the leaky ReLU that follows. */
+export function kaimingUniform_(t: Tensor, opts: { a?: number; mode?: FanMode; nonlinearity?: Nonlinearity } = {}): Tensor {
+  if (t.shape.includes(0)) return t;
+  const std = calculateGain(opts.nonlinearity ?? "leaky_relu", opts.a ?? 0) / Math.sqrt(fan(t, opts.mode ?? "fan_in"));
+  const bound = Math.sqrt(3.0) * std;
+  return uniform_(t, -bound, bound);
+}
+export function kaimingNormal_(t: Tensor, opts: { a?: number; mode?: FanMode; nonlinearity?: Nonlinearity } = {}): Tensor {
+  if (t.shape.includes(0)) return t;
+  const std = calculateGain(opts.nonlinearity ?? "leaky_relu", opts.a ?? 0) / Math.sqrt(fan(t, opts.mode ?? "fan_in"));
+  return normal_(t, 0, std);
+}
+
+// C's erf, as Python's math.erf calls it: computed by libtorch in float64 (std::erf).
+function erf(x: number): number {
+  return tidy(() => tensor([x], { dtype: "float64" }).erf().item());
+}
