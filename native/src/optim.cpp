@@ -136,24 +136,26 @@ TL_FN(adamStep) {
   TL_OP_END;
 }
 
-// rmspropStep(params, [square_avg, momentum_buffer, grad_avg], lr, alpha, eps, weightDecay,
-//             momentum, centered, maximize)
+// rmspropStep(params, [step, square_avg, momentum_buffer, grad_avg], lr, alpha, eps,
+//             weightDecay, momentum, centered, maximize)   (step: Python keeps an int; here a 0-d tensor)
 TL_FN(rmspropStep) {
   TL_OP_BEGIN("rmsprop_step", 9);
   double lr = f64(c, 2, "lr"), alpha = f64(c, 3, "alpha"), eps = f64(c, 4, "eps"), wd = f64(c, 5, "weightDecay");
   double momentum = f64(c, 6, "momentum");
   bool centered = boolean(c, 7, "centered"), maximize = boolean(c, 8, "maximize");
-  return for_each_param<3>(c, [&](at::Tensor& param, const at::Tensor& g, auto& st, auto make) {
-    if (!st[0]) make(0, at::zeros_like(param, at::MemoryFormat::Preserve));
-    if (momentum > 0 && !st[1]) make(1, at::zeros_like(param, at::MemoryFormat::Preserve));
-    if (centered && !st[2]) make(2, at::zeros_like(param, at::MemoryFormat::Preserve));
+  return for_each_param<4>(c, [&](at::Tensor& param, const at::Tensor& g, auto& st, auto make) {
+    if (!st[0]) make(0, at::zeros({}, at::kFloat));
+    if (!st[1]) make(1, at::zeros_like(param, at::MemoryFormat::Preserve));
+    if (momentum > 0 && !st[2]) make(2, at::zeros_like(param, at::MemoryFormat::Preserve));
+    if (centered && !st[3]) make(3, at::zeros_like(param, at::MemoryFormat::Preserve));
+    st[0]->add_(1);
     at::Tensor grad = maximize ? g.neg() : g;
     if (wd != 0) grad = grad.add(param, wd);
-    at::Tensor& square_avg = *st[0];
+    at::Tensor& square_avg = *st[1];
     square_avg.mul_(alpha).addcmul_(grad, grad, 1 - alpha);
     at::Tensor avg;
     if (centered) {
-      at::Tensor& grad_avg = *st[2];
+      at::Tensor& grad_avg = *st[3];
       grad_avg.mul_(alpha).add_(grad, 1 - alpha);
       avg = square_avg.addcmul(grad_avg, grad_avg, -1).sqrt_();
     } else {
@@ -161,7 +163,7 @@ TL_FN(rmspropStep) {
     }
     avg = avg.add_(eps);
     if (momentum > 0) {
-      at::Tensor& buf = *st[1];
+      at::Tensor& buf = *st[2];
       buf.mul_(momentum).addcdiv_(grad, avg);
       param.add_(buf, -lr);
     } else {

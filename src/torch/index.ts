@@ -15,6 +15,7 @@ export { tidy, keep, dispose, memory } from "./memory.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";
 export * as autograd from "./autograd.js";
 export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";
 export { TorchError, TorchArgumentError, TorchLoadError, type TorchErrorCode } from "./errors.js";
 export type { DType, MemoryFormat } from "./dtype.js";
 
