@@ -13,10 +13,10 @@ export const PYTHON = process.env.TORCHLIGHT_PYTHON ?? "/usr/bin/python3";
 
 export interface Encoded { shape: number[]; dtype: torch.DType; data: (number | boolean)[] }
 
-/** Runs a reference script of test/parity/ and returns its JSON. */
-export function pythonReference<T>(script: string): T {
+/** Runs a reference script of test/parity/ (with `args` before the output path) and returns its JSON. */
+export function pythonReference<T>(script: string, args: string[] = []): T {
   const out = join(mkdtempSync(join(tmpdir(), "torchlight-ref-")), "ref.json");
-  execFileSync(PYTHON, [join(ROOT, "test", "parity", script), out], { stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync(PYTHON, [join(ROOT, "test", "parity", script), ...args, out], { stdio: ["ignore", "inherit", "inherit"] });
   return JSON.parse(readFileSync(out, "utf8")) as T;
 }
 

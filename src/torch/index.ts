@@ -42,3 +42,4 @@ export const cuda = {
   deviceCount: (): number => native.config().cudaDeviceCount,
 };
 export { save, load, saveAsync, loadAsync, serialize, deserialize, type Saveable } from "./serialization.js";
+export * as safetensors from "./safetensors.js";

@@ -19,7 +19,7 @@ import { TorchError } from "./errors.js";
 export type Saveable = Tensor | number | bigint | string | boolean | null | undefined | Saveable[] | { [key: string]: Saveable } | Map<string | number, Saveable>;
 
 /** The bytes of a torch.save file holding `obj`. */
-export function serialize(obj: Saveable): Buffer {
+export function serialize(obj: Saveable | object): Buffer {
   return native.pickleSave(obj, Tensor);
 }
 /** Options of {@link load}. */
@@ -51,7 +51,7 @@ function tmpName(path: string): string {
  * renamed over `path`). Synchronous; see {@link saveAsync}.
  * @example torch.save(model.stateDict(), "model.pt")  // Python: model.load_state_dict(torch.load("model.pt"))
  */
-export function save(obj: Saveable, path: string): void {
+export function save(obj: Saveable | object, path: string): void {
   const bytes = serialize(obj);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tmpName(path);
@@ -69,7 +69,7 @@ export function load(path: string, options: LoadOptions = {}): Saveable {
 }
 
 /** {@link save}, with the file written off the JS thread. */
-export async function saveAsync(obj: Saveable, path: string): Promise<void> {
+export async function saveAsync(obj: Saveable | object, path: string): Promise<void> {
   const bytes = serialize(obj);
   await mkdir(dirname(path), { recursive: true });
   const tmp = tmpName(path);
@@ -99,9 +99,18 @@ const STORAGE_DTYPES: Record<string, DType> = {
 const BYTES_PER: Record<number, (b: ArrayBuffer) => ArrayBufferView> = {
   1: (b) => new Uint8Array(b), 2: (b) => new Uint16Array(b), 4: (b) => new Float32Array(b), 8: (b) => new Float64Array(b),
 };
-const ELEMENT_SIZE: Record<DType, number> = {
+/** Bytes per element of each dtype. */
+export const ELEMENT_SIZE: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
+
+/** A CPU tensor of `dtype` and `shape` holding a copy of little-endian `bytes`. */
+export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]): Tensor {
+  const es = ELEMENT_SIZE[dtype];
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return wrap(native.fromTypedArray(BYTES_PER[es]!(copy), shape, dtypeCode(dtype)));
+}
 
 class StorageType { constructor(readonly dtype: DType) {} }
 class Global { constructor(readonly module: string, readonly name: string) {} }
@@ -120,10 +129,7 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
     let s = storages.get(key);
     if (s) return s;
     const rec = records.get(`data/${key}`) ?? fail(`the file lacks the record data/${key} of a tensor storage`);
-    const es = ELEMENT_SIZE[st.dtype];
-    const copy = new ArrayBuffer(rec.byteLength);
-    new Uint8Array(copy).set(rec);
-    let flat = wrap(native.fromTypedArray(BYTES_PER[es]!(copy), [rec.byteLength / es], dtypeCode(st.dtype)));
+    let flat = tensorFromBytes(rec, st.dtype, [rec.byteLength / ELEMENT_SIZE[st.dtype]]);
     made.push(flat);
     const device = options.mapLocation ?? location;
     if (device !== "cpu") {
