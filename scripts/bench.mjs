@@ -1,40 +1,72 @@
 #!/usr/bin/env node
-// npm run bench [-- engine] [-- --rounds N]: runs torchlight and Python PyTorch side by side,
-// alternating, and prints medians and ratios (>1 means torchlight is faster).
+// npm run bench [-- engine|nn ...] [-- --rounds N] [-- --pairs K]: runs torchlight and Python
+// PyTorch side by side, alternating K times per workload so machine noise hits both alike,
+// and prints medians and ratios (speed > 1 or time < 1 means torchlight is faster).
+// Suites: engine (bench/engine.*: models written op by op, tiny-op cost), nn (bench/nn.*:
+// nn modules + optim.Adam, optimizer step alone). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
-const rounds = Number(argv[argv.indexOf("--rounds") + 1] ?? 0) || 5;
-const suite = argv.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "engine";
-if (suite !== "engine") { console.error(`unknown benchmark '${suite}'; available: engine`); process.exit(2); }
+const opt = (name, d) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) || d : d; };
+const rounds = opt("--rounds", 5), pairs = opt("--pairs", 2);
 const python = process.env.TORCHLIGHT_PYTHON ?? "/usr/bin/python3";
+const threads = process.env.BENCH_THREADS ?? "2";
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const speed = (label, key) => (tl, py) => {
+  const t = median(tl.map((r) => r[key])), p = median(py.map((r) => r[key]));
+  return [{ workload: label, torchlight: t.toFixed(0), python: p.toFixed(0), ratio: `${(t / p).toFixed(2)}x speed` }];
+};
+const time = (label, key, unit, pyKey = key, note = "") => (tl, py) => {
+  const t = median(tl.map((r) => r[key])), p = median(py.filter((r) => pyKey in r).map((r) => r[pyKey]));
+  return [{ workload: label + note, torchlight: `${t.toFixed(unit === "ns" ? 0 : 2)} ${unit}`, python: `${p.toFixed(unit === "ns" ? 0 : 2)} ${unit}`, ratio: `${(p / t).toFixed(2)}x speed` }];
+};
+
+const SUITES = {
+  engine: {
+    ts: "dist/bench/engine.js", py: "bench/engine.py",
+    workloads: {
+      add: (tl, py) => [...time("tiny add, per op (dispose each)", "nsPerOp", "ns")(tl, py), ...time("tiny add, per op (tidy per 100)", "nsPerOpTidy", "ns", "nsPerOp")(tl, py)],
+      mlp: speed("MLP op by op, train images/s", "imagesPerSecond"),
+      resnet18: speed("ResNet-18 op by op, train images/s", "imagesPerSecond"),
+    },
+  },
+  nn: {
+    ts: "dist/bench/nn.js", py: "bench/nn.py",
+    workloads: {
+      mlp: speed("MLP nn+optim.Adam, train images/s", "imagesPerSecond"),
+      resnet18: speed("ResNet-18 nn+optim.Adam, train images/s", "imagesPerSecond"),
+      adam: (tl, py) => [...time("Adam step, ResNet-18 params", "msPerStep", "ms", "msPerStep", " vs foreach=False")(tl, py),
+        ...time("Adam step, ResNet-18 params", "msPerStep", "ms", "msPerStepForeach", " vs foreach=True")(tl, py)],
+    },
+  },
+};
+
+const named = argv.filter((a, i) => !a.startsWith("--") && !(i > 0 && argv[i - 1]?.startsWith("--")));
+const unknown = named.filter((s) => !(s in SUITES));
+if (unknown.length) { console.error(`unknown benchmark suite '${unknown.join("', '")}'; available: ${Object.keys(SUITES).join(", ")}`); process.exit(2); }
 
 function runSide(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, BENCH_THREADS: process.env.BENCH_THREADS ?? "2" } });
+  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, BENCH_THREADS: threads } });
   if (r.status !== 0) { console.error(r.stderr); throw new Error(`${cmd} ${args.join(" ")} failed`); }
   return r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-const results = [];
-for (const workload of ["add", "mlp", "resnet18"]) {
-  const tl = [], py = [];
-  // alternate sides so that machine noise hits both alike
-  for (let k = 0; k < 2; k++) {
-    tl.push(...runSide(process.execPath, [join(root, "dist", "bench", "engine.js"), workload, String(Math.ceil(rounds / 2))]));
-    py.push(...runSide(python, [join(root, "bench", "engine.py"), workload, String(Math.ceil(rounds / 2))]));
+for (const name of named.length ? named : Object.keys(SUITES)) {
+  const suite = SUITES[name];
+  const results = [];
+  for (const [workload, summarize] of Object.entries(suite.workloads)) {
+    const tl = [], py = [];
+    const per = String(Math.ceil(rounds / pairs));
+    for (let k = 0; k < pairs; k++) {
+      tl.push(...runSide(process.execPath, [join(root, suite.ts), workload, per]));
+      py.push(...runSide(python, [join(root, suite.py), workload, per]));
+    }
+    results.push(...summarize(tl, py));
   }
-  if (workload === "add") {
-    const t = median(tl.map((r) => r.nsPerOp)), tt = median(tl.map((r) => r.nsPerOpTidy)), p = median(py.map((r) => r.nsPerOp));
-    results.push({ workload: "tiny add, per op (dispose each)", torchlight: `${t.toFixed(0)} ns`, python: `${p.toFixed(0)} ns`, ratio: `${(t / p).toFixed(2)}x time` });
-    results.push({ workload: "tiny add, per op (tidy per 100)", torchlight: `${tt.toFixed(0)} ns`, python: `${p.toFixed(0)} ns`, ratio: `${(tt / p).toFixed(2)}x time` });
-  } else {
-    const t = median(tl.map((r) => r.imagesPerSecond)), p = median(py.map((r) => r.imagesPerSecond));
-    results.push({ workload: `${workload} train step, images/s`, torchlight: t.toFixed(0), python: p.toFixed(0), ratio: `${(t / p).toFixed(2)}x speed` });
-  }
+  console.log(`\n${name} benchmark: medians of ${pairs * Math.ceil(rounds / pairs)} rounds per side (${pairs} alternations), ${threads} threads`);
+  console.table(results);
 }
-console.log(`engine benchmark: medians of ${2 * Math.ceil(rounds / 2)} rounds per side, ${process.env.BENCH_THREADS ?? 2} threads`);
-console.table(results);

@@ -123,14 +123,17 @@ TL_FN(adamStep) {
     double bias_correction2 = 1 - std::pow(beta2, step);
     double step_size = lr / bias_correction1;
     double bias_correction2_sqrt = std::sqrt(bias_correction2);
+    // Python: (v.sqrt() / bc2_sqrt).add_(eps); dividing in place runs the same kernel
+    // without a second temporary
     at::Tensor denom;
     if (amsgrad) {
       at::Tensor& max_sq = *st[3];
       at::maximum_out(max_sq, max_sq, exp_avg_sq);
-      denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps);
+      denom = max_sq.sqrt();
     } else {
-      denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps);
+      denom = exp_avg_sq.sqrt();
     }
+    denom.div_(bias_correction2_sqrt).add_(eps);
     param.addcdiv_(exp_avg, denom, -step_size);
   });
   TL_OP_END;
