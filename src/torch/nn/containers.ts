@@ -6,6 +6,14 @@ function checkModule(where: string, m: unknown): Module {
   return m;
 }
 
+/** The i-th registered module (negative counts from the end), with a clear range error. */
+function nth<M extends Module>(owner: Module, i: number): M {
+  const all = [...owner._registered.values()] as M[];
+  const m = all[i < 0 ? all.length + i : i];
+  if (!m) throw new RangeError(`${owner.constructor.name}.at(): index ${i} is out of range for ${all.length} modules`);
+  return m;
+}
+
 /**
  * Runs its modules one after the other. Named "0", "1", ... in stateDict, or by the keys of
  * an object given as the only argument (Python's OrderedDict form).
@@ -22,12 +30,7 @@ export class Sequential extends Module {
     }
   }
   /** The i-th module (negative counts from the end). */
-  at(i: number): Module {
-    const all = [...this._registered.values()] as Module[];
-    const m = all[i < 0 ? all.length + i : i];
-    if (!m) throw new RangeError(`Sequential.at(): index ${i} is out of range for ${all.length} modules`);
-    return m;
-  }
+  at(i: number): Module { return nth(this, i); }
   get length(): number { return this._registered.size; }
   append(m: Module): this { this.registerModule(String(this._registered.size), checkModule("Sequential.append", m)); return this; }
   [Symbol.iterator](): Iterator<Module> { return ([...this._registered.values()] as Module[])[Symbol.iterator](); }
@@ -44,12 +47,7 @@ export class ModuleList<M extends Module = Module> extends Module {
     super();
     for (const m of modules) this.append(m);
   }
-  at(i: number): M {
-    const all = [...this._registered.values()] as M[];
-    const m = all[i < 0 ? all.length + i : i];
-    if (!m) throw new RangeError(`ModuleList.at(): index ${i} is out of range for ${all.length} modules`);
-    return m;
-  }
+  at(i: number): M { return nth<M>(this, i); }
   get length(): number { return this._registered.size; }
   append(m: M): this { this.registerModule(String(this._registered.size), checkModule("ModuleList.append", m)); return this; }
   extend(ms: Iterable<M>): this { for (const m of ms) this.append(m); return this; }

@@ -229,7 +229,8 @@ export class Module {
   /**
    * Parameters and persistent buffers by dotted name, in PyTorch's order (each module's
    * parameters, then its buffers, then its children). The tensors are detached views sharing
-   * memory with the module, as in PyTorch; they are not freed by `tidy`.
+   * memory with the module, as in PyTorch; like any new tensor they belong to the current
+   * `tidy` scope (disposing them never frees the module's memory).
    */
   stateDict(opts: { prefix?: string; keepVars?: boolean } = {}): StateDict {
     const out: StateDict = {};
@@ -237,7 +238,7 @@ export class Module {
       const own: [string, Tensor][] = [];
       for (const [k, v] of m.members()) if (v instanceof Parameter) own.push([k, v]);
       for (const [k, v] of m.members()) if (v instanceof Tensor && !(v instanceof Parameter) && m._buffers.get(k) === true) own.push([k, v]);
-      for (const [k, v] of own) out[mp ? `${mp}.${k}` : k] = opts.keepVars ? v : keep(v.detach());
+      for (const [k, v] of own) out[mp ? `${mp}.${k}` : k] = opts.keepVars ? v : v.detach();
     }
     return out;
   }
