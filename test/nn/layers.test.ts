@@ -71,13 +71,33 @@ const CASES: Record<string, Make> = {
 const TOL: Record<string, [number, number]> = { mha: [1e-6, 1e-5], mha_mask: [1e-6, 1e-5], transformer_layer: [1e-5, 1e-5], transformer_layer_norm_first_gelu: [1e-5, 1e-5] };
 
 describe("nn layers and losses match PyTorch", () => {
-  let ref: { torch: string; cases: Record<string, Case> };
+  let ref: { torch: string; cases: Record<string, Case>; inits: Record<string, Encoded> };
   let baseline = 0;
   before(() => { baseline = liveTensors(); ref = pythonReference("nn_reference.py"); });
   after(async () => { await assertNoLeak(baseline); });
 
   it("covers every Python case", () => {
     assert.deepEqual(Object.keys(CASES).sort(), Object.keys(ref.cases).sort());
+  });
+
+  const INITS: Record<string, [number, number[], (t: Tensor) => Tensor]> = {
+    uniform: [60, [3, 4], (t) => nn.init.uniform_(t, -0.5, 2.0)],
+    normal: [61, [3, 4], (t) => nn.init.normal_(t, 1.0, 0.5)],
+    constant: [62, [2, 3], (t) => nn.init.constant_(t, 0.25)],
+    xavier_uniform: [63, [5, 4, 3], (t) => nn.init.xavierUniform_(t, 2.0)],
+    xavier_normal: [64, [5, 4], (t) => nn.init.xavierNormal_(t)],
+    kaiming_uniform: [65, [6, 3, 2, 2], (t) => nn.init.kaimingUniform_(t, { a: 0.1, mode: "fan_out", nonlinearity: "leaky_relu" })],
+    kaiming_normal: [66, [6, 3, 2, 2], (t) => nn.init.kaimingNormal_(t, { nonlinearity: "relu" })],
+    trunc_normal: [67, [50], (t) => nn.init.truncNormal_(t, 0.5, 2.0, -1.0, 3.0)],
+  };
+  it("nn.init functions draw what PyTorch draws (bit-exact; trunc_normal to 1 ulp)", () => {
+    for (const [name, [seed, shape, fn]] of Object.entries(INITS)) {
+      torch.tidy(() => {
+        torch.manualSeed(seed);
+        const tol = name === "trunc_normal" ? 1e-6 : 0;
+        assertMatches(fn(torch.empty(shape)), ref.inits[name]!, `init ${name}`, tol, tol);
+      });
+    }
   });
 
   for (const [name, make] of Object.entries(CASES)) {

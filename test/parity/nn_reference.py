@@ -113,4 +113,19 @@ for name, (seed, make, make_inputs, train) in CASES.items():
     case["buffers"] = {k: enc(b) for k, b in m.named_buffers()}
     out[name] = case
 
-json.dump({"torch": torch.__version__, "cases": out}, open(sys.argv[1], "w"))
+# nn.init functions: (seed, shape, fn), applied to an empty tensor after seeding
+INITS = {
+    "uniform": (60, (3, 4), lambda t: nn.init.uniform_(t, -0.5, 2.0)),
+    "normal": (61, (3, 4), lambda t: nn.init.normal_(t, 1.0, 0.5)),
+    "constant": (62, (2, 3), lambda t: nn.init.constant_(t, 0.25)),
+    "xavier_uniform": (63, (5, 4, 3), lambda t: nn.init.xavier_uniform_(t, gain=2.0)),
+    "xavier_normal": (64, (5, 4), lambda t: nn.init.xavier_normal_(t)),
+    "kaiming_uniform": (65, (6, 3, 2, 2), lambda t: nn.init.kaiming_uniform_(t, a=0.1, mode="fan_out", nonlinearity="leaky_relu")),
+    "kaiming_normal": (66, (6, 3, 2, 2), lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu")),
+    "trunc_normal": (67, (50,), lambda t: nn.init.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0)),
+}
+inits = {}
+for name, (seed, shape, fn) in INITS.items():
+    torch.manual_seed(seed)
+    inits[name] = enc(fn(torch.empty(*shape)))
+json.dump({"torch": torch.__version__, "cases": out, "inits": inits}, open(sys.argv[1], "w"))
