@@ -47,6 +47,8 @@ const CASES: Record<string, Make> = {
   sequential: () => new nn.Sequential(new nn.Linear(6, 8), new nn.ReLU(), new nn.Dropout(0), new nn.Linear(8, 3)),
   mha: () => new nn.MultiheadAttention(8, 2),
   mha_mask: () => new nn.MultiheadAttention(8, 4, { batchFirst: true }),
+  mha_kdim: () => new nn.MultiheadAttention(8, 2, { kdim: 5, vdim: 6 }),
+  mha_bias_kv: () => new nn.MultiheadAttention(8, 2, { addBiasKv: true, addZeroAttn: true }),
   transformer_layer: () => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 }),
   transformer_layer_norm_first_gelu: () => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, activation: "gelu", normFirst: true, batchFirst: true }),
   cross_entropy: () => new nn.CrossEntropyLoss(),
@@ -68,7 +70,7 @@ const CASES: Record<string, Make> = {
 // Tolerances: initial weights are bit-exact (same generator, same draws). Forward and
 // backward run the same ATen kernels; attention and transformer layers chain many ops and
 // get 1e-5 relative slack for summation order.
-const TOL: Record<string, [number, number]> = { mha: [1e-6, 1e-5], mha_mask: [1e-6, 1e-5], transformer_layer: [1e-5, 1e-5], transformer_layer_norm_first_gelu: [1e-5, 1e-5] };
+const TOL: Record<string, [number, number]> = { mha: [1e-6, 1e-5], mha_mask: [1e-6, 1e-5], mha_kdim: [1e-6, 1e-5], mha_bias_kv: [1e-6, 1e-5], transformer_layer: [1e-5, 1e-5], transformer_layer_norm_first_gelu: [1e-5, 1e-5] };
 
 describe("nn layers and losses match PyTorch", () => {
   let ref: { torch: string; cases: Record<string, Case>; inits: Record<string, Encoded> };
@@ -115,7 +117,8 @@ describe("nn layers and losses match PyTorch", () => {
         torch.manualSeed(c.seed + 1000);
         let y: Tensor, w: Tensor | null = null;
         if (m instanceof nn.MultiheadAttention) {
-          [y, w] = m.forward(x0, x0, x0, name === "mha_mask" ? { keyPaddingMask: xs[1]! } : {});
+          if (name === "mha_kdim") [y, w] = m.forward(x0, xs[1]!, xs[2]!);
+          else [y, w] = m.forward(x0, x0, x0, name === "mha_mask" ? { keyPaddingMask: xs[1]! } : name === "mha_bias_kv" ? { attnMask: xs[1]! } : {});
         } else y = m.forward(x0, ...xs.slice(1));
         assertMatches(y, c.output, `${name} output`, atol, rtol);
         if (c.weights) assertMatches(w!, c.weights, `${name} attention weights`, atol, rtol);

@@ -59,6 +59,8 @@ CASES = {
     "sequential": (30, lambda: nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, 3)), lambda: [r(5, 6)], True),
     "mha": (31, lambda: nn.MultiheadAttention(8, 2), lambda: [r(5, 3, 8)], True),
     "mha_mask": (32, lambda: nn.MultiheadAttention(8, 4, batch_first=True), lambda: [r(2, 5, 8), torch.tensor([[False] * 4 + [True], [False] * 5])], True),
+    "mha_kdim": (35, lambda: nn.MultiheadAttention(8, 2, kdim=5, vdim=6), lambda: [r(4, 2, 8), r(3, 2, 5), r(3, 2, 6)], True),
+    "mha_bias_kv": (36, lambda: nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True), lambda: [r(4, 2, 8), torch.triu(torch.ones(4, 4, dtype=torch.bool), 1)], True),
     "transformer_layer": (33, lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0), lambda: [r(4, 2, 8)], True),
     "transformer_layer_norm_first_gelu": (34, lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True), lambda: [r(2, 4, 8)], True),
     # losses: module(input, target)
@@ -94,8 +96,12 @@ for name, (seed, make, make_inputs, train) in CASES.items():
     case = {"seed": seed, "init": {k: enc(v) for k, v in m.state_dict().items()}, "inputs": [enc(x) for x in inputs]}
     xs = [x.clone().requires_grad_(x.is_floating_point() and i == 0) for i, x in enumerate(inputs)]
     torch.manual_seed(seed + 1000)  # for dropout
-    if name.startswith("mha_mask"):
+    if name == "mha_mask":
         y = m(xs[0], xs[0], xs[0], key_padding_mask=xs[1])
+    elif name == "mha_bias_kv":
+        y = m(xs[0], xs[0], xs[0], attn_mask=xs[1])
+    elif name == "mha_kdim":
+        y = m(xs[0], xs[1], xs[2])
     elif name.startswith("mha"):
         y = m(xs[0], xs[0], xs[0])
     else:

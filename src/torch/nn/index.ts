@@ -16,4 +16,4 @@ export {
 } from "./layers.js";
 export { Sequential, ModuleList, ModuleDict } from "./containers.js";
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss } from "./loss.js";
-export { MultiheadAttention, TransformerEncoderLayer, multiHeadAttentionForward, type AttentionOptions, type TransformerEncoderLayerOptions } from "./transformer.js";
+export { MultiheadAttention, TransformerEncoderLayer, multiHeadAttentionForward, type AttentionOptions, type AttentionWeights, type MultiheadAttentionOptions, type TransformerEncoderLayerOptions } from "./transformer.js";
