@@ -8,6 +8,7 @@
         "native/src/errors.cpp",
         "native/src/optim.cpp",
         "native/src/serialize.cpp",
+        "native/src/generator.cpp",
         "native/src/generated/ops_0.cpp",
         "native/src/generated/ops_1.cpp",
         "native/src/generated/ops_2.cpp",

@@ -149,7 +149,7 @@ function mapArg(a) {
     Device: ["string", "at::Device", "device"], MemoryFormat: ["number", "at::MemoryFormat", "memory_format"],
     str: ["string", "std::string", "string"],
   }[core];
-  if (core === "Generator" && opt) return { ts: "undefined | null", conv: (v) => `c10::optional<at::Generator> ${v} = tl::no_generator(c, IDX);` };
+  if (core === "Generator" && opt) return { ts: "number | undefined | null", conv: (v) => `c10::optional<at::Generator> ${v} = tl::opt_generator(c, IDX);` };
   if (!scalarLike) return null;
   const [ts, cpp, fn] = scalarLike;
   if (opt) {

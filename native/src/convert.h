@@ -232,10 +232,8 @@ inline c10::optional<c10::string_view> opt_string(const Call& c, size_t i, const
   buf = string(c, i, name);
   return c10::string_view(buf);
 }
-inline c10::optional<at::Generator> no_generator(const Call& c, size_t i, const char* name) {
-  if (!absent(c, i)) arg_error(c, i, name, "undefined (explicit generators are not supported; use manualSeed)");
-  return c10::nullopt;
-}
+// Generators live in a per-thread table (generator.cpp); JS holds their ids, 0 = none.
+c10::optional<at::Generator> opt_generator(const Call& c, size_t i, const char* name);
 
 // ---- results --------------------------------------------------------------------------
 napi_value wrap(const Call& c, at::Tensor&& t);

@@ -1,8 +1,9 @@
-// Hand-written entry tables beside the generated ops (see optim.cpp, serialize.cpp).
+// Hand-written entry tables beside the generated ops (see optim.cpp, serialize.cpp, generator.cpp).
 #pragma once
 #include "convert.h"
 
 namespace tl {
 extern const OpEntry optim_ops[];
 extern const OpEntry serialize_ops[];
+extern const OpEntry generator_ops[];
 }  // namespace tl

@@ -3,6 +3,7 @@ import { native, ops } from "./native/index.js";
 import { dtypeCode, dtypeOfArray, optDtypeCode, type DType } from "./dtype.js";
 import { argumentError } from "./errors.js";
 import { Tensor, handle, wrap, type NestedArray, type Scalar } from "./tensor.js";
+import { genId, type Generator } from "./generator.js";
 
 /** Options every factory takes. */
 export interface TensorOptions {
@@ -11,6 +12,8 @@ export interface TensorOptions {
   device?: string;
   requiresGrad?: boolean;
 }
+/** Options of the random factories: a Generator to draw from instead of the default one. */
+export interface RandomOptions extends TensorOptions { generator?: Generator }
 
 type Shape = number[];
 const code = (o: TensorOptions): number | undefined => optDtypeCode(o.dtype);
@@ -95,14 +98,14 @@ export const empty = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wra
 /** Filled with `value`. */
 export const full = (shape: Shape, value: Scalar, o: TensorOptions = {}): Tensor => finish(wrap(ops.full(shape, value, code(o), undefined, o.device)), o);
 /** Uniform on [0, 1). */
-export const rand = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.rand(shape, code(o), undefined, o.device)), o);
+export const rand = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.rand_generator(shape, genId(o.generator), code(o), undefined, o.device)), o);
 /** Standard normal. */
-export const randn = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.randn(shape, code(o), undefined, o.device)), o);
+export const randn = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.randn_generator(shape, genId(o.generator), code(o), undefined, o.device)), o);
 /** Integers in [low, high) (int64 unless `dtype`). */
-export const randint = (low: number, high: number, shape: Shape, o: TensorOptions = {}): Tensor =>
-  finish(wrap(ops.randint_low(low, high, shape, code(o), undefined, o.device)), o);
+export const randint = (low: number, high: number, shape: Shape, o: RandomOptions = {}): Tensor =>
+  finish(wrap(ops.randint_low_generator(low, high, shape, genId(o.generator), code(o), undefined, o.device)), o);
 /** A random permutation of 0..n-1. */
-export const randperm = (n: number, o: TensorOptions = {}): Tensor => finish(wrap(ops.randperm(n, code(o), undefined, o.device)), o);
+export const randperm = (n: number, o: RandomOptions = {}): Tensor => finish(wrap(ops.randperm_generator(n, genId(o.generator), code(o), undefined, o.device)), o);
 /** The identity matrix (n×n, or n×m). */
 export const eye = (n: number, m?: number, o: TensorOptions = {}): Tensor =>
   finish(wrap(m === undefined ? ops.eye(n, code(o), undefined, o.device) : ops.eye_m(n, m, code(o), undefined, o.device)), o);

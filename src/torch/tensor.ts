@@ -235,8 +235,10 @@ export class Tensor {
   fill_(value: Scalar): this { ops.fill__Scalar(this._h, value); return this; }
   zero_(): this { ops.zero_(this._h); return this; }
   copy_(src: Tensor): this { ops.copy_(this._h, handle(src, "copy_", "src")); return this; }
-  uniform_(from = 0, to = 1): this { ops.uniform_(this._h, from, to); return this; }
-  normal_(mean = 0, std = 1): this { ops.normal_(this._h, mean, std); return this; }
+  uniform_(from = 0, to = 1, generator?: { _id: number }): this { ops.uniform_(this._h, from, to, generator?._id); return this; }
+  normal_(mean = 0, std = 1, generator?: { _id: number }): this { ops.normal_(this._h, mean, std, generator?._id); return this; }
+  /** Fills with 0/1 draws of probability `p`. */
+  bernoulli_(p = 0.5, generator?: { _id: number }): this { ops.bernoulli__float(this._h, p, generator?._id); return this; }
 
   // ---- comparison ----------------------------------------------------------------------
   eq(other: Tensor | Scalar): Tensor { return wrap(isTensor(other) ? ops.eq_Tensor(this._h, other._h) : ops.eq_Scalar(this._h, other)); }

@@ -96,7 +96,7 @@ static napi_value op_asin(napi_env env, napi_callback_info info) {
 static napi_value op_bernoulli(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("bernoulli", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   return tl::wrap(c, at::bernoulli(a0, a1));
   TL_OP_END;
 }
@@ -1038,7 +1038,7 @@ static napi_value op_uniform_(napi_env env, napi_callback_info info) {
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   double a1 = tl::f64_or(c, 1, "from", 0.0);
   double a2 = tl::f64_or(c, 2, "to", 1.0);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   a0.uniform_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
@@ -1224,7 +1224,7 @@ static napi_value op_normal_Tensor_Tensor(napi_env env, napi_callback_info info)
   TL_OP_BEGIN("normal.Tensor_Tensor", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "mean");
   const at::Tensor& a1 = tl::tensor(c, 1, "std");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }

@@ -93,7 +93,7 @@ static napi_value op_bernoulli__Tensor(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("bernoulli_.Tensor", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "p");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   a0.bernoulli_(a1, a2);
   return c.argv[0];
   TL_OP_END;
@@ -595,7 +595,7 @@ static napi_value op_randint_generator(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "size", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
   c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
   c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
@@ -665,7 +665,7 @@ static napi_value op_rrelu(napi_env env, napi_callback_info info) {
   at::Scalar a1 = tl::scalar_or(c, 1, "lower", 0.125);
   at::Scalar a2 = tl::scalar_or(c, 2, "upper", 0.3333333333333333);
   bool a3 = tl::boolean_or(c, 3, "training", false);
-  c10::optional<at::Generator> a4 = tl::no_generator(c, 4, "generator");
+  c10::optional<at::Generator> a4 = tl::opt_generator(c, 4, "generator");
   return tl::wrap(c, at::rrelu(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
@@ -1022,7 +1022,7 @@ static napi_value op_random__from(napi_env env, napi_callback_info info) {
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "from");
   c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "to");
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   a0.random_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
@@ -1033,7 +1033,7 @@ static napi_value op_exponential_(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("exponential_", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   double a1 = tl::f64_or(c, 1, "lambd", 1.0);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   a0.exponential_(a1, a2);
   return c.argv[0];
   TL_OP_END;
@@ -1111,7 +1111,7 @@ static napi_value op_multinomial(napi_env env, napi_callback_info info) {
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "num_samples");
   bool a2 = tl::boolean_or(c, 2, "replacement", false);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   return tl::wrap(c, at::multinomial(a0, a1, a2, a3));
   TL_OP_END;
 }
@@ -1213,7 +1213,7 @@ static napi_value op_normal_(napi_env env, napi_callback_info info) {
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   double a1 = tl::f64_or(c, 1, "mean", 0.0);
   double a2 = tl::f64_or(c, 2, "std", 1.0);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   a0.normal_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
@@ -1227,7 +1227,7 @@ static napi_value op_normal_float_float(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a2_v;
   tl::int_list(c, 2, "size", a2_v, 0);
   at::IntArrayRef a2(a2_v);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
   c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
   c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");

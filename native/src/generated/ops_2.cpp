@@ -90,7 +90,7 @@ static napi_value op_bernoulli__float(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("bernoulli_.float", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   double a1 = tl::f64_or(c, 1, "p", 0.5);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   a0.bernoulli_(a1, a2);
   return c.argv[0];
   TL_OP_END;
@@ -569,7 +569,7 @@ static napi_value op_rand_generator(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
@@ -612,7 +612,7 @@ static napi_value op_randn(napi_env env, napi_callback_info info) {
 static napi_value op_randperm_generator(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("randperm.generator", 6);
   int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
@@ -1023,7 +1023,7 @@ static napi_value op_random__to(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("random_.to", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "to");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   a0.random_(a1, a2);
   return c.argv[0];
   TL_OP_END;
@@ -1215,7 +1215,7 @@ static napi_value op_normal_Tensor_float(napi_env env, napi_callback_info info) 
   TL_OP_BEGIN("normal.Tensor_float", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "mean");
   double a1 = tl::f64_or(c, 1, "std", 1.0);
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }

@@ -103,7 +103,7 @@ static napi_value op_bernoulli_p(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("bernoulli.p", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   double a1 = tl::f64(c, 1, "p");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   return tl::wrap(c, at::bernoulli(a0, a1, a2));
   TL_OP_END;
 }
@@ -597,7 +597,7 @@ static napi_value op_randint_low_generator(napi_env env, napi_callback_info info
   std::vector<int64_t> a2_v;
   tl::int_list(c, 2, "size", a2_v, 0);
   at::IntArrayRef a2(a2_v);
-  c10::optional<at::Generator> a3 = tl::no_generator(c, 3, "generator");
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
   c10::optional<at::ScalarType> a4 = tl::absent(c, 4) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 4, "dtype");
   c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
   c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
@@ -612,7 +612,7 @@ static napi_value op_randn_generator(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
@@ -852,7 +852,7 @@ static napi_value op_where_Scalar(napi_env env, napi_callback_info info) {
 static napi_value op_poisson(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("poisson", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   return tl::wrap(c, at::poisson(a0, a1));
   TL_OP_END;
 }
@@ -1025,7 +1025,7 @@ static napi_value op_lerp__Tensor(napi_env env, napi_callback_info info) {
 static napi_value op_random_(napi_env env, napi_callback_info info) {
   TL_OP_BEGIN("random_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  c10::optional<at::Generator> a1 = tl::no_generator(c, 1, "generator");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   a0.random_(a1);
   return c.argv[0];
   TL_OP_END;
@@ -1229,7 +1229,7 @@ static napi_value op_normal_float_Tensor(napi_env env, napi_callback_info info) 
   TL_OP_BEGIN("normal.float_Tensor", 3);
   double a0 = tl::f64(c, 0, "mean");
   const at::Tensor& a1 = tl::tensor(c, 1, "std");
-  c10::optional<at::Generator> a2 = tl::no_generator(c, 2, "generator");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }

@@ -69,6 +69,14 @@ export interface NativeCore {
   clipGradNorm(params: Handle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): Handle;
   clipGradValue(params: Handle[], clipValue: number): void;
   setData(h: Handle, data: Handle): void;
+  // generator.cpp: torch.Generator (id 0: the default CPU generator)
+  generatorNew(seed?: number | bigint): number;
+  generatorFree(id: number): void;
+  generatorManualSeed(id: number, seed: number | bigint): void;
+  generatorInitialSeed(id: number): number | bigint;
+  generatorSeed(id: number): number | bigint;
+  generatorGetState(id: number): Handle;
+  generatorSetState(id: number, state: Handle): void;
   // serialize.cpp: torch.save / torch.load bytes
   pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];

@@ -72,13 +72,13 @@ export interface NativeOps {
   /** aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor */
   batch_norm(input: Handle, weight: Handle | null | undefined, bias: Handle | null | undefined, running_mean: Handle | null | undefined, running_var: Handle | null | undefined, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Handle;
   /** aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor */
-  bernoulli(self: Handle, generator?: undefined | null): Handle;
+  bernoulli(self: Handle, generator?: number | null): Handle;
   /** aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!) */
-  bernoulli__Tensor(self: Handle, p: Handle, generator?: undefined | null): Handle;
+  bernoulli__Tensor(self: Handle, p: Handle, generator?: number | null): Handle;
   /** aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
-  bernoulli__float(self: Handle, p?: number, generator?: undefined | null): Handle;
+  bernoulli__float(self: Handle, p?: number, generator?: number | null): Handle;
   /** aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor */
-  bernoulli_p(self: Handle, p: number, generator?: undefined | null): Handle;
+  bernoulli_p(self: Handle, p: number, generator?: number | null): Handle;
   /** aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor */
   bilinear(input1: Handle, input2: Handle, weight: Handle, bias?: Handle | null): Handle;
   /** aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor */
@@ -420,17 +420,17 @@ export interface NativeOps {
   /** aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
   rand(size: number | number[], dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  rand_generator(size: number | number[], generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  rand_generator(size: number | number[], generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
   rand_like(self: Handle, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Handle;
   /** aten::randint(int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
   randint(high: number, size: number | number[], dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  randint_generator(high: number, size: number | number[], generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  randint_generator(high: number, size: number | number[], generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
   randint_low(low: number, high: number, size: number | number[], dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  randint_low_generator(low: number, high: number, size: number | number[], generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  randint_low_generator(low: number, high: number, size: number | number[], generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
   randint_like(self: Handle, high: number, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Handle;
   /** aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
@@ -438,13 +438,13 @@ export interface NativeOps {
   /** aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
   randn(size: number | number[], dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  randn_generator(size: number | number[], generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  randn_generator(size: number | number[], generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
   randn_like(self: Handle, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Handle;
   /** aten::randperm(int n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
   randperm(n: number, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  randperm_generator(n: number, generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  randperm_generator(n: number, generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::reciprocal(Tensor self) -> Tensor */
   reciprocal(self: Handle): Handle;
   /** aten::reciprocal_(Tensor(a!) self) -> Tensor(a!) */
@@ -474,7 +474,7 @@ export interface NativeOps {
   /** aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!) */
   round__decimals(self: Handle, decimals: number): Handle;
   /** aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor */
-  rrelu(self: Handle, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: undefined | null): Handle;
+  rrelu(self: Handle, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: number | null): Handle;
   /** aten::relu(Tensor self) -> Tensor */
   relu(self: Handle): Handle;
   /** aten::relu_(Tensor(a!) self) -> Tensor(a!) */
@@ -630,7 +630,7 @@ export interface NativeOps {
   /** aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
   zeros_like(self: Handle, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Handle;
   /** aten::poisson(Tensor self, Generator? generator=None) -> Tensor */
-  poisson(self: Handle, generator?: undefined | null): Handle;
+  poisson(self: Handle, generator?: number | null): Handle;
   /** aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
   norm_ScalarOpt_dtype(self: Handle, p: number | boolean | null | undefined, dtype: number): Handle;
   /** aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
@@ -754,15 +754,15 @@ export interface NativeOps {
   /** aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
   addbmm(self: Handle, batch1: Handle, batch2: Handle, beta?: number | boolean, alpha?: number | boolean): Handle;
   /** aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
-  random__from(self: Handle, from: number, to?: number | null, generator?: undefined | null): Handle;
+  random__from(self: Handle, from: number, to?: number | null, generator?: number | null): Handle;
   /** aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!) */
-  random__to(self: Handle, to: number, generator?: undefined | null): Handle;
+  random__to(self: Handle, to: number, generator?: number | null): Handle;
   /** aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!) */
-  random_(self: Handle, generator?: undefined | null): Handle;
+  random_(self: Handle, generator?: number | null): Handle;
   /** aten::uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!) */
-  uniform_(self: Handle, from?: number, to?: number, generator?: undefined | null): Handle;
+  uniform_(self: Handle, from?: number, to?: number, generator?: number | null): Handle;
   /** aten::exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!) */
-  exponential_(self: Handle, lambd?: number, generator?: undefined | null): Handle;
+  exponential_(self: Handle, lambd?: number, generator?: number | null): Handle;
   /** aten::diag(Tensor self, int diagonal=0) -> Tensor */
   diag(self: Handle, diagonal?: number): Handle;
   /** aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
@@ -826,7 +826,7 @@ export interface NativeOps {
   /** aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor */
   cross_entropy_loss(self: Handle, target: Handle, weight?: Handle | null, reduction?: number, ignore_index?: number, label_smoothing?: number): Handle;
   /** aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
-  multinomial(self: Handle, num_samples: number, replacement?: boolean, generator?: undefined | null): Handle;
+  multinomial(self: Handle, num_samples: number, replacement?: boolean, generator?: number | null): Handle;
   /** aten::lgamma(Tensor self) -> Tensor */
   lgamma(self: Handle): Handle;
   /** aten::digamma(Tensor self) -> Tensor */
@@ -914,15 +914,15 @@ export interface NativeOps {
   /** aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
   float_power_Tensor_Scalar(self: Handle, exponent: number | boolean): Handle;
   /** aten::normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!) */
-  normal_(self: Handle, mean?: number, std?: number, generator?: undefined | null): Handle;
+  normal_(self: Handle, mean?: number, std?: number, generator?: number | null): Handle;
   /** aten::normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor */
-  normal_Tensor_float(mean: Handle, std?: number, generator?: undefined | null): Handle;
+  normal_Tensor_float(mean: Handle, std?: number, generator?: number | null): Handle;
   /** aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor */
-  normal_float_Tensor(mean: number, std: Handle, generator?: undefined | null): Handle;
+  normal_float_Tensor(mean: number, std: Handle, generator?: number | null): Handle;
   /** aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor */
-  normal_Tensor_Tensor(mean: Handle, std: Handle, generator?: undefined | null): Handle;
+  normal_Tensor_Tensor(mean: Handle, std: Handle, generator?: number | null): Handle;
   /** aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-  normal_float_float(mean: number, std: number, size: number | number[], generator?: undefined | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
+  normal_float_float(mean: number, std: number, size: number | number[], generator?: number | null, dtype?: number | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Handle;
   /** aten::alias(Tensor(a) self) -> Tensor(a) */
   alias(self: Handle): Handle;
   /** aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
