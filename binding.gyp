@@ -9,6 +9,7 @@
         "native/src/optim.cpp",
         "native/src/serialize.cpp",
         "native/src/generator.cpp",
+        "native/src/share.cpp",
         "native/src/generated/ops_0.cpp",
         "native/src/generated/ops_1.cpp",
         "native/src/generated/ops_2.cpp",

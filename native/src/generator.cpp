@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "convert.h"
-#include "optim.h"
+#include "entries.h"
 
 namespace tl {
 

@@ -13,7 +13,7 @@
 #include <limits>
 
 #include "convert.h"
-#include "optim.h"
+#include "entries.h"
 
 namespace tl {
 namespace {

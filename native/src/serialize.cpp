@@ -12,7 +12,7 @@
 #include <cmath>
 
 #include "convert.h"
-#include "optim.h"
+#include "entries.h"
 
 namespace tl {
 namespace {

@@ -44,3 +44,4 @@ export const cuda = {
 };
 export { save, load, saveAsync, loadAsync, serialize, deserialize, type Saveable } from "./serialization.js";
 export * as safetensors from "./safetensors.js";
+export * as sharing from "./sharing.js";

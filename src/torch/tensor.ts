@@ -237,6 +237,16 @@ export class Tensor {
   copy_(src: Tensor): this { ops.copy_(this._h, handle(src, "copy_", "src")); return this; }
   uniform_(from = 0, to = 1, generator?: { _id: number }): this { ops.uniform_(this._h, from, to, generator?._id); return this; }
   normal_(mean = 0, std = 1, generator?: { _id: number }): this { ops.normal_(this._h, mean, std, generator?._id); return this; }
+  /**
+   * Fills with random integers: `[0, 2^mantissa]` (or the dtype's range) without bounds,
+   * `[0, to)` with one, `[from, to)` with two, as PyTorch's `random_`.
+   */
+  random_(from?: number, to?: number | null, generator?: { _id: number }): this {
+    if (from === undefined) ops.random_(this._h, generator?._id);
+    else if (to === undefined) ops.random__to(this._h, from, generator?._id);
+    else ops.random__from(this._h, from, to, generator?._id);
+    return this;
+  }
   /** Fills with 0/1 draws of probability `p`. */
   bernoulli_(p = 0.5, generator?: { _id: number }): this { ops.bernoulli__float(this._h, p, generator?._id); return this; }
 

@@ -77,6 +77,11 @@ export interface NativeCore {
   generatorSeed(id: number): number | bigint;
   generatorGetState(id: number): Handle;
   generatorSetState(id: number, state: Handle): void;
+  // share.cpp: tensors across JS threads without copies
+  exportTensor(h: Handle, persistent?: boolean): number;
+  importTensor(token: number): Handle;
+  releaseTokens(tokens: number[]): void;
+  sharedCount(): number;
   // serialize.cpp: torch.save / torch.load bytes
   pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];

@@ -1,4 +1,4 @@
-// Hand-written entry tables beside the generated ops (see optim.cpp, serialize.cpp, generator.cpp).
+// Hand-written entry tables beside the generated ops (see optim.cpp, serialize.cpp, generator.cpp, share.cpp).
 #pragma once
 #include "convert.h"
 
@@ -6,4 +6,5 @@ namespace tl {
 extern const OpEntry optim_ops[];
 extern const OpEntry serialize_ops[];
 extern const OpEntry generator_ops[];
+extern const OpEntry share_ops[];
 }  // namespace tl
