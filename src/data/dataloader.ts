@@ -175,7 +175,9 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
     const send = () => {
       const r = it.next();
       if (r.done) return false;
-      inFlight.push(pool!.run(sent % this.numWorkers, r.value));
+      const p = pool!.run(sent % this.numWorkers, r.value);
+      p.catch(() => undefined);  // a failure is reported when its batch is awaited, not as an unhandled rejection
+      inFlight.push(p);
       sent++;
       return true;
     };
