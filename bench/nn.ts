@@ -4,7 +4,7 @@
 // adam (optimizer step alone over ResNet-18's 11.2 M parameters with fixed gradients).
 import * as torch from "../src/torch/index.js";
 import { nn, optim } from "../src/torch/index.js";
-import { ResNet18 } from "./models.js";
+import { models } from "../src/vision/index.js";
 
 const [workload = "mlp", roundsArg = "5"] = process.argv.slice(2);
 const rounds = Number(roundsArg);
@@ -14,7 +14,7 @@ torch.manualSeed(0);
 const emit = (extra: Record<string, number>, r: number) => console.log(JSON.stringify({ workload, side: "torchlight", round: r, ...extra }));
 
 if (workload === "adam") {
-  const model = new ResNet18();
+  const model = models.resnet18({ numClasses: 10, inChannels: 1 });
   const params = model.parameters();
   for (const p of params) { const g = torch.randnLike(p); p.grad = g; g.dispose(); }
   const opt = new optim.Adam(params, { lr: 1e-3 });
@@ -27,7 +27,7 @@ if (workload === "adam") {
 } else {
   const model: nn.Module = workload === "mlp"
     ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 10))
-    : new ResNet18();
+    : models.resnet18({ numClasses: 10, inChannels: 1 });
   model.train();
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
   const lossFn = new nn.CrossEntropyLoss();

@@ -152,10 +152,28 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
     }
     const ds = this.dataset as Dataset<T>;
     const it = this.indexBatches();
-    for (let r = it.next(); !r.done; r = it.next()) yield this.collate(r.value.map((i) => ds.getItem(i)));
+    // one scope per batch: the samples' intermediate tensors are freed once collated
+    for (let r = it.next(); !r.done; r = it.next()) yield torch.tidy(() => this.collate(r.value.map((i) => ds.getItem(i))) as never);
+  }
+
+  /** numWorkers 0 with a dataset that loads asynchronously. */
+  private async *asyncSamples(ds: Dataset<T> & { getItemAsync(i: number): Promise<T> }): AsyncGenerator<Batch> {
+    drawSeed(this.generator);
+    const it = this.indexBatches();
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const samples = await Promise.all(r.value.map((i) => ds.getItemAsync(i)));
+      const batch = torch.tidy(() => this.collate(samples) as never);
+      torch.dispose(samples);
+      yield batch;
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
+    const ds = this.dataset as Dataset<T>;
+    if (this.numWorkers === 0 && typeof ds.getItemAsync === "function") {
+      yield* this.asyncSamples(ds as Dataset<T> & { getItemAsync(i: number): Promise<T> });
+      return;
+    }
     if (this.numWorkers === 0) {
       const it = this[Symbol.iterator]();
       for (let r = it.next(); !r.done; r = it.next()) yield r.value;

@@ -34,6 +34,11 @@ export class DatasetError extends RangeError {
  */
 export abstract class Dataset<T = unknown> {
   abstract getItem(index: number): T;
+  /**
+   * For datasets whose samples load asynchronously (file decoding): the DataLoader awaits
+   * this when it exists, in the main thread and in workers.
+   */
+  getItemAsync?(index: number): Promise<T>;
   abstract get length(): number;
   /**
    * How a DataLoader worker thread rebuilds this dataset (`numWorkers > 0`). The built-in

@@ -35,16 +35,20 @@ async function main(): Promise<void> {
     port.postMessage({ fatal: { message: err.message, ...(err.stack ? { stack: err.stack } : {}) } } satisfies WorkerReply);
     return;
   }
-  port.on("message", (msg: WorkerRequest) => {
+  const getAsync = typeof dataset.getItemAsync === "function" ? dataset.getItemAsync.bind(dataset) : null;
+  port.on("message", async (msg: WorkerRequest) => {
     if ("stop" in msg) { port.close(); return; }
     let at: number | undefined;
     try {
       const tokens: number[] = [];
+      let loaded: unknown[] | null = null;
+      if (getAsync) loaded = await Promise.all(msg.indices.map((i) => getAsync(i).catch((e: unknown) => { at = i; throw e; })));
       const batch = torch.tidy(() => {
-        const samples = msg.indices.map((i) => { at = i; return dataset.getItem(i); });
+        const samples = loaded ?? msg.indices.map((i) => { at = i; return dataset.getItem(i); });
         at = undefined;
         return torch.sharing.encode(init.collate ? defaultCollate(samples) : samples, tokens);
       });
+      if (loaded) torch.dispose(loaded);
       port.postMessage({ task: msg.task, batch, tokens } satisfies WorkerReply);
     } catch (e) {
       const err = e as Error;
