@@ -3,7 +3,8 @@
 // PyTorch side by side, alternating K times per workload so machine noise hits both alike,
 // and prints medians and ratios (speed > 1 or time < 1 means torchlight is faster).
 // Suites: engine (bench/engine.*: models written op by op, tiny-op cost), nn (bench/nn.*:
-// nn modules + optim.Adam, optimizer step alone). With no suite named, all run.
+// nn modules + optim.Adam, optimizer step alone), data (bench/data.*: DataLoader throughput,
+// and how much a loader slows training steps). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +33,17 @@ const SUITES = {
       add: (tl, py) => [...time("tiny add, per op (dispose each)", "nsPerOp", "ns")(tl, py), ...time("tiny add, per op (tidy per 100)", "nsPerOpTidy", "ns", "nsPerOp")(tl, py)],
       mlp: speed("MLP op by op, train images/s", "imagesPerSecond"),
       resnet18: speed("ResNet-18 op by op, train images/s", "imagesPerSecond"),
+    },
+  },
+  data: {
+    ts: "dist/bench/data.js", py: "bench/data.py",
+    workloads: {
+      loader0: speed("FashionMNIST loader, 0 workers, images/s", "imagesPerSecond"),
+      loader2: speed("FashionMNIST loader, 2 workers, images/s", "imagesPerSecond"),
+      epoch: Object.assign((tl) => {
+        const o = median(tl.map((r) => r.overhead));
+        return [{ workload: "ResNet-18 steps fed by a 2-worker loader vs pre-built batches", torchlight: `${(median(tl.map((r) => r.loaderSeconds)) * 1000 / 20).toFixed(0)} ms/step`, python: "-", ratio: `${(o * 100).toFixed(1)}% overhead` }];
+      }, { torchlightOnly: true }),
     },
   },
   nn: {
@@ -63,7 +75,7 @@ for (const name of named.length ? named : Object.keys(SUITES)) {
     const per = String(Math.ceil(rounds / pairs));
     for (let k = 0; k < pairs; k++) {
       tl.push(...runSide(process.execPath, [join(root, suite.ts), workload, per]));
-      py.push(...runSide(python, [join(root, suite.py), workload, per]));
+      if (!summarize.torchlightOnly) py.push(...runSide(python, [join(root, suite.py), workload, per]));
     }
     results.push(...summarize(tl, py));
   }

@@ -14,6 +14,10 @@
 #include <fstream>
 #include <thread>
 
+#if __has_include(<omp.h>)
+#include <omp.h>
+#endif
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #include <sched.h>
@@ -330,6 +334,20 @@ TL_FN(manualSeed) {
   TL_OP_END;
 }
 
+// setThreadNumThreads(n): intra-op threads for ops started from *this* thread only (OpenMP's
+// per-thread setting), so DataLoader worker threads do not each start a team of threads
+// that competes with the training step's. at::set_num_threads would change every thread.
+TL_FN(setThreadNumThreads) {
+  TL_OP_BEGIN("set_num_threads", 1);
+  int64_t n = i64(c, 0, "n");
+  if (n < 1) arg_error(c, 0, "n", "a positive integer");
+#if defined(_OPENMP) || __has_include(<omp.h>)
+  omp_set_num_threads(static_cast<int>(n));
+#endif
+  return undefined_value(c);
+  TL_OP_END;
+}
+
 TL_FN(setNumThreads) {
   TL_OP_BEGIN("set_num_threads", 1);
   int64_t n = i64(c, 0, "n");
@@ -452,7 +470,7 @@ const Entry kCore[] = {
     {"isLeaf", isLeaf}, {"grad", grad}, {"setGrad", setGrad}, {"gradFn", gradFn}, {"retainGrad", retainGrad},
     {"backward", backward}, {"autogradGrad", autogradGrad}, {"setGradEnabled", setGradEnabled},
     {"isGradEnabled", isGradEnabled}, {"manualSeed", manualSeed}, {"setNumThreads", setNumThreads},
-    {"getNumThreads", getNumThreads}, {"setErrorFactory", setErrorFactory},
+    {"getNumThreads", getNumThreads}, {"setThreadNumThreads", setThreadNumThreads}, {"setErrorFactory", setErrorFactory},
     {"flushMemoryPressure", flushMemoryPressure},
 };
 

@@ -20,6 +20,7 @@ export type WorkerReply =
 async function main(): Promise<void> {
   const port = parentPort!;
   const init = workerData as WorkerInit;
+  torch.setThreadNumThreads(1);  // as PyTorch's workers: loading must not compete with the training step's threads
   let dataset: Dataset;
   try {
     const spec = { ...init.spec, args: torch.sharing.decode(init.spec.args) as unknown[] };

@@ -29,6 +29,8 @@ export const manualSeed = (seed: number): void => native.manualSeed(seed);
 /** Sets the number of intra-op threads (default: the cores this process may use). */
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const getNumThreads = (): number => native.getNumThreads();
+/** Intra-op threads for ops started from the calling JS thread only (DataLoader workers use 1). */
+export const setThreadNumThreads = (n: number): void => native.setThreadNumThreads(n);
 
 /** What the runtime got: libtorch version, BLAS, allocator, threads, CUDA. */
 export interface TorchConfig extends Omit<NativeConfig, "parallelInfo"> { parallelInfo: string; opCount: number }

@@ -58,6 +58,7 @@ export interface NativeCore {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  setThreadNumThreads(n: number): void;
   setErrorFactory(fn: (kind: string, message: string, op: string) => Error): void;
   flushMemoryPressure(): void;
   config(): NativeConfig;
