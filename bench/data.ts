@@ -42,7 +42,8 @@ if (workload === "loader0" || workload === "loader2") {
   const lossFn = new nn.CrossEntropyLoss();
   const step = (x: Tensor, y: Tensor) => torch.tidy(() => { opt.zeroGrad(); lossFn.forward(model.forward(x), y).backward(); opt.step(); });
   const block = 5;
-  const loader = new DataLoader(data, { batchSize: 128, shuffle: true, numWorkers: 2, persistentWorkers: true });
+  const workers = Number(process.env.BENCH_LOADER_WORKERS ?? 2);
+  const loader = new DataLoader(data, { batchSize: 128, shuffle: true, numWorkers: workers, ...(workers ? { persistentWorkers: true } : {}) });
   let it = loader[Symbol.asyncIterator]();
   const next = async (): Promise<[Tensor, Tensor]> => {
     let r = await it.next();

@@ -66,19 +66,25 @@ export function toTensor(): Transform<ImageLike, Tensor> {
   return make((img: ImageLike) => {
     if (img instanceof Tensor) return img;
     if (!(img instanceof Image)) throw new TypeError(`toTensor: expected an Image but received ${typeof img}`);
-    return torch.tidy(() => img.data.permute(2, 0, 1).contiguous().to("float32").div(255));
+    // uint8 / 255 divides in float32, the same arithmetic as torchvision's .to(float32).div(255), in one op
+    return torch.tidy(() => img.data.permute(2, 0, 1).contiguous().div(255));
   }, ["toTensor"]);
 }
 
 /** `(x - mean) / std` per channel of a float C×H×W tensor. */
 export function normalize(mean: number[], std: number[]): Transform<Tensor, Tensor> {
   if (std.some((s) => s === 0)) throw new RangeError(`normalize: std evaluated to zero after conversion to float32, leading to division by zero (std = [${std.join(", ")}])`);
+  // mean and std as (C, 1, 1) tensors of the input's dtype and device, made once per kind
+  const cache = new Map<string, [Tensor, Tensor]>();
   return make((t: Tensor) => {
     if (!(t instanceof Tensor) || !t.dtype.startsWith("float")) throw new TypeError("normalize: expected a float Tensor (C×H×W); put toTensor() before normalize()");
-    return torch.tidy(() => {
-      const m = torch.tensor(mean, { dtype: t.dtype }).view(-1, 1, 1), s = torch.tensor(std, { dtype: t.dtype }).view(-1, 1, 1);
-      return t.sub(m).div(s);
-    });
+    const key = `${t.dtype}@${t.device}`;
+    let ms = cache.get(key);
+    if (!ms) {
+      ms = torch.tidy(() => [torch.tensor(mean, { dtype: t.dtype, device: t.device }).view(-1, 1, 1).keep(), torch.tensor(std, { dtype: t.dtype, device: t.device }).view(-1, 1, 1).keep()]);
+      cache.set(key, ms);
+    }
+    return torch.tidy(() => t.sub(ms![0]).div(ms![1]));
   }, ["normalize", mean, std]);
 }
 
