@@ -1,7 +1,6 @@
 """The data benchmark, Python side: torch.utils.data.DataLoader over torchvision's FashionMNIST
 (ToTensor + Normalize, batch 128, shuffled), 0 or 2 worker processes, images/s over 100 batches.
    /usr/bin/python3 bench/data.py <loader0|loader2> <rounds>"""
-import ctypes
 import gzip
 import json
 import os
@@ -10,9 +9,9 @@ import sys
 import tempfile
 import time
 
-libc = ctypes.CDLL("libc.so.6")
-libc.mallopt(-3, 1 << 30)
-libc.mallopt(-1, 1 << 30)
+from common import tune_allocator
+
+tune_allocator()
 import torch
 import torchvision
 from torchvision import transforms as T

@@ -1,17 +1,13 @@
 """The engine benchmark, Python PyTorch side (same libtorch, BLAS, allocator settings, threads).
    /usr/bin/python3 bench/engine.py <workload> <rounds>   → one JSON line per round"""
-import ctypes
 import json
-import math
 import os
 import sys
 import time
 
-# The allocator settings torchlight's addon applies at load, so both sides run alike.
-libc = ctypes.CDLL("libc.so.6")
-if os.environ.get("TORCHLIGHT_MALLOPT", "1") != "0":
-    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
-    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+from common import train_rounds, tune_allocator
+
+tune_allocator()
 
 import torch
 import torch.nn as nn
@@ -24,22 +20,7 @@ torch.manual_seed(0)
 
 
 def train_bench(model, x, y, steps):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def one():
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    for _ in range(2):
-        one()
-    for r in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            one()
-        s = (time.perf_counter() - t0) / steps
-        print(json.dumps({"workload": workload, "side": "python", "round": r, "stepSeconds": s, "imagesPerSecond": x.shape[0] / s}), flush=True)
+    train_rounds(workload, model, torch.optim.Adam(model.parameters(), lr=1e-3), F.cross_entropy, x, y, steps, rounds)
 
 
 if workload == "add":

@@ -2,16 +2,14 @@
    /usr/bin/python3 bench/nn.py <workload> <rounds>   → one JSON line per round
 Workloads as bench/nn.ts; adam reports torch.optim.Adam with foreach=False (the CPU default
 in 1.13) and foreach=True."""
-import ctypes
 import json
 import os
 import sys
 import time
 
-libc = ctypes.CDLL("libc.so.6")
-if os.environ.get("TORCHLIGHT_MALLOPT", "1") != "0":
-    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD, as torchlight's addon sets at load
-    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+from common import train_rounds, tune_allocator
+
+tune_allocator()
 
 import torch
 import torch.nn as nn
@@ -52,17 +50,4 @@ else:
     loss_fn = nn.CrossEntropyLoss()
     x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
     steps = 100 if workload == "mlp" else 10
-
-    def one():
-        loss_fn(model(x), y).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    for _ in range(2):
-        one()
-    for r in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            one()
-        s = (time.perf_counter() - t0) / steps
-        emit(r, stepSeconds=s, imagesPerSecond=128 / s)
+    train_rounds(workload, model, opt, loss_fn, x, y, steps, rounds)
