@@ -10,6 +10,7 @@
         "native/src/serialize.cpp",
         "native/src/generator.cpp",
         "native/src/share.cpp",
+        "native/src/distributed.cpp",
         "native/src/generated/ops_0.cpp",
         "native/src/generated/ops_1.cpp",
         "native/src/generated/ops_2.cpp",
@@ -17,7 +18,8 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node native/find-libtorch.mjs --include)"
+        "<!@(node native/find-libtorch.mjs --include)",
+        "native/compat"
       ],
       "defines": [
         "NAPI_VERSION=8",

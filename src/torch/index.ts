@@ -47,3 +47,5 @@ export const cuda = {
 export { save, load, saveAsync, loadAsync, serialize, deserialize, type Saveable } from "./serialization.js";
 export * as safetensors from "./safetensors.js";
 export * as sharing from "./sharing.js";
+/** @internal libtorch's c10d for torchlight/distributed. */
+export * as _c10d from "./c10d.js";

@@ -83,6 +83,27 @@ export interface NativeCore {
   importTensor(token: number): Handle;
   releaseTokens(tokens: number[]): void;
   sharedCount(): number;
+  // distributed.cpp: c10d process groups, collectives, DDP's Reducer
+  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean): Promise<number>;
+  pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
+  pgDestroy(group: number): void;
+  pgAllReduce(group: number, tensors: Handle[], op: string): Promise<void>;
+  pgBroadcast(group: number, tensors: Handle[], src: number): Promise<void>;
+  pgAllGather(group: number, outputs: Handle[], input: Handle): Promise<void>;
+  pgGather(group: number, outputs: Handle[], input: Handle, dst: number): Promise<void>;
+  pgScatter(group: number, output: Handle, inputs: Handle[], src: number): Promise<void>;
+  pgBarrier(group: number): Promise<void>;
+  pgSend(group: number, tensor: Handle, dst: number, tag: number): Promise<void>;
+  pgRecv(group: number, tensor: Handle, src: number, tag: number): Promise<void>;
+  storeSet(group: number, key: string, value: string): void;
+  storeAdd(group: number, key: string, amount: number): number;
+  storeGetNow(group: number, keys: string[]): (string | null)[];
+  broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
+  broadcastCoalescedSync(group: number, tensors: Handle[], bufferBytes: number, src: number): void;
+  reducerNew(group: number, params: Handle[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, gradientAsBucketView: boolean): number;
+  reducerPrepareForward(reducer: number): void;
+  reducerPrepareBackward(reducer: number, outputs: Handle[]): void;
+  reducerFree(reducer: number): void;
   // serialize.cpp: torch.save / torch.load bytes
   pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];

@@ -1,0 +1,482 @@
+// c10d for JS: TCPStore rendezvous, ProcessGroupGloo (ProcessGroupNCCL when built with
+// CUDA comes later), collectives that return Promises without blocking the JS thread, and
+// c10d::Reducer — the bucketing, backward-overlapped gradient averaging engine behind
+// PyTorch's own DistributedDataParallel.
+//
+// Process groups, stores and reducers live in process-wide tables (ids in JS), guarded by a
+// mutex. A collective is started on the JS thread (Gloo copies nothing and runs it on its own
+// threads) and its completion comes back through the Work's future and a threadsafe function,
+// so no libuv thread waits on the network. Rendezvous (which blocks until every rank has
+// arrived) runs as async work on the libuv pool.
+#include <c10/util/irange.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "convert.h"
+#include "entries.h"
+
+namespace tl {
+namespace {
+
+#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+};
+
+std::mutex g_mutex;
+std::unordered_map<uint32_t, Group> g_groups;
+std::unordered_map<uint32_t, std::unique_ptr<c10d::Reducer>> g_reducers;
+uint32_t g_next_id = 1;
+
+Group& group_of(const Call& c, size_t i) {
+  uint32_t id = static_cast<uint32_t>(i64(c, i, "group"));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_groups.find(id);
+  if (it == g_groups.end()) throw ArgError(std::string(c.op) + "(): the process group was destroyed (or never initialised); call initProcessGroup first");
+  return it->second;
+}
+
+c10d::ReduceOp reduce_op(const Call& c, size_t i) {
+  std::string op = string(c, i, "op");
+  if (op == "sum") return c10d::ReduceOp::SUM;
+  if (op == "product") return c10d::ReduceOp::PRODUCT;
+  if (op == "min") return c10d::ReduceOp::MIN;
+  if (op == "max") return c10d::ReduceOp::MAX;
+  throw ArgError(std::string(c.op) + "(): expected op \"sum\", \"avg\", \"product\", \"min\" or \"max\" but received \"" + op + "\"");
+}
+
+napi_value make_error(napi_env env, const std::string& message) {
+  napi_value msg, code, err;
+  napi_create_string_utf8(env, message.c_str(), message.size(), &msg);
+  napi_create_string_utf8(env, "DIST_BACKEND_ERROR", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, msg, &err);
+  return err;
+}
+
+std::string what_of(std::exception_ptr p) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+// ---- completion of a Work through its future ---------------------------------------------
+
+struct Pending {
+  napi_deferred deferred;
+  napi_threadsafe_function tsfn;
+  std::string error;  // empty on success
+  c10::intrusive_ptr<c10d::Work> work;  // kept alive until completion
+  std::vector<at::Tensor> keep;         // the tensors the collective reads and writes
+};
+
+void settle_on_js(napi_env env, napi_value, void*, void* data) {
+  std::unique_ptr<Pending> p(static_cast<Pending*>(data));
+  if (env) {
+    if (p->error.empty()) {
+      napi_value undef;
+      napi_get_undefined(env, &undef);
+      napi_resolve_deferred(env, p->deferred, undef);
+    } else {
+      napi_reject_deferred(env, p->deferred, make_error(env, p->error));
+    }
+  }
+  napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+}
+
+// Returns a Promise settled when `work` completes.
+napi_value promise_of(const Call& c, c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> keep) {
+  napi_value promise, name;
+  auto* p = new Pending{};
+  napi_create_promise(c.env, &p->deferred, &promise);
+  napi_create_string_utf8(c.env, c.op, NAPI_AUTO_LENGTH, &name);
+  napi_create_threadsafe_function(c.env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, nullptr, settle_on_js, &p->tsfn);
+  p->work = work;
+  p->keep = std::move(keep);
+  auto fut = work->getFuture();
+  fut->addCallback([p](c10::ivalue::Future& f) {
+    if (f.hasError()) p->error = what_of(f.exception_ptr());
+    p->work.reset();
+    napi_call_threadsafe_function(p->tsfn, p, napi_tsfn_blocking);
+  });
+  return promise;
+}
+
+// ---- async work on the libuv pool (rendezvous, coalesced broadcasts) ---------------------
+
+struct Job {
+  napi_async_work work;
+  napi_deferred deferred;
+  std::function<void()> run;
+  std::function<napi_value(napi_env)> done;
+  std::string error;
+};
+
+napi_value run_async(const Call& c, std::function<void()> run, std::function<napi_value(napi_env)> done) {
+  napi_value promise, name;
+  auto* job = new Job{nullptr, nullptr, std::move(run), std::move(done), {}};
+  napi_create_promise(c.env, &job->deferred, &promise);
+  napi_create_string_utf8(c.env, c.op, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(
+      c.env, nullptr, name,
+      [](napi_env, void* data) {
+        auto* j = static_cast<Job*>(data);
+        try {
+          j->run();
+        } catch (...) {
+          j->error = what_of(std::current_exception());
+        }
+      },
+      [](napi_env env, napi_status, void* data) {
+        std::unique_ptr<Job> j(static_cast<Job*>(data));
+        if (j->error.empty()) napi_resolve_deferred(env, j->deferred, j->done(env));
+        else napi_reject_deferred(env, j->deferred, make_error(env, j->error));
+        napi_delete_async_work(env, j->work);
+      },
+      job, &job->work);
+  napi_queue_async_work(c.env, job->work);
+  return promise;
+}
+
+// ---- process groups ------------------------------------------------------------------------
+
+// pgInit(host, port, worldSize, rank, timeoutMs, isServer) -> Promise<id>. Rank 0 (or
+// whoever isServer) hosts the TCPStore; everyone then builds a Gloo group over it.
+TL_FN(pgInit) {
+  TL_OP_BEGIN("init_process_group", 6);
+  std::string host = string(c, 0, "host");
+  int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), rank = i64(c, 3, "rank"), timeout_ms = i64(c, 4, "timeoutMs");
+  bool is_server = boolean(c, 5, "isServer");
+  if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
+  if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
+  auto id = std::make_shared<uint32_t>(0);
+  return run_async(
+      c,
+      [=]() {
+        c10d::TCPStoreOptions opts;
+        opts.port = static_cast<uint16_t>(port);
+        opts.isServer = is_server;
+        opts.numWorkers = static_cast<size_t>(world);
+        opts.waitWorkers = false;
+        opts.timeout = std::chrono::milliseconds(timeout_ms);
+        auto store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
+        gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+        auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
+        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, static_cast<int>(rank), static_cast<int>(world), gloo_opts);
+        std::lock_guard<std::mutex> lock(g_mutex);
+        *id = g_next_id++;
+        g_groups[*id] = Group{store, pg};
+      },
+      [id](napi_env env) {
+        napi_value v;
+        napi_create_uint32(env, *id, &v);
+        return v;
+      });
+  TL_OP_END;
+}
+
+// pgNew(parent, ranks[], timeoutMs, tag) -> Promise<id>: a subgroup over the parent's store
+// (every rank of the parent calls it, as torch.distributed.new_group)
+TL_FN(pgNew) {
+  TL_OP_BEGIN("new_group", 5);
+  Group& parent = group_of(c, 0);
+  std::vector<int64_t> ranks;
+  int_list(c, 1, "ranks", ranks, 0);
+  int64_t timeout_ms = i64(c, 2, "timeoutMs"), my_rank = i64(c, 3, "rank");
+  std::string tag = string(c, 4, "tag");
+  auto store = parent.store;
+  auto id = std::make_shared<uint32_t>(0);
+  return run_async(
+      c,
+      [=]() {
+        int sub_rank = -1;
+        for (size_t k = 0; k < ranks.size(); ++k)
+          if (ranks[k] == my_rank) sub_rank = static_cast<int>(k);
+        if (sub_rank < 0) return;  // not a member: id stays 0
+        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
+        gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+        auto prefixed = c10::make_intrusive<c10d::PrefixStore>(tag, store);
+        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, sub_rank, static_cast<int>(ranks.size()), gloo_opts);
+        std::lock_guard<std::mutex> lock(g_mutex);
+        *id = g_next_id++;
+        g_groups[*id] = Group{store, pg};
+      },
+      [id](napi_env env) {
+        napi_value v;
+        napi_create_uint32(env, *id, &v);
+        return v;
+      });
+  TL_OP_END;
+}
+
+TL_FN(pgDestroy) {
+  TL_OP_BEGIN("destroy_process_group", 1);
+  uint32_t id = static_cast<uint32_t>(i64(c, 0, "group"));
+  Group dead;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_groups.find(id);
+    if (it != g_groups.end()) {
+      dead = std::move(it->second);
+      g_groups.erase(it);
+    }
+  }
+  return undefined_value(c);  // `dead` is released here, outside the lock
+  TL_OP_END;
+}
+
+// ---- collectives: each returns a Promise ----------------------------------------------------
+
+TL_FN(pgAllReduce) {
+  TL_OP_BEGIN("all_reduce", 3);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> ts = tensor_list(c, 1, "tensors");
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = reduce_op(c, 2);
+  return promise_of(c, g.pg->allreduce(ts, opts), ts);
+  TL_OP_END;
+}
+
+TL_FN(pgBroadcast) {
+  TL_OP_BEGIN("broadcast", 3);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> ts = tensor_list(c, 1, "tensors");
+  c10d::BroadcastOptions opts;
+  opts.rootRank = i64(c, 2, "src");
+  return promise_of(c, g.pg->broadcast(ts, opts), ts);
+  TL_OP_END;
+}
+
+// pgAllGather(group, outputs[], input)
+TL_FN(pgAllGather) {
+  TL_OP_BEGIN("all_gather", 3);
+  Group& g = group_of(c, 0);
+  std::vector<std::vector<at::Tensor>> out{tensor_list(c, 1, "outputs")};
+  std::vector<at::Tensor> in{tensor(c, 2, "input")};
+  std::vector<at::Tensor> keep = out[0];
+  keep.push_back(in[0]);
+  return promise_of(c, g.pg->allgather(out, in), keep);
+  TL_OP_END;
+}
+
+// pgGather(group, outputs[] (the root's; [] elsewhere), input, dst)
+TL_FN(pgGather) {
+  TL_OP_BEGIN("gather", 4);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> outs = tensor_list(c, 1, "outputs");
+  std::vector<std::vector<at::Tensor>> out;
+  if (!outs.empty()) out.push_back(outs);
+  std::vector<at::Tensor> in{tensor(c, 2, "input")};
+  c10d::GatherOptions opts;
+  opts.rootRank = i64(c, 3, "dst");
+  outs.push_back(in[0]);
+  return promise_of(c, g.pg->gather(out, in, opts), outs);
+  TL_OP_END;
+}
+
+// pgScatter(group, output, inputs[] (the root's; [] elsewhere), src)
+TL_FN(pgScatter) {
+  TL_OP_BEGIN("scatter", 4);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> out{tensor(c, 1, "output")};
+  std::vector<at::Tensor> ins = tensor_list(c, 2, "inputs");
+  std::vector<std::vector<at::Tensor>> in;
+  if (!ins.empty()) in.push_back(ins);
+  c10d::ScatterOptions opts;
+  opts.rootRank = i64(c, 3, "src");
+  ins.push_back(out[0]);
+  return promise_of(c, g.pg->scatter(out, in, opts), ins);
+  TL_OP_END;
+}
+
+TL_FN(pgBarrier) {
+  TL_OP_BEGIN("barrier", 1);
+  Group& g = group_of(c, 0);
+  return promise_of(c, g.pg->barrier(c10d::BarrierOptions()), {});
+  TL_OP_END;
+}
+
+TL_FN(pgSend) {
+  TL_OP_BEGIN("send", 4);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> ts{tensor(c, 1, "tensor")};
+  return promise_of(c, g.pg->send(ts, static_cast<int>(i64(c, 2, "dst")), static_cast<int>(i64(c, 3, "tag"))), ts);
+  TL_OP_END;
+}
+
+TL_FN(pgRecv) {
+  TL_OP_BEGIN("recv", 4);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> ts{tensor(c, 1, "tensor")};
+  return promise_of(c, g.pg->recv(ts, static_cast<int>(i64(c, 2, "src")), static_cast<int>(i64(c, 3, "tag"))), ts);
+  TL_OP_END;
+}
+
+// ---- the rendezvous store, for bookkeeping (sequence numbers, who arrived) ------------------
+
+TL_FN(storeSet) {
+  TL_OP_BEGIN("store.set", 3);
+  Group& g = group_of(c, 0);
+  std::string key = string(c, 1, "key"), value = string(c, 2, "value");
+  g.store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(storeAdd) {
+  TL_OP_BEGIN("store.add", 3);
+  Group& g = group_of(c, 0);
+  return ret_int(c, g.store->add(string(c, 1, "key"), i64(c, 2, "amount")));
+  TL_OP_END;
+}
+
+// storeGetNow(group, keys[]) -> (string | null)[]: the values of the keys that exist, without waiting
+TL_FN(storeGetNow) {
+  TL_OP_BEGIN("store.get", 2);
+  Group& g = group_of(c, 0);
+  uint32_t n = array_length(c, 1, "keys", "an array of keys");
+  napi_value out;
+  napi_create_array_with_length(env, n, &out);
+  for (uint32_t k = 0; k < n; ++k) {
+    napi_value kv = element(c, 1, k), v;
+    size_t len = 0;
+    napi_get_value_string_utf8(env, kv, nullptr, 0, &len);
+    std::string key(len, '\0');
+    napi_get_value_string_utf8(env, kv, key.data(), len + 1, &len);
+    if (g.store->check({key})) {
+      auto bytes = g.store->get(key);
+      napi_create_string_utf8(env, reinterpret_cast<const char*>(bytes.data()), bytes.size(), &v);
+    } else {
+      napi_get_null(env, &v);
+    }
+    napi_set_element(env, out, k, v);
+  }
+  return out;
+  TL_OP_END;
+}
+
+// ---- DistributedDataParallel's engine -------------------------------------------------------
+
+// broadcastCoalesced(group, tensors[], bufferBytes, src) -> Promise: rank src's values everywhere
+TL_FN(broadcastCoalesced) {
+  TL_OP_BEGIN("broadcast_coalesced", 4);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> ts = tensor_list(c, 1, "tensors");
+  size_t bytes = static_cast<size_t>(i64(c, 2, "bufferBytes"));
+  int src = static_cast<int>(i64(c, 3, "src"));
+  auto pg = g.pg;
+  return run_async(c, [=]() { c10d::broadcast_coalesced(pg, ts, bytes, src); }, [](napi_env env) {
+    napi_value u;
+    napi_get_undefined(env, &u);
+    return u;
+  });
+  TL_OP_END;
+}
+
+// broadcastCoalescedSync(group, tensors[], bufferBytes, src): the same, waiting on the JS
+// thread, as PyTorch's DDP does for buffers before each forward (a forward is synchronous)
+TL_FN(broadcastCoalescedSync) {
+  TL_OP_BEGIN("broadcast_coalesced", 4);
+  Group& g = group_of(c, 0);
+  c10d::broadcast_coalesced(g.pg, tensor_list(c, 1, "tensors"), static_cast<size_t>(i64(c, 2, "bufferBytes")), static_cast<int>(i64(c, 3, "src")));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+// reducerNew(group, params[], bucketBytes, firstBucketBytes, findUnused, gradientAsBucketView) -> id
+TL_FN(reducerNew) {
+  TL_OP_BEGIN("Reducer", 6);
+  Group& g = group_of(c, 0);
+  std::vector<at::Tensor> params = tensor_list(c, 1, "params");
+  int64_t cap = i64(c, 2, "bucketBytes"), first = i64(c, 3, "firstBucketBytes");
+  bool find_unused = boolean(c, 4, "findUnusedParameters"), as_view = boolean(c, 5, "gradientAsBucketView");
+  std::vector<bool> sparse(params.size(), false);
+  // as DistributedDataParallel: a small first bucket so communication starts early, buckets
+  // in reverse order (gradients arrive last layer first)
+  auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(params, {static_cast<size_t>(first), static_cast<size_t>(cap)}, sparse);
+  std::reverse(buckets.begin(), buckets.end());
+  std::reverse(limits.begin(), limits.end());
+  auto reducer = std::make_unique<c10d::Reducer>(params, buckets, limits, g.pg, sparse, cap, find_unused, as_view,
+                                                 std::unordered_map<size_t, std::string>{}, first);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  uint32_t id = g_next_id++;
+  g_reducers[id] = std::move(reducer);
+  napi_value v;
+  napi_create_uint32(env, id, &v);
+  return v;
+  TL_OP_END;
+}
+
+c10d::Reducer& reducer_of(const Call& c, size_t i) {
+  uint32_t id = static_cast<uint32_t>(i64(c, i, "reducer"));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_reducers.find(id);
+  if (it == g_reducers.end()) throw ArgError(std::string(c.op) + "(): the DistributedDataParallel wrapper was disposed");
+  return *it->second;
+}
+
+// reducerPrepareForward(id): before a forward that will be followed by a synchronising backward
+TL_FN(reducerPrepareForward) {
+  TL_OP_BEGIN("DistributedDataParallel.forward", 1);
+  c10d::Reducer& r = reducer_of(c, 0);
+  r.prepare_for_forward();
+  r.rebuild_buckets();  // first iteration: buckets in the order gradients really arrived
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+// reducerPrepareBackward(id, outputs[]): arms the gradient hooks for the next backward
+TL_FN(reducerPrepareBackward) {
+  TL_OP_BEGIN("DistributedDataParallel.forward", 2);
+  c10d::Reducer& r = reducer_of(c, 0);
+  r.prepare_for_backward(tensor_list(c, 1, "outputs"));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(reducerFree) {
+  TL_OP_BEGIN("DistributedDataParallel.dispose", 1);
+  uint32_t id = static_cast<uint32_t>(i64(c, 0, "reducer"));
+  std::unique_ptr<c10d::Reducer> dead;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_reducers.find(id);
+    if (it != g_reducers.end()) {
+      dead = std::move(it->second);
+      g_reducers.erase(it);
+    }
+  }
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+}  // namespace
+
+const OpEntry distributed_ops[] = {
+    {"pgInit", pgInit}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
+    {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
+    {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {"storeSet", storeSet}, {"storeAdd", storeAdd},
+    {"storeGetNow", storeGetNow}, {"broadcastCoalesced", broadcastCoalesced},
+    {"broadcastCoalescedSync", broadcastCoalescedSync}, {"reducerNew", reducerNew},
+    {"reducerPrepareForward", reducerPrepareForward}, {"reducerPrepareBackward", reducerPrepareBackward},
+    {"reducerFree", reducerFree}, {nullptr, nullptr},
+};
+
+}  // namespace tl

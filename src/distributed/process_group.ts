@@ -1,0 +1,311 @@
+/**
+ * @module torchlight/distributed/process_group: `initProcessGroup` and the collectives, as
+ * `torch.distributed`, over libtorch's c10d (TCPStore rendezvous, ProcessGroupGloo).
+ *
+ * Collectives return Promises and run off the JS thread; `{ async: true }` returns a `Work`
+ * to wait on later. Beyond c10d: every collective of a group carries a sequence number and
+ * its call site, recorded in the rendezvous store, so a failure says which operation (and
+ * which number) failed, which ranks never arrived, and whether ranks called different
+ * collectives at the same point (a mismatch is reported as such, at once on the rank that
+ * detects it, instead of hanging).
+ */
+import * as torch from "../torch/index.js";
+import type { Tensor } from "../torch/index.js";
+import { setDefaultGroupProvider } from "../data/index.js";
+
+const c10d = torch._c10d;
+
+/** Reduction operations of allReduce/reduceScatter, as `torch.distributed.ReduceOp`. */
+export const ReduceOp = { SUM: "sum", AVG: "avg", PRODUCT: "product", MIN: "min", MAX: "max" } as const;
+export type ReduceOpName = (typeof ReduceOp)[keyof typeof ReduceOp];
+
+/** Error codes of {@link DistributedError}. */
+export type DistributedErrorCode = "DIST_NOT_INITIALIZED" | "DIST_ALREADY_INITIALIZED" | "DIST_BAD_ARGUMENT" | "DIST_TIMEOUT" | "DIST_PEER_FAILED" | "DIST_MISMATCH" | "DIST_BACKEND_ERROR";
+
+/** A failed collective or a misuse: the operation, its sequence number, and who did not arrive. */
+export class DistributedError extends Error {
+  override name = "DistributedError";
+  constructor(message: string, readonly code: DistributedErrorCode, readonly details: { op?: string; seq?: number; missingRanks?: number[]; mismatch?: Record<number, string> } = {}, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Options of {@link initProcessGroup}, as `torch.distributed.init_process_group`'s. */
+export interface InitOptions {
+  /** "gloo" (CPU; the only backend of a CPU libtorch) or "nccl" (CUDA builds). */
+  backend?: "gloo" | "nccl";
+  /** "env://" (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK) or "tcp://host:port". */
+  initMethod?: string;
+  worldSize?: number;
+  rank?: number;
+  /** How long a collective may wait for its peers (default 30 minutes, as PyTorch). */
+  timeoutMs?: number;
+}
+
+/** A process group: the world, or a subgroup from {@link newGroup}. */
+export class ProcessGroup {
+  /** @internal */ seq = 0;
+  constructor(/** @internal */ readonly id: number, readonly rank: number, readonly size: number, /** @internal */ readonly ranks: number[], readonly timeoutMs: number) {}
+}
+
+let world: ProcessGroup | null = null;
+let subgroups = 0;
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new DistributedError(`initProcessGroup: environment variable ${name}=${JSON.stringify(v)} is not an integer`, "DIST_BAD_ARGUMENT");
+  return n;
+}
+
+/**
+ * Joins the process group: rank 0 hosts the TCPStore at the init address, every rank then
+ * connects (each waits up to `timeoutMs` for the others).
+ * @example
+ * await initProcessGroup({ backend: "gloo" });   // env:// from MASTER_ADDR/PORT, WORLD_SIZE, RANK
+ */
+export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
+  if (world) throw new DistributedError("initProcessGroup: the default process group is already initialised; call destroyProcessGroup() first", "DIST_ALREADY_INITIALIZED");
+  const backend = opts.backend ?? "gloo";
+  if (backend === "nccl") {
+    if (!torch.cuda.isAvailable()) throw new DistributedError("initProcessGroup: backend \"nccl\" needs CUDA, and this libtorch has none; use backend \"gloo\"", "DIST_BAD_ARGUMENT");
+    throw new DistributedError("initProcessGroup: the NCCL backend is not built into torchlight yet; use backend \"gloo\" (it also moves CUDA tensors through host memory)", "DIST_BAD_ARGUMENT");
+  }
+  if (backend !== "gloo") throw new DistributedError(`initProcessGroup: unknown backend ${JSON.stringify(backend)}; use "gloo"`, "DIST_BAD_ARGUMENT");
+  const method = opts.initMethod ?? "env://";
+  let host: string, port: number;
+  if (method === "env://") {
+    host = process.env.MASTER_ADDR ?? "";
+    const p = envInt("MASTER_PORT");
+    if (!host || p === undefined) throw new DistributedError("initProcessGroup: init method env:// needs MASTER_ADDR and MASTER_PORT in the environment (or pass initMethod: \"tcp://host:port\")", "DIST_BAD_ARGUMENT");
+    port = p;
+  } else {
+    const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(method);
+    if (!m) throw new DistributedError(`initProcessGroup: initMethod must be "env://" or "tcp://host:port"; got ${JSON.stringify(method)}`, "DIST_BAD_ARGUMENT");
+    host = m[1]!.replace(/^\[|\]$/g, "");
+    port = Number(m[2]);
+  }
+  const worldSize = opts.worldSize ?? envInt("WORLD_SIZE");
+  const rank = opts.rank ?? envInt("RANK");
+  if (worldSize === undefined || rank === undefined) throw new DistributedError("initProcessGroup: give worldSize and rank (or WORLD_SIZE and RANK in the environment)", "DIST_BAD_ARGUMENT");
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new DistributedError(`initProcessGroup: rank ${rank} must be in [0, worldSize=${worldSize})`, "DIST_BAD_ARGUMENT");
+  }
+  const timeoutMs = opts.timeoutMs ?? 30 * 60 * 1000;
+  let id: number;
+  try {
+    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0);
+  } catch (e) {
+    throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
+  }
+  world = new ProcessGroup(id, rank, worldSize, Array.from({ length: worldSize }, (_, i) => i), timeoutMs);
+}
+
+/** Leaves the process group and frees it (and its subgroups' handles). */
+export function destroyProcessGroup(group?: ProcessGroup): void {
+  const g = group ?? world;
+  if (!g) return;
+  c10d.destroy(g.id);
+  if (g === world) world = null;
+}
+
+export const isInitialized = (): boolean => world !== null;
+function need(group?: ProcessGroup | null): ProcessGroup {
+  const g = group ?? world;
+  if (!g) throw new DistributedError("torchlight/distributed: the default process group is not initialised; call await initProcessGroup() first", "DIST_NOT_INITIALIZED");
+  return g;
+}
+/** This process's rank in `group` (default: the world). */
+export const getRank = (group?: ProcessGroup): number => need(group).rank;
+/** The number of processes in `group` (default: the world). */
+export const getWorldSize = (group?: ProcessGroup): number => need(group).size;
+/** The default (world) group, or null. */
+export const defaultGroup = (): ProcessGroup | null => world;
+
+setDefaultGroupProvider(() => (world ? { worldSize: world.size, rank: world.rank } : undefined));
+
+/**
+ * A subgroup of the world's ranks (every rank of the world must call it, in the same order).
+ * Returns null on ranks that are not members.
+ */
+export async function newGroup(ranks?: number[], opts: { timeoutMs?: number } = {}): Promise<ProcessGroup | null> {
+  const w = need();
+  const members = ranks ? [...ranks].sort((a, b) => a - b) : w.ranks;
+  for (const r of members) if (!Number.isInteger(r) || r < 0 || r >= w.size) throw new DistributedError(`newGroup: rank ${r} is not in the world [0, ${w.size})`, "DIST_BAD_ARGUMENT");
+  const tag = `group_${++subgroups}`;
+  const timeoutMs = opts.timeoutMs ?? w.timeoutMs;
+  const id = await c10d.newGroup(w.id, members, timeoutMs, w.rank, tag);
+  if (id === 0) return null;
+  return new ProcessGroup(id, members.indexOf(w.rank), members.length, members, timeoutMs);
+}
+
+// ---- sequence numbers, call sites, diagnosis --------------------------------------------------
+
+function callSite(): string {
+  const lines = (new Error().stack ?? "").split("\n").slice(1).map((l) => l.trim());
+  const user = lines.find((l) => !l.includes("/distributed/") && !l.includes("node:internal")) ?? lines[0] ?? "";
+  return user.replace(/^at /, "");
+}
+
+/** Records "rank r reached collective n of this group as <signature>"; throws at once on a detected mismatch. */
+function arrive(g: ProcessGroup, signature: string): { seq: number; site: string } {
+  const seq = ++g.seq;
+  const site = callSite();
+  c10d.storeSet(g.id, `tl_seq/${g.id}/${seq}/${g.rank}`, `${signature} @ ${site}`);
+  const peers = c10d.storeGetNow(g.id, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`));
+  const mismatch: Record<number, string> = {};
+  peers.forEach((v, r) => { if (v !== null && v.split(" @ ")[0] !== signature) mismatch[r] = v; });
+  if (Object.keys(mismatch).length) {
+    throw new DistributedError(`${signature.split("(")[0]}: collective #${seq} does not match across ranks: rank ${g.rank} called ${signature} at ${site}, but ` +
+      Object.entries(mismatch).map(([r, v]) => `rank ${r} called ${v}`).join("; ") + ". Every rank must call the same collectives in the same order with the same shapes.",
+    "DIST_MISMATCH", { op: signature, seq, mismatch: Object.fromEntries(Object.entries(mismatch).map(([r, v]) => [Number(r), v])) });
+  }
+  return { seq, site };
+}
+
+function diagnose(g: ProcessGroup, op: string, seq: number, site: string, e: unknown): DistributedError {
+  const msg = (e as Error).message ?? String(e);
+  let seen: (string | null)[] = [];
+  try { seen = c10d.storeGetNow(g.id, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`)); } catch { /* the store may be gone with rank 0 */ }
+  const missing = seen.length ? seen.flatMap((v, r) => (v === null ? [r] : [])) : [];
+  const mismatch: Record<number, string> = {};
+  const mine = seen[g.rank]?.split(" @ ")[0];
+  seen.forEach((v, r) => { if (v !== null && mine !== undefined && v.split(" @ ")[0] !== mine) mismatch[r] = v; });
+  const timedOut = /timed? ?out|timeout/i.test(msg);
+  const code: DistributedErrorCode = Object.keys(mismatch).length ? "DIST_MISMATCH" : timedOut ? "DIST_TIMEOUT" : "DIST_PEER_FAILED";
+  const who = missing.length ? ` Ranks that never reached it: ${missing.join(", ")}.` : "";
+  const mm = Object.keys(mismatch).length ? ` Ranks that called something else at this point: ${Object.entries(mismatch).map(([r, v]) => `rank ${r}: ${v}`).join("; ")}.` : "";
+  return new DistributedError(`${op} (collective #${seq} of group ${g.id}, rank ${g.rank}, called at ${site}) failed: ${msg}.${who}${mm}`, code, { op, seq, missingRanks: missing, mismatch }, { cause: e });
+}
+
+/** A collective in flight (from `{ async: true }`), as `torch.distributed.Work`. */
+export class Work {
+  private done = false;
+  private readonly promise: Promise<void>;
+  constructor(p: Promise<void>) { this.promise = p.finally(() => { this.done = true; }); this.promise.catch(() => undefined); }
+  /** Resolves when the collective completed on this rank (rejects with its DistributedError). */
+  wait(): Promise<void> { return this.promise; }
+  isCompleted(): boolean { return this.done; }
+}
+
+const sig = (op: string, ts: Tensor[], extra = "") => `${op}(${ts.map((t) => `${t.dtype}[${t.shape.join(",")}]`).join(", ")}${extra})`;
+
+function run(g: ProcessGroup, op: string, signature: string, start: () => Promise<void>, after?: () => void): Promise<void> {
+  const { seq, site } = arrive(g, signature);
+  return start().then(() => after?.(), (e: unknown) => { throw diagnose(g, op, seq, site, e); });
+}
+function maybeAsync(p: Promise<void>, async: boolean | undefined): Promise<void> | Work {
+  return async ? new Work(p) : p;
+}
+
+/** Options of the collectives. */
+export interface CollectiveOptions { group?: ProcessGroup; async?: boolean }
+
+/** Reduces `tensor` in place across the group (sum by default). */
+export function allReduce(tensor: Tensor, opts: CollectiveOptions & { op?: ReduceOpName } = {}): Promise<void> | Work {
+  const g = need(opts.group), op = opts.op ?? "sum";
+  if (!Object.values(ReduceOp).includes(op)) throw new DistributedError(`allReduce: unknown op ${JSON.stringify(op)}; use one of ${Object.values(ReduceOp).join(", ")}`, "DIST_BAD_ARGUMENT");
+  const p = run(g, "allReduce", sig("allReduce", [tensor], `, ${op}`), () => c10d.allReduce(g.id, [tensor], op === "avg" ? "sum" : op),
+    op === "avg" ? () => { if (tensor.dtype.startsWith("float") || tensor.dtype === "bfloat16") torch.noGrad(() => tensor.div_(g.size)); else torch.noGrad(() => { const q = tensor.div(g.size, "trunc"); tensor.copy_(q); q.dispose(); }); } : undefined);
+  return maybeAsync(p, opts.async);
+}
+
+/** Copies `src`'s tensor into `tensor` on every rank. */
+export function broadcast(tensor: Tensor, src: number, opts: CollectiveOptions = {}): Promise<void> | Work {
+  const g = need(opts.group);
+  return maybeAsync(run(g, "broadcast", sig("broadcast", [tensor], `, src ${src}`), () => c10d.broadcast(g.id, [tensor], src)), opts.async);
+}
+
+/** Fills `tensorList[r]` with rank r's `tensor` on every rank. */
+export function allGather(tensorList: Tensor[], tensor: Tensor, opts: CollectiveOptions = {}): Promise<void> | Work {
+  const g = need(opts.group);
+  if (tensorList.length !== g.size) throw new DistributedError(`allGather: tensorList must have one tensor per rank (${g.size}) but has ${tensorList.length}`, "DIST_BAD_ARGUMENT");
+  return maybeAsync(run(g, "allGather", sig("allGather", [tensor]), () => c10d.allGather(g.id, tensorList, tensor)), opts.async);
+}
+
+/** Reduces `inputList` across ranks and leaves chunk `rank` of the result in `output`. */
+export function reduceScatter(output: Tensor, inputList: Tensor[], opts: CollectiveOptions & { op?: ReduceOpName } = {}): Promise<void> | Work {
+  const g = need(opts.group), op = opts.op ?? "sum";
+  if (inputList.length !== g.size) throw new DistributedError(`reduceScatter: inputList must have one tensor per rank (${g.size}) but has ${inputList.length}`, "DIST_BAD_ARGUMENT");
+  // Gloo has no reduce-scatter: all-reduce the stacked inputs and keep this rank's slice
+  const stacked = torch.stack(inputList);
+  const p = run(g, "reduceScatter", sig("reduceScatter", inputList, `, ${op}`), () => c10d.allReduce(g.id, [stacked], op === "avg" ? "sum" : op), () => {
+    torch.noGrad(() => torch.tidy(() => {
+      const mine = stacked.select(0, g.rank);
+      output.copy_(op === "avg" ? mine.div(g.size) : mine);
+    }));
+  }).finally(() => stacked.dispose());
+  return maybeAsync(p, opts.async);
+}
+
+/** Collects every rank's `tensor` into `gatherList` on `dst` (other ranks pass no list). */
+export function gather(tensor: Tensor, opts: CollectiveOptions & { gatherList?: Tensor[]; dst?: number } = {}): Promise<void> | Work {
+  const g = need(opts.group), dst = opts.dst ?? 0;
+  const list = g.rank === dst ? opts.gatherList ?? [] : [];
+  if (g.rank === dst && list.length !== g.size) throw new DistributedError(`gather: the destination rank must pass a gatherList of ${g.size} tensors`, "DIST_BAD_ARGUMENT");
+  return maybeAsync(run(g, "gather", sig("gather", [tensor], `, dst ${dst}`), () => c10d.gather(g.id, list, tensor, dst)), opts.async);
+}
+
+/** Sends `scatterList[r]` from `src` to rank r's `tensor`. */
+export function scatter(tensor: Tensor, opts: CollectiveOptions & { scatterList?: Tensor[]; src?: number } = {}): Promise<void> | Work {
+  const g = need(opts.group), src = opts.src ?? 0;
+  const list = g.rank === src ? opts.scatterList ?? [] : [];
+  if (g.rank === src && list.length !== g.size) throw new DistributedError(`scatter: the source rank must pass a scatterList of ${g.size} tensors`, "DIST_BAD_ARGUMENT");
+  return maybeAsync(run(g, "scatter", sig("scatter", [tensor], `, src ${src}`), () => c10d.scatter(g.id, tensor, list, src)), opts.async);
+}
+
+/** Waits until every rank of the group has called it. */
+export function barrier(opts: CollectiveOptions = {}): Promise<void> | Work {
+  const g = need(opts.group);
+  return maybeAsync(run(g, "barrier", "barrier()", () => c10d.barrier(g.id)), opts.async);
+}
+
+/** Point to point: sends `tensor` to rank `dst` (matched by a recv with the same tag). */
+export function send(tensor: Tensor, dst: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
+  const g = need(opts.group);
+  return c10d.send(g.id, tensor, dst, opts.tag ?? 0).catch((e: unknown) => { throw new DistributedError(`send to rank ${dst} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "send" }, { cause: e }); });
+}
+/** Point to point: receives into `tensor` from rank `src`. */
+export function recv(tensor: Tensor, src: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
+  const g = need(opts.group);
+  return c10d.recv(g.id, tensor, src, opts.tag ?? 0).catch((e: unknown) => { throw new DistributedError(`recv from rank ${src} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "recv" }, { cause: e }); });
+}
+
+// ---- objects (JSON through uint8 tensors; Python pickles) ------------------------------------
+
+const encoder = new TextEncoder(), decoder = new TextDecoder();
+const bytesOf = (obj: unknown) => encoder.encode(JSON.stringify(obj === undefined ? null : obj));
+
+/** `src`'s JSON-serialisable value on every rank (returned). */
+export async function broadcastObject<T>(obj: T, src: number, opts: { group?: ProcessGroup } = {}): Promise<T> {
+  const g = need(opts.group);
+  const mine = g.rank === src ? bytesOf(obj) : new Uint8Array(0);
+  const size = torch.tensor(BigInt64Array.of(BigInt(mine.length)));
+  await broadcast(size, src, opts);
+  const n = Number((size.data() as BigInt64Array)[0]);
+  size.dispose();
+  const buf = g.rank === src ? torch.tensor(mine) : torch.zeros([n], { dtype: "uint8" });
+  await broadcast(buf, src, opts);
+  const out = JSON.parse(decoder.decode(buf.data() as Uint8Array)) as T;
+  buf.dispose();
+  return out;
+}
+
+/** Every rank's JSON-serialisable value, in rank order. */
+export async function allGatherObject<T>(obj: T, opts: { group?: ProcessGroup } = {}): Promise<T[]> {
+  const g = need(opts.group);
+  const mine = bytesOf(obj);
+  const size = torch.tensor(BigInt64Array.of(BigInt(mine.length)));
+  const sizes = Array.from({ length: g.size }, () => torch.zeros([1], { dtype: "int64" }));
+  await allGather(sizes, size, opts);
+  const lens = sizes.map((s) => Number((s.data() as BigInt64Array)[0]));
+  const max = Math.max(...lens);
+  const padded = torch.zeros([max], { dtype: "uint8" });
+  if (mine.length) torch.tidy(() => { padded.narrow(0, 0, mine.length).copy_(torch.tensor(mine)); });
+  const outs = Array.from({ length: g.size }, () => torch.zeros([max], { dtype: "uint8" }));
+  await allGather(outs, padded, opts);
+  const res = outs.map((t, r) => JSON.parse(decoder.decode((t.data() as Uint8Array).subarray(0, lens[r]))) as T);
+  torch.dispose([size, sizes, padded, outs]);
+  return res;
+}

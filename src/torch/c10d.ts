@@ -1,0 +1,34 @@
+/**
+ * @module torchlight/torch/c10d: libtorch's c10d as torchlight/distributed uses it (process
+ * groups, collectives, DDP's Reducer), with Tensors instead of native handles. Internal:
+ * use `torchlight/distributed`.
+ * @internal
+ */
+import { native } from "./native/index.js";
+import { handle, type Tensor } from "./tensor.js";
+
+const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
+
+export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean): Promise<number> =>
+  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer);
+export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
+  native.pgNew(parent, ranks, timeoutMs, rank, tag);
+export const destroy = (g: number): void => native.pgDestroy(g);
+export const allReduce = (g: number, ts: Tensor[], op: string): Promise<void> => native.pgAllReduce(g, hs(ts, "allReduce"), op);
+export const broadcast = (g: number, ts: Tensor[], src: number): Promise<void> => native.pgBroadcast(g, hs(ts, "broadcast"), src);
+export const allGather = (g: number, out: Tensor[], input: Tensor): Promise<void> => native.pgAllGather(g, hs(out, "allGather"), handle(input, "allGather", "tensor"));
+export const gather = (g: number, out: Tensor[], input: Tensor, dst: number): Promise<void> => native.pgGather(g, hs(out, "gather"), handle(input, "gather", "tensor"), dst);
+export const scatter = (g: number, out: Tensor, inputs: Tensor[], src: number): Promise<void> => native.pgScatter(g, handle(out, "scatter", "tensor"), hs(inputs, "scatter"), src);
+export const barrier = (g: number): Promise<void> => native.pgBarrier(g);
+export const send = (g: number, t: Tensor, dst: number, tag: number): Promise<void> => native.pgSend(g, handle(t, "send", "tensor"), dst, tag);
+export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<void> => native.pgRecv(g, handle(t, "recv", "tensor"), src, tag);
+export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
+export const storeAdd = (g: number, key: string, amount: number): number => native.storeAdd(g, key, amount);
+export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
+export const broadcastCoalesced = (g: number, ts: Tensor[], bytes: number, src: number): Promise<void> => native.broadcastCoalesced(g, hs(ts, "broadcastCoalesced"), bytes, src);
+export const broadcastCoalescedSync = (g: number, ts: Tensor[], bytes: number, src: number): void => native.broadcastCoalescedSync(g, hs(ts, "broadcastCoalesced"), bytes, src);
+export const reducerNew = (g: number, params: Tensor[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, asView: boolean): number =>
+  native.reducerNew(g, hs(params, "DistributedDataParallel"), bucketBytes, firstBucketBytes, findUnused, asView);
+export const reducerPrepareForward = (r: number): void => native.reducerPrepareForward(r);
+export const reducerPrepareBackward = (r: number, outputs: Tensor[]): void => native.reducerPrepareBackward(r, hs(outputs, "DistributedDataParallel"));
+export const reducerFree = (r: number): void => native.reducerFree(r);
