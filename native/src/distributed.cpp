@@ -8,7 +8,7 @@
 // threads) and its completion comes back through the Work's future and a threadsafe function,
 // so no libuv thread waits on the network. Rendezvous (which blocks until every rank has
 // arrived) runs as async work on the libuv pool.
-#include <c10/util/irange.h>
+#include <c10/core/GradMode.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "convert.h"
@@ -109,7 +110,23 @@ napi_value promise_of(const Call& c, c10::intrusive_ptr<c10d::Work> work, std::v
   napi_create_threadsafe_function(c.env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, nullptr, settle_on_js, &p->tsfn);
   p->work = work;
   p->keep = std::move(keep);
-  auto fut = work->getFuture();
+  c10::intrusive_ptr<c10::ivalue::Future> fut;
+  try {
+    fut = work->getFuture();
+  } catch (const c10::Error&) {
+    // some of Gloo's works (send, recv, barrier in 1.13) have no future: wait on the libuv pool
+    napi_threadsafe_function tsfn = p->tsfn;
+    std::thread([p, tsfn]() {
+      try {
+        p->work->wait();
+      } catch (...) {
+        p->error = what_of(std::current_exception());
+      }
+      p->work.reset();
+      napi_call_threadsafe_function(tsfn, p, napi_tsfn_blocking);
+    }).detach();
+    return promise;
+  }
   fut->addCallback([p](c10::ivalue::Future& f) {
     if (f.hasError()) p->error = what_of(f.exception_ptr());
     p->work.reset();
@@ -156,13 +173,14 @@ napi_value run_async(const Call& c, std::function<void()> run, std::function<nap
 
 // ---- process groups ------------------------------------------------------------------------
 
-// pgInit(host, port, worldSize, rank, timeoutMs, isServer) -> Promise<id>. Rank 0 (or
-// whoever isServer) hosts the TCPStore; everyone then builds a Gloo group over it.
+// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs) -> Promise<id>.
+// Rank 0 (or whoever isServer) hosts the TCPStore; everyone then builds a Gloo group over it.
 TL_FN(pgInit) {
-  TL_OP_BEGIN("init_process_group", 6);
+  TL_OP_BEGIN("init_process_group", 7);
   std::string host = string(c, 0, "host");
   int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), rank = i64(c, 3, "rank"), timeout_ms = i64(c, 4, "timeoutMs");
   bool is_server = boolean(c, 5, "isServer");
+  int64_t rdv_ms = i64_or(c, 6, "rendezvousTimeoutMs", timeout_ms);
   if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
   auto id = std::make_shared<uint32_t>(0);
@@ -174,7 +192,7 @@ TL_FN(pgInit) {
         opts.isServer = is_server;
         opts.numWorkers = static_cast<size_t>(world);
         opts.waitWorkers = false;
-        opts.timeout = std::chrono::milliseconds(timeout_ms);
+        opts.timeout = std::chrono::milliseconds(rdv_ms);
         auto store = c10::make_intrusive<c10d::TCPStore>(host, opts);
         auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
         gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
@@ -372,6 +390,24 @@ TL_FN(storeGetNow) {
   TL_OP_END;
 }
 
+// storeGet(group, key) -> Promise<string>: waits (off the JS thread) until the key exists
+TL_FN(storeGet) {
+  TL_OP_BEGIN("store.get", 2);
+  Group& g = group_of(c, 0);
+  std::string key = string(c, 1, "key");
+  auto store = g.store;
+  auto value = std::make_shared<std::string>();
+  return run_async(c, [=]() {
+    auto bytes = store->get(key);
+    value->assign(bytes.begin(), bytes.end());
+  }, [value](napi_env env) {
+    napi_value v;
+    napi_create_string_utf8(env, value->data(), value->size(), &v);
+    return v;
+  });
+  TL_OP_END;
+}
+
 // ---- DistributedDataParallel's engine -------------------------------------------------------
 
 // broadcastCoalesced(group, tensors[], bufferBytes, src) -> Promise: rank src's values everywhere
@@ -382,7 +418,10 @@ TL_FN(broadcastCoalesced) {
   size_t bytes = static_cast<size_t>(i64(c, 2, "bufferBytes"));
   int src = static_cast<int>(i64(c, 3, "src"));
   auto pg = g.pg;
-  return run_async(c, [=]() { c10d::broadcast_coalesced(pg, ts, bytes, src); }, [](napi_env env) {
+  return run_async(c, [=]() {
+    at::NoGradGuard no_grad;  // copies into parameters, as PyTorch's DDP does under no_grad
+    c10d::broadcast_coalesced(pg, ts, bytes, src);
+  }, [](napi_env env) {
     napi_value u;
     napi_get_undefined(env, &u);
     return u;
@@ -395,6 +434,7 @@ TL_FN(broadcastCoalesced) {
 TL_FN(broadcastCoalescedSync) {
   TL_OP_BEGIN("broadcast_coalesced", 4);
   Group& g = group_of(c, 0);
+  at::NoGradGuard no_grad;
   c10d::broadcast_coalesced(g.pg, tensor_list(c, 1, "tensors"), static_cast<size_t>(i64(c, 2, "bufferBytes")), static_cast<int>(i64(c, 3, "src")));
   return undefined_value(c);
   TL_OP_END;
@@ -473,7 +513,7 @@ const OpEntry distributed_ops[] = {
     {"pgInit", pgInit}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
     {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {"storeSet", storeSet}, {"storeAdd", storeAdd},
-    {"storeGetNow", storeGetNow}, {"broadcastCoalesced", broadcastCoalesced},
+    {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"broadcastCoalesced", broadcastCoalesced},
     {"broadcastCoalescedSync", broadcastCoalescedSync}, {"reducerNew", reducerNew},
     {"reducerPrepareForward", reducerPrepareForward}, {"reducerPrepareBackward", reducerPrepareBackward},
     {"reducerFree", reducerFree}, {nullptr, nullptr},

@@ -40,6 +40,8 @@ export interface InitOptions {
   rank?: number;
   /** How long a collective may wait for its peers (default 30 minutes, as PyTorch). */
   timeoutMs?: number;
+  /** How long joining may wait for every rank to start (default: timeoutMs, at least 60 s). */
+  rendezvousTimeoutMs?: number;
 }
 
 /** A process group: the world, or a subgroup from {@link newGroup}. */
@@ -95,7 +97,7 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 30 * 60 * 1000;
   let id: number;
   try {
-    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0);
+    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000));
   } catch (e) {
     throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
   }
@@ -142,9 +144,11 @@ export async function newGroup(ranks?: number[], opts: { timeoutMs?: number } = 
 
 // ---- sequence numbers, call sites, diagnosis --------------------------------------------------
 
+const HERE = new URL(".", import.meta.url).href;
+/** The first stack frame outside torchlight/distributed: where the user called the collective. */
 function callSite(): string {
   const lines = (new Error().stack ?? "").split("\n").slice(1).map((l) => l.trim());
-  const user = lines.find((l) => !l.includes("/distributed/") && !l.includes("node:internal")) ?? lines[0] ?? "";
+  const user = lines.find((l) => !l.includes(HERE) && !l.includes("node:internal")) ?? lines[0] ?? "";
   return user.replace(/^at /, "");
 }
 
@@ -261,15 +265,42 @@ export function barrier(opts: CollectiveOptions = {}): Promise<void> | Work {
   return maybeAsync(run(g, "barrier", "barrier()", () => c10d.barrier(g.id)), opts.async);
 }
 
-/** Point to point: sends `tensor` to rank `dst` (matched by a recv with the same tag). */
-export function send(tensor: Tensor, dst: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
-  const g = need(opts.group);
-  return c10d.send(g.id, tensor, dst, opts.tag ?? 0).catch((e: unknown) => { throw new DistributedError(`send to rank ${dst} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "send" }, { cause: e }); });
+/**
+ * Before a send/recv pair, both sides publish what they will move (dtype and bytes) in the
+ * store and check the other's: Gloo 1.13 aborts the whole process on a size mismatch in a
+ * background thread, so a mismatch must be caught before the transfer is posted.
+ */
+const p2pCounters = new Map<string, number>();
+async function handshake(g: ProcessGroup, t: Tensor, me: "send" | "recv", peer: number, tag: number): Promise<void> {
+  if (!Number.isInteger(peer) || peer < 0 || peer >= g.size || peer === g.rank) {
+    throw new DistributedError(`${me}: peer rank ${peer} must be another rank of the group [0, ${g.size})`, "DIST_BAD_ARGUMENT");
+  }
+  const [src, dst] = me === "send" ? [g.rank, peer] : [peer, g.rank];
+  const base = `tl_p2p/${g.id}/${src}->${dst}/${tag}`;
+  const k = p2pCounters.get(`${base}/${me}`) ?? 0;
+  p2pCounters.set(`${base}/${me}`, k + 1);
+  const what = `${t.dtype}[${t.shape.join(",")}]`;
+  c10d.storeSet(g.id, `${base}/${k}/${me}`, what);
+  let theirs: string;
+  try { theirs = await c10d.storeGet(g.id, `${base}/${k}/${me === "send" ? "recv" : "send"}`); } catch (e) {
+    throw new DistributedError(`${me} ${me === "send" ? "to" : "from"} rank ${peer} (tag ${tag}): the peer did not post the matching ${me === "send" ? "recv" : "send"} in time: ${(e as Error).message}`, "DIST_TIMEOUT", { op: me }, { cause: e });
+  }
+  if (theirs !== what) {
+    throw new DistributedError(`${me} ${me === "send" ? "to" : "from"} rank ${peer} (tag ${tag}): this rank moves ${what} but the peer's ${me === "send" ? "recv" : "send"} is ${theirs}; both sides need the same dtype and shape`, "DIST_MISMATCH", { op: me });
+  }
+}
+
+/** Point to point: sends `tensor` to rank `dst` (matched by a recv with the same tag, dtype and shape). */
+export async function send(tensor: Tensor, dst: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
+  const g = need(opts.group), tag = opts.tag ?? 0;
+  await handshake(g, tensor, "send", dst, tag);
+  return c10d.send(g.id, tensor, dst, tag).catch((e: unknown) => { throw new DistributedError(`send to rank ${dst} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "send" }, { cause: e }); });
 }
 /** Point to point: receives into `tensor` from rank `src`. */
-export function recv(tensor: Tensor, src: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
-  const g = need(opts.group);
-  return c10d.recv(g.id, tensor, src, opts.tag ?? 0).catch((e: unknown) => { throw new DistributedError(`recv from rank ${src} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "recv" }, { cause: e }); });
+export async function recv(tensor: Tensor, src: number, opts: { group?: ProcessGroup; tag?: number } = {}): Promise<void> {
+  const g = need(opts.group), tag = opts.tag ?? 0;
+  await handshake(g, tensor, "recv", src, tag);
+  return c10d.recv(g.id, tensor, src, tag).catch((e: unknown) => { throw new DistributedError(`recv from rank ${src} failed: ${(e as Error).message}`, "DIST_PEER_FAILED", { op: "recv" }, { cause: e }); });
 }
 
 // ---- objects (JSON through uint8 tensors; Python pickles) ------------------------------------

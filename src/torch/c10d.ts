@@ -9,8 +9,8 @@ import { handle, type Tensor } from "./tensor.js";
 
 const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
 
-export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean): Promise<number> =>
-  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer);
+export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number): Promise<number> =>
+  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs);
 export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
   native.pgNew(parent, ranks, timeoutMs, rank, tag);
 export const destroy = (g: number): void => native.pgDestroy(g);
@@ -24,6 +24,7 @@ export const send = (g: number, t: Tensor, dst: number, tag: number): Promise<vo
 export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<void> => native.pgRecv(g, handle(t, "recv", "tensor"), src, tag);
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
 export const storeAdd = (g: number, key: string, amount: number): number => native.storeAdd(g, key, amount);
+export const storeGet = (g: number, key: string): Promise<string> => native.storeGet(g, key);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
 export const broadcastCoalesced = (g: number, ts: Tensor[], bytes: number, src: number): Promise<void> => native.broadcastCoalesced(g, hs(ts, "broadcastCoalesced"), bytes, src);
 export const broadcastCoalescedSync = (g: number, ts: Tensor[], bytes: number, src: number): void => native.broadcastCoalescedSync(g, hs(ts, "broadcastCoalesced"), bytes, src);

@@ -84,7 +84,7 @@ export interface NativeCore {
   releaseTokens(tokens: number[]): void;
   sharedCount(): number;
   // distributed.cpp: c10d process groups, collectives, DDP's Reducer
-  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean): Promise<number>;
+  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number): Promise<number>;
   pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
   pgDestroy(group: number): void;
   pgAllReduce(group: number, tensors: Handle[], op: string): Promise<void>;
@@ -98,6 +98,7 @@ export interface NativeCore {
   storeSet(group: number, key: string, value: string): void;
   storeAdd(group: number, key: string, amount: number): number;
   storeGetNow(group: number, keys: string[]): (string | null)[];
+  storeGet(group: number, key: string): Promise<string>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
   broadcastCoalescedSync(group: number, tensors: Handle[], bufferBytes: number, src: number): void;
   reducerNew(group: number, params: Handle[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, gradientAsBucketView: boolean): number;
