@@ -33,6 +33,9 @@ namespace {
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  // A TCPStore client is one socket and is not safe for concurrent requests (1.13): every
+  // store call of ours holds this lock, and waiting for a key is polling, never a blocking get.
+  std::shared_ptr<std::mutex> store_mutex = std::make_shared<std::mutex>();
 };
 
 std::mutex g_mutex;
@@ -220,6 +223,7 @@ TL_FN(pgNew) {
   int64_t timeout_ms = i64(c, 2, "timeoutMs"), my_rank = i64(c, 3, "rank");
   std::string tag = string(c, 4, "tag");
   auto store = parent.store;
+  auto store_mutex = parent.store_mutex;
   auto id = std::make_shared<uint32_t>(0);
   return run_async(
       c,
@@ -231,10 +235,14 @@ TL_FN(pgNew) {
         auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
         gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>(tag, store);
-        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, sub_rank, static_cast<int>(ranks.size()), gloo_opts);
+        c10::intrusive_ptr<c10d::ProcessGroup> pg;
+        {
+          std::lock_guard<std::mutex> store_lock(*store_mutex);  // its rendezvous talks to the store
+          pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, sub_rank, static_cast<int>(ranks.size()), gloo_opts);
+        }
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
-        g_groups[*id] = Group{store, pg};
+        g_groups[*id] = Group{store, pg, store_mutex};
       },
       [id](napi_env env) {
         napi_value v;
@@ -353,6 +361,7 @@ TL_FN(storeSet) {
   TL_OP_BEGIN("store.set", 3);
   Group& g = group_of(c, 0);
   std::string key = string(c, 1, "key"), value = string(c, 2, "value");
+  std::lock_guard<std::mutex> lock(*g.store_mutex);
   g.store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
   return undefined_value(c);
   TL_OP_END;
@@ -361,7 +370,10 @@ TL_FN(storeSet) {
 TL_FN(storeAdd) {
   TL_OP_BEGIN("store.add", 3);
   Group& g = group_of(c, 0);
-  return ret_int(c, g.store->add(string(c, 1, "key"), i64(c, 2, "amount")));
+  std::string key = string(c, 1, "key");
+  int64_t amount = i64(c, 2, "amount");
+  std::lock_guard<std::mutex> lock(*g.store_mutex);
+  return ret_int(c, g.store->add(key, amount));
   TL_OP_END;
 }
 
@@ -378,8 +390,10 @@ TL_FN(storeGetNow) {
     napi_get_value_string_utf8(env, kv, nullptr, 0, &len);
     std::string key(len, '\0');
     napi_get_value_string_utf8(env, kv, key.data(), len + 1, &len);
+    std::unique_lock<std::mutex> lock(*g.store_mutex);
     if (g.store->check({key})) {
       auto bytes = g.store->get(key);
+      lock.unlock();
       napi_create_string_utf8(env, reinterpret_cast<const char*>(bytes.data()), bytes.size(), &v);
     } else {
       napi_get_null(env, &v);
@@ -390,16 +404,31 @@ TL_FN(storeGetNow) {
   TL_OP_END;
 }
 
-// storeGet(group, key) -> Promise<string>: waits (off the JS thread) until the key exists
+// storeGet(group, key, timeoutMs) -> Promise<string>: waits (off the JS thread, polling) until the key exists
 TL_FN(storeGet) {
-  TL_OP_BEGIN("store.get", 2);
+  TL_OP_BEGIN("store.get", 3);
   Group& g = group_of(c, 0);
   std::string key = string(c, 1, "key");
+  int64_t timeout_ms = i64(c, 2, "timeoutMs");
   auto store = g.store;
+  auto mutex = g.store_mutex;
   auto value = std::make_shared<std::string>();
   return run_async(c, [=]() {
-    auto bytes = store->get(key);
-    value->assign(bytes.begin(), bytes.end());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto pause = std::chrono::microseconds(200);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(*mutex);
+        if (store->check({key})) {
+          auto bytes = store->get(key);
+          value->assign(bytes.begin(), bytes.end());
+          return;
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("timed out after " + std::to_string(timeout_ms) + " ms waiting for store key " + key);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(20000));
+    }
   }, [value](napi_env env) {
     napi_value v;
     napi_create_string_utf8(env, value->data(), value->size(), &v);

@@ -24,7 +24,7 @@ export const send = (g: number, t: Tensor, dst: number, tag: number): Promise<vo
 export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<void> => native.pgRecv(g, handle(t, "recv", "tensor"), src, tag);
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
 export const storeAdd = (g: number, key: string, amount: number): number => native.storeAdd(g, key, amount);
-export const storeGet = (g: number, key: string): Promise<string> => native.storeGet(g, key);
+export const storeGet = (g: number, key: string, timeoutMs: number): Promise<string> => native.storeGet(g, key, timeoutMs);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
 export const broadcastCoalesced = (g: number, ts: Tensor[], bytes: number, src: number): Promise<void> => native.broadcastCoalesced(g, hs(ts, "broadcastCoalesced"), bytes, src);
 export const broadcastCoalescedSync = (g: number, ts: Tensor[], bytes: number, src: number): void => native.broadcastCoalescedSync(g, hs(ts, "broadcastCoalesced"), bytes, src);

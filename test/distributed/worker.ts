@@ -9,7 +9,10 @@ const scenario = process.argv[2] ?? "collectives";
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 20000);
 
-function check(cond: boolean, what: string): void { if (!cond) throw new Error(`check failed: ${what}`); }
+function check(cond: boolean, what: string): void {
+  if (process.env.TEST_TRACE) console.error(`rank ${process.env.RANK}: ${what}`);
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
 const arr = (t: Tensor) => t.toArray() as number[];
 const eq = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) < 1e-9);
 

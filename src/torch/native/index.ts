@@ -98,7 +98,7 @@ export interface NativeCore {
   storeSet(group: number, key: string, value: string): void;
   storeAdd(group: number, key: string, amount: number): number;
   storeGetNow(group: number, keys: string[]): (string | null)[];
-  storeGet(group: number, key: string): Promise<string>;
+  storeGet(group: number, key: string, timeoutMs: number): Promise<string>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
   broadcastCoalescedSync(group: number, tensors: Handle[], bufferBytes: number, src: number): void;
   reducerNew(group: number, params: Handle[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, gradientAsBucketView: boolean): number;
