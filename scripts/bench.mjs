@@ -4,7 +4,8 @@
 // and prints medians and ratios (speed > 1 or time < 1 means torchlight is faster).
 // Suites: engine (bench/engine.*: models written op by op, tiny-op cost), nn (bench/nn.*:
 // nn modules + optim.Adam, optimizer step alone), data (bench/data.*: DataLoader throughput,
-// and how much a loader slows training steps). With no suite named, all run.
+// and how much a loader slows training steps), dist (bench/dist.*: all-reduce against a C++
+// c10d program, DDP against PyTorch's DDP). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +45,13 @@ const SUITES = {
         const o = median(tl.map((r) => r.overhead));
         return [{ workload: "ResNet-18 steps fed by a 2-worker loader vs pre-built batches", torchlight: `${(median(tl.map((r) => r.loaderSeconds)) * 1000 / 5).toFixed(0)} ms/step`, python: "-", ratio: `${(o * 100).toFixed(1)}% overhead` }];
       }, { torchlightOnly: true }),
+    },
+  },
+  dist: {
+    ts: "dist/bench/dist.js", py: "bench/dist.py",
+    workloads: {
+      allreduce: time("all-reduce 64 MiB float32, 2 processes", "msPerAllReduce", "ms", "msPerAllReduce", " vs C++ c10d"),
+      ddp: speed("ResNet-18 DDP step, 2 processes x 1 thread, images/s", "imagesPerSecond"),
     },
   },
   nn: {
