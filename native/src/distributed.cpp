@@ -367,16 +367,6 @@ TL_FN(storeSet) {
   TL_OP_END;
 }
 
-TL_FN(storeAdd) {
-  TL_OP_BEGIN("store.add", 3);
-  Group& g = group_of(c, 0);
-  std::string key = string(c, 1, "key");
-  int64_t amount = i64(c, 2, "amount");
-  std::lock_guard<std::mutex> lock(*g.store_mutex);
-  return ret_int(c, g.store->add(key, amount));
-  TL_OP_END;
-}
-
 // storeGetNow(group, keys[]) -> (string | null)[]: the values of the keys that exist, without waiting
 TL_FN(storeGetNow) {
   TL_OP_BEGIN("store.get", 2);
@@ -541,8 +531,7 @@ TL_FN(reducerFree) {
 const OpEntry distributed_ops[] = {
     {"pgInit", pgInit}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
-    {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {"storeSet", storeSet}, {"storeAdd", storeAdd},
-    {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"broadcastCoalesced", broadcastCoalesced},
+    {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {"storeSet", storeSet}, {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"broadcastCoalesced", broadcastCoalesced},
     {"broadcastCoalescedSync", broadcastCoalescedSync}, {"reducerNew", reducerNew},
     {"reducerPrepareForward", reducerPrepareForward}, {"reducerPrepareBackward", reducerPrepareBackward},
     {"reducerFree", reducerFree}, {nullptr, nullptr},

@@ -23,7 +23,6 @@ export const barrier = (g: number): Promise<void> => native.pgBarrier(g);
 export const send = (g: number, t: Tensor, dst: number, tag: number): Promise<void> => native.pgSend(g, handle(t, "send", "tensor"), dst, tag);
 export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<void> => native.pgRecv(g, handle(t, "recv", "tensor"), src, tag);
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
-export const storeAdd = (g: number, key: string, amount: number): number => native.storeAdd(g, key, amount);
 export const storeGet = (g: number, key: string, timeoutMs: number): Promise<string> => native.storeGet(g, key, timeoutMs);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
 export const broadcastCoalesced = (g: number, ts: Tensor[], bytes: number, src: number): Promise<void> => native.broadcastCoalesced(g, hs(ts, "broadcastCoalesced"), bytes, src);

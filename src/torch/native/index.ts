@@ -96,7 +96,6 @@ export interface NativeCore {
   pgSend(group: number, tensor: Handle, dst: number, tag: number): Promise<void>;
   pgRecv(group: number, tensor: Handle, src: number, tag: number): Promise<void>;
   storeSet(group: number, key: string, value: string): void;
-  storeAdd(group: number, key: string, amount: number): number;
   storeGetNow(group: number, keys: string[]): (string | null)[];
   storeGet(group: number, key: string, timeoutMs: number): Promise<string>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
