@@ -13,6 +13,7 @@ export {
   type InitOptions, type CollectiveOptions, type ReduceOpName, type DistributedErrorCode,
 } from "./process_group.js";
 export { DistributedDataParallel, type DDPOptions } from "./ddp.js";
+export { SyncBatchNorm, type SyncBatchNormOptions } from "./sync_batchnorm.js";
 export {
   ClusterEnvironment, LightningEnvironment, TorchElasticEnvironment, SLURMEnvironment, MPIEnvironment, KubeflowEnvironment,
   LSFEnvironment, detectClusterEnvironment, firstSlurmHost, ClusterEnvironmentError,

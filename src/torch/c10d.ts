@@ -5,7 +5,7 @@
  * @internal
  */
 import { native } from "./native/index.js";
-import { handle, type Tensor } from "./tensor.js";
+import { handle, wrap, type Tensor } from "./tensor.js";
 
 const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
 
@@ -32,3 +32,7 @@ export const reducerNew = (g: number, params: Tensor[], bucketBytes: number, fir
 export const reducerPrepareForward = (r: number): void => native.reducerPrepareForward(r);
 export const reducerPrepareBackward = (r: number, outputs: Tensor[]): void => native.reducerPrepareBackward(r, hs(outputs, "DistributedDataParallel"));
 export const reducerFree = (r: number): void => native.reducerFree(r);
+const hOpt = (t: Tensor | null, what: string) => (t === null ? null : handle(t, "SyncBatchNorm", what));
+/** Batch norm with statistics over every rank of group `g` (forward all_gather, backward all_reduce; waits on this thread). */
+export const syncBatchNorm = (g: number, input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, eps: number, momentum: number): Tensor =>
+  wrap(native.syncBatchNorm(g, handle(input, "SyncBatchNorm", "input"), hOpt(weight, "weight"), hOpt(bias, "bias"), hOpt(runningMean, "runningMean"), hOpt(runningVar, "runningVar"), eps, momentum));

@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { ROOT } from "../helpers.js";
-import { detectClusterEnvironment, firstSlurmHost, LightningEnvironment, MPIEnvironment, SLURMEnvironment, TorchElasticEnvironment, KubeflowEnvironment } from "../../src/distributed/index.js";
+import { ROOT, assertNoLeak, liveTensors } from "../helpers.js";
+import * as torch from "../../src/torch/index.js";
+import { nn } from "../../src/torch/index.js";
+import { resnet18 } from "../../src/vision/models.js";
+import { SyncBatchNorm, detectClusterEnvironment, firstSlurmHost, LightningEnvironment, MPIEnvironment, SLURMEnvironment, TorchElasticEnvironment, KubeflowEnvironment } from "../../src/distributed/index.js";
 
 interface Report { ok: boolean; rank: number; error?: string; code?: string; details?: { missingRanks?: number[]; seq?: number; op?: string }; ms: number; caughtAfterMs?: number; weights?: number[]; checks?: string[]; idle?: boolean }
 
@@ -60,6 +63,26 @@ describe("torchlight/distributed across processes", () => {
     }
   });
 
+  it("SyncBatchNorm + DDP with 2 processes at batch b gives the parameters and running statistics of BatchNorm at batch 2b", async () => {
+    const [single] = await launch("ddp-single", 1, { TEST_SYNCBN: "1" });
+    const ranks = await launch("ddp", 2, { TEST_SYNCBN: "1" });
+    for (const rep of [single, ...ranks]) assert.ok(rep?.ok, rep?.error);
+    const w0 = ranks[0]!.weights!, ws = single!.weights!;
+    assert.deepEqual(w0, ranks[1]!.weights!, "ranks hold identical parameters and statistics");
+    const diff = Math.max(...w0.map((x, i) => Math.abs(x - ws[i]!)));
+    assert.ok(diff <= 1e-5, `max difference ${diff} from the single-process run`);
+  });
+
+  for (const counts of ["3,5", "4,0,2"]) {
+    it(`SyncBatchNorm with batches of ${counts} per rank: output, input gradient and running statistics of BatchNorm over all of them`, async () => {
+      const reports = await launch("syncbn-uneven", counts.split(",").length, { TEST_COUNTS: counts });
+      for (const rep of reports) {
+        assert.ok(rep?.ok, `rank ${rep?.rank}: ${rep?.error}`);
+        assert.ok(rep.weights![0]! < 1e-5, `rank ${rep.rank}: ${rep.checks}`);
+      }
+    });
+  }
+
   it("a peer that dies mid-run: the others get an error within a second", async () => {
     const [r0, r1] = await launch("peer-dies", 2, { TEST_TIMEOUT_MS: "20000" });
     assert.equal(r1, null, "rank 1 was killed");
@@ -91,6 +114,38 @@ describe("torchlight/distributed across processes", () => {
     assert.match(r1!.error!, /collective #2 does not match across ranks: rank 1 called broadcast\(float32\[2\], src 0\).* rank 0 called allReduce\(float32\[4\], sum\)/);
     assert.equal(r0!.ok, false);
     assert.match(r0!.code!, /DIST_MISMATCH|DIST_PEER_FAILED|DIST_TIMEOUT/);
+  });
+});
+
+describe("SyncBatchNorm in one process", () => {
+  it("convertSyncBatchnorm swaps every BatchNorm, keeps names, parameters and statistics; without a group it is BatchNorm", async () => {
+    const baseline = liveTensors();
+    const model = resnet18({ numClasses: 10 });
+    model.eval();
+    const before = torch.tidy(() => model.stateDict());
+    const bn1Weight = model.bn1.weight;
+    const x = torch.randn([2, 3, 32, 32]);
+    const y0 = torch.tidy(() => torch.noGrad(() => model.forward(x)));
+    const converted = SyncBatchNorm.convertSyncBatchnorm(model);
+    assert.equal(converted, model, "a model that is not itself a BatchNorm is converted in place");
+    const kinds = [...model.modules()].map((m) => m.constructor.name);
+    assert.equal(kinds.filter((k) => k === "BatchNorm2d").length, 0);
+    assert.equal(kinds.filter((k) => k === "SyncBatchNorm").length, 20);
+    assert.equal(model.bn1.weight, bn1Weight, "parameters are shared, not copied");
+    assert.ok(!model.bn1.training, "the training flag is carried over");
+    const after = torch.tidy(() => model.stateDict());
+    assert.deepEqual(Object.keys(after), Object.keys(before));
+    const y1 = torch.tidy(() => torch.noGrad(() => model.forward(x)));
+    assert.equal(torch.tidy(() => y1.sub(y0).abs().max().item()), 0);
+    // training without an initialised process group: ordinary batch norm
+    const bn = new nn.BatchNorm2d(3), sync = SyncBatchNorm.convertSyncBatchnorm(new nn.BatchNorm2d(3));
+    const z = torch.randn([4, 3, 5, 5]);
+    assert.equal(torch.tidy(() => bn.forward(z).sub(sync.forward(z)).abs().max().item()), 0);
+    assert.deepEqual(sync.runningMean!.toArray(), bn.runningMean!.toArray());
+    assert.throws(() => torch.tidy(() => sync.forward(torch.randn([4, 5, 5, 5]))), /numFeatures=3/);
+    torch.dispose([x, y0, y1, z, ...Object.values(before), ...Object.values(after), ...model.parameters(), ...model.buffers(),
+      ...bn.parameters(), ...bn.buffers(), ...sync.parameters(), ...sync.buffers()]);
+    await assertNoLeak(baseline);
   });
 });
 

@@ -80,7 +80,11 @@ async function ddp(): Promise<Record<string, unknown>> {
   const g = new torch.Generator({ seed: 1 });
   const X = torch.randn([64, 8], { generator: g }), Y = torch.randn([64, 2], { generator: g });
   torch.manualSeed(100 + r);  // different init per rank: DDP must broadcast rank 0's
-  const model = new nn.Sequential(new nn.Linear(8, 16), new nn.Tanh(), new nn.Linear(16, 2));
+  const syncBn = process.env.TEST_SYNCBN === "1";
+  let model: nn.Module = syncBn
+    ? new nn.Sequential(new nn.Linear(8, 16), new nn.BatchNorm1d(16), new nn.Tanh(), new nn.Linear(16, 2))
+    : new nn.Sequential(new nn.Linear(8, 16), new nn.Tanh(), new nn.Linear(16, 2));
+  if (syncBn && ws > 1) model = dist.SyncBatchNorm.convertSyncBatchnorm(model);
   const net = ws > 1 ? await dist.DistributedDataParallel.create(model, { bucketCapMb: 0.0002 }) : model;
   const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
   const B = 16, per = B / ws;
@@ -99,8 +103,44 @@ async function ddp(): Promise<Record<string, unknown>> {
     } else micro(0, 1);
     opt.step();
   }
-  const w = torch.cat(model.parameters().map((p) => p.flatten()));
+  const state = [...model.parameters(), ...model.buffers().filter((b) => b.dtype === "float32")];
+  const w = torch.cat(state.map((p) => p.flatten()));
   return { weights: w.toArray() };
+}
+
+/** SyncBatchNorm with a different batch size on each rank (`TEST_COUNTS`, zero allowed): its
+ * output, input gradient and running statistics equal BatchNorm's over the concatenated batch. */
+async function syncBnUneven(): Promise<Record<string, unknown>> {
+  const r = dist.getRank();
+  const counts = (process.env.TEST_COUNTS ?? "3,5").split(",").map(Number);
+  const total = counts.reduce((a, b) => a + b, 0), lo = counts.slice(0, r).reduce((a, b) => a + b, 0);
+  const g = new torch.Generator({ seed: 7 });
+  const X = torch.randn([total, 3, 4, 4], { generator: g }).mul(2).add(1), R = torch.randn([total, 3, 4, 4], { generator: g });
+  const ref = new nn.BatchNorm2d(3), sync = dist.SyncBatchNorm.convertSyncBatchnorm(new nn.BatchNorm2d(3));
+  check(sync instanceof dist.SyncBatchNorm, "convert returns a SyncBatchNorm");
+  torch.noGrad(() => {
+    ref.weight!.uniform_(0.5, 1.5, g); ref.bias!.uniform_(-0.5, 0.5, g);
+    sync.weight!.copy_(ref.weight!); sync.bias!.copy_(ref.bias!);
+  });
+  const diffs: number[] = [];
+  const maxDiff = (a: Tensor, b: Tensor) => a.sub(b).abs().max().item();
+  for (let step = 0; step < 3; step++) {
+    torch.tidy(() => {
+      const xr = X.clone().requiresGrad_(true);
+      const yr = ref.forward(xr);
+      yr.mul(R).sum().backward();
+      const xs = X.slice(0, lo, lo + counts[r]!).clone().requiresGrad_(true);
+      const ys = sync.forward(xs);
+      ys.mul(R.slice(0, lo, lo + counts[r]!)).sum().backward();
+      if (counts[r]! > 0) {
+        diffs.push(maxDiff(ys, yr.slice(0, lo, lo + counts[r]!)));
+        diffs.push(maxDiff(xs.grad!, xr.grad!.slice(0, lo, lo + counts[r]!)));
+      }
+      diffs.push(maxDiff(sync.runningMean!, ref.runningMean!), maxDiff(sync.runningVar!, ref.runningVar!));
+    });
+  }
+  check(sync.numBatchesTracked!.item() === 3, "num_batches_tracked counts steps");
+  return { checks: [`max difference ${Math.max(...diffs)}`], weights: [Math.max(...diffs)] };
 }
 
 const extra: Record<string, unknown> = {};
@@ -112,6 +152,7 @@ async function main(): Promise<void> {
     let res: Record<string, unknown> = {};
     if (scenario === "collectives") res = await collectives();
     else if (scenario === "ddp" || scenario === "ddp-single") res = await ddp();
+    else if (scenario === "syncbn-uneven") res = await syncBnUneven();
     else if (scenario === "peer-dies") {
       await dist.barrier();
       if (r === 1) { process.kill(process.pid, "SIGKILL"); }

@@ -104,6 +104,7 @@ export interface NativeCore {
   reducerPrepareForward(reducer: number): void;
   reducerPrepareBackward(reducer: number, outputs: Handle[]): void;
   reducerFree(reducer: number): void;
+  syncBatchNorm(group: number, input: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, eps: number, momentum: number): Handle;
   // serialize.cpp: torch.save / torch.load bytes
   pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];

@@ -191,11 +191,12 @@ export class ConvTranspose2d extends Module {
 /** Options of BatchNorm1d/2d. `momentum: null` uses a cumulative moving average. */
 export interface BatchNormOptions extends FactoryOptions { eps?: number; momentum?: number | null; affine?: boolean; trackRunningStats?: boolean }
 
-class BatchNormBase extends Module {
+/** @internal the common part of the batch-norm layers, as PyTorch's `_BatchNorm`. */
+export class BatchNormBase extends Module {
   weight: Parameter | null;
   bias: Parameter | null;
   readonly eps: number; readonly momentum: number | null; readonly affine: boolean; readonly trackRunningStats: boolean;
-  constructor(readonly numFeatures: number, opts: BatchNormOptions, private readonly dims: number[], private readonly dimText: string) {
+  constructor(readonly numFeatures: number, opts: BatchNormOptions, protected readonly dims: number[], protected readonly dimText: string) {
     super();
     positiveInt(this.constructor.name, "numFeatures", numFeatures);
     this.eps = opts.eps ?? 1e-5; this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
@@ -227,15 +228,18 @@ class BatchNormBase extends Module {
       factor = this.momentum === null ? 1 / nbt.item() : this.momentum;
     }
     const bnTraining = this.training ? true : this.runningMean === null && this.runningVar === null;
-    if (bnTraining) {
+    const useStats = !this.training || this.trackRunningStats;
+    return this.normalize(input, { training: bnTraining, momentum: factor, runningMean: useStats ? this.runningMean : null, runningVar: useStats ? this.runningVar : null });
+  }
+  /** @internal the normalisation itself, once the running-statistics bookkeeping is done (SyncBatchNorm overrides it). */
+  protected normalize(input: Tensor, o: { training: boolean; momentum: number; runningMean: Tensor | null; runningVar: Tensor | null }): Tensor {
+    if (o.training) {
       const shape = input.shape;
       let perChannel = shape[0]!;
       for (const d of shape.slice(2)) perChannel *= d;
       if (perChannel === 1) throw new TypeError(`${this.constructor.name}: expected more than 1 value per channel when training, got input of shape [${shape.join(", ")}]`);
     }
-    const useStats = !this.training || this.trackRunningStats;
-    return F.batchNorm(input, useStats ? this.runningMean : null, useStats ? this.runningVar : null,
-      { weight: this.weight, bias: this.bias, training: bnTraining, momentum: factor, eps: this.eps });
+    return F.batchNorm(input, o.runningMean, o.runningVar, { weight: this.weight, bias: this.bias, training: o.training, momentum: o.momentum, eps: this.eps });
   }
   override extraRepr(): string { return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`; }
 }
