@@ -125,10 +125,35 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
     return s.length;
   }
 
+  private skipNext = 0;
+  private afterSkip: (() => void) | null = null;
+
+  /**
+   * The next pass starts at batch `start`: the batches before it are drawn from the sampler
+   * (so the order is the one a full pass would have) but not loaded. How a trainer resumes
+   * in the middle of an epoch. Applies to one pass. `then` runs once the order is drawn,
+   * before anything is loaded (a trainer restores its RNG state there).
+   */
+  skipBatches(start: number, then?: () => void): this {
+    if (!Number.isInteger(start) || start < 0) throw optionError(`skipBatches expects a non-negative integer; got ${start}`);
+    this.skipNext = start;
+    this.afterSkip = then ?? null;
+    return this;
+  }
+
   private indexBatches(): Iterator<number[]> {
-    if (this.batchSampler) return this.batchSampler[Symbol.iterator]();
-    const it = this.sampler![Symbol.iterator]();
-    return { next: () => { const r = it.next(); return r.done ? { done: true, value: undefined } : { done: false, value: [r.value] }; } };
+    let it: Iterator<number[]>;
+    if (this.batchSampler) it = this.batchSampler[Symbol.iterator]();
+    else {
+      const single = this.sampler![Symbol.iterator]();
+      it = { next: () => { const r = single.next(); return r.done ? { done: true, value: undefined } : { done: false, value: [r.value] }; } };
+    }
+    for (let k = this.skipNext; k > 0 && !it.next().done; k--);
+    this.skipNext = 0;
+    const then = this.afterSkip;
+    this.afterSkip = null;
+    then?.();
+    return it;
   }
 
   private collate(samples: T[]): Batch {
@@ -142,7 +167,12 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
     drawSeed(this.generator);  // the base seed PyTorch draws per pass, so the default generator advances alike
     if (this.dataset instanceof IterableDataset) {
       let buf: T[] = [];
+      let skip = this.skipNext * (this.batchSize ?? 1);
+      this.skipNext = 0;
+      const then = this.afterSkip;
+      this.afterSkip = null;
       for (const s of this.dataset as IterableDataset<T>) {
+        if (skip > 0) { skip--; torch.dispose(s); if (skip === 0) then?.(); continue; }
         if (this.batchSize === null) { yield s; continue; }
         buf.push(s);
         if (buf.length === this.batchSize) { yield this.collate(buf); buf = []; }

@@ -44,7 +44,7 @@ export const cuda = {
   isAvailable: (): boolean => native.config().cuda,
   deviceCount: (): number => native.config().cudaDeviceCount,
 };
-export { save, load, saveAsync, loadAsync, serialize, deserialize, type Saveable } from "./serialization.js";
+export { save, load, saveAsync, loadAsync, serialize, deserialize, writeAtomic, type Saveable } from "./serialization.js";
 export * as safetensors from "./safetensors.js";
 export * as sharing from "./sharing.js";
 /** @internal libtorch's c10d for torchlight/distributed. */

@@ -70,7 +70,10 @@ export function load(path: string, options: LoadOptions = {}): Saveable {
 
 /** {@link save}, with the file written off the JS thread. */
 export async function saveAsync(obj: Saveable | object, path: string): Promise<void> {
-  const bytes = serialize(obj);
+  await writeAtomic(serialize(obj), path);
+}
+/** Writes bytes to `path` off the JS thread, atomically (a temporary file renamed over it). */
+export async function writeAtomic(bytes: Uint8Array, path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tmpName(path);
   await writeFile(tmp, bytes);
