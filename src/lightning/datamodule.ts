@@ -3,7 +3,7 @@
  * data comes from (`prepareData` once, `setup(stage)` per process, the `*Dataloader`
  * methods), with its own state in checkpoints.
  */
-import type { DataLoader } from "../data/index.js";
+import type { AnyLoader } from "./trainer.js";
 import type { Stage } from "./callbacks/callback.js";
 
 /* eslint-disable @typescript-eslint/no-unused-vars */
@@ -17,10 +17,10 @@ export class LightningDataModule {
   /** Build datasets for `stage`, in every process. */
   setup(_stage: Stage): void | Promise<void> {}
   teardown(_stage: Stage): void | Promise<void> {}
-  trainDataloader?(): DataLoader<unknown>;
-  valDataloader?(): DataLoader<unknown> | DataLoader<unknown>[];
-  testDataloader?(): DataLoader<unknown> | DataLoader<unknown>[];
-  predictDataloader?(): DataLoader<unknown> | DataLoader<unknown>[];
+  trainDataloader?(): AnyLoader;
+  valDataloader?(): AnyLoader | AnyLoader[];
+  testDataloader?(): AnyLoader | AnyLoader[];
+  predictDataloader?(): AnyLoader | AnyLoader[];
   /** This datamodule's state in checkpoints. */
   stateDict(): Record<string, unknown> { return {}; }
   loadStateDict(_state: Record<string, unknown>): void {}

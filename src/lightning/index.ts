@@ -7,9 +7,9 @@
  * const trainer = new pl.Trainer({ maxEpochs: 3 });
  * await trainer.fit(new Classifier(), { trainDataloaders: loader });
  */
-export { LightningModule, type OptimizerConfig, type SchedulerConfig, type StepOutput } from "./module.js";
+export { LightningModule, type LightningSteps, type OptimizerConfig, type SchedulerConfig, type StepOutput } from "./module.js";
 export { LightningDataModule } from "./datamodule.js";
-export { Trainer, FitLoop, TrainingEpochLoop, Progress, type TrainerOptions, type FitOptions, type EvalOptions } from "./trainer.js";
+export { Trainer, FitLoop, TrainingEpochLoop, Progress, type TrainerOptions, type FitOptions, type EvalOptions, type AnyLoader } from "./trainer.js";
 export { Callback, type Stage } from "./callbacks/callback.js";
 export { ModelCheckpoint, type ModelCheckpointOptions } from "./callbacks/model_checkpoint.js";
 export { EarlyStopping, type EarlyStoppingOptions } from "./callbacks/early_stopping.js";

@@ -49,10 +49,23 @@ interface Internals {
   batch: unknown;
 }
 
+/** The methods a LightningModule subclass defines (the Trainer checks which exist). */
+export interface LightningSteps {
+  /** The loss of one training batch (or `{ loss, ... }`, or null to skip it). */
+  trainingStep?(batch: any, batchIdx: number): StepOutput;  // eslint-disable-line @typescript-eslint/no-explicit-any
+  validationStep?(batch: any, batchIdx: number, dataloaderIdx?: number): unknown;  // eslint-disable-line @typescript-eslint/no-explicit-any
+  testStep?(batch: any, batchIdx: number, dataloaderIdx?: number): unknown;  // eslint-disable-line @typescript-eslint/no-explicit-any
+  configureOptimizers?(): OptimizerConfig;
+}
+/** @internal the module as the Trainer sees it. */
+export const steps = (m: LightningModule): LightningSteps => m as unknown as LightningSteps;
+
 /* eslint-disable @typescript-eslint/no-unused-vars */
 /**
- * Subclass it, define `trainingStep` and `configureOptimizers` (and optionally the other
- * steps and hooks), and hand it to `Trainer.fit`.
+ * Subclass it, define `trainingStep(batch, batchIdx)` and `configureOptimizers()` (and
+ * optionally `validationStep`, `testStep`, `predictStep` and the hooks), and hand it to
+ * `Trainer.fit`. The steps are not declared on this class, so defining them needs no
+ * `override`; their shapes are {@link LightningSteps}.
  * @example
  * class Classifier extends LightningModule {
  *   net = new nn.Sequential(new nn.Linear(784, 10));
@@ -100,15 +113,10 @@ export class LightningModule extends nn.Module {
 
   // ---- what the user defines ---------------------------------------------------------------
 
-  /** The loss of one training batch (or `{ loss, ... }`, or null to skip it). */
-  trainingStep?(batch: any, batchIdx: number): StepOutput;  // eslint-disable-line @typescript-eslint/no-explicit-any
-  validationStep?(batch: any, batchIdx: number, dataloaderIdx?: number): unknown;  // eslint-disable-line @typescript-eslint/no-explicit-any
-  testStep?(batch: any, batchIdx: number, dataloaderIdx?: number): unknown;  // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Default: `forward(batch)`. */
   predictStep(batch: any, _batchIdx: number, _dataloaderIdx?: number): unknown {  // eslint-disable-line @typescript-eslint/no-explicit-any
     return this.forward(batch);
   }
-  configureOptimizers?(): OptimizerConfig;
   /** Callbacks this module brings; they replace trainer callbacks of the same class. */
   configureCallbacks(): Callback[] | Callback { return []; }
 
@@ -181,10 +189,14 @@ export class LightningModule extends nn.Module {
    */
   log(name: string, value: number | Tensor | boolean, opts: LogOptions = {}): void {
     const t = this._pl.trainer;
-    if (!t || !t._results) throw new LightningError("PL_BAD_LOG", `self.log("${name}") was called outside the trainer's loops; log from trainingStep, validationStep, testStep or the on* hooks during fit/validate/test`);
+    const fx = this._pl.currentFx;
+    if (!t || !t._results) {
+      throw new LightningError("PL_BAD_LOG", fx
+        ? `You can't log from \`${fx}\`: self.log() works in trainingStep, validationStep, testStep and the on* hooks around them during fit/validate/test`
+        : `self.log("${name}") was called outside the trainer's loops; log from trainingStep, validationStep, testStep or the on* hooks during fit/validate/test`);
+    }
     if (typeof name !== "string" || name === "") throw new LightningError("PL_BAD_LOG", `self.log(name, value): name must be a non-empty string; got ${JSON.stringify(name)}`);
     if (opts.rankZeroOnly && t.globalRank !== 0) return;
-    const fx = this._pl.currentFx;
     const v = scalarOf(name, value);
     t._results.log(fx ?? "(outside a hook)", name, v, opts, () => extractBatchSize(this._pl.batch));
   }

@@ -13,13 +13,14 @@ import { nn } from "../torch/index.js";
 import { DataLoader, DistributedSampler, RandomSampler } from "../data/index.js";
 import * as dist from "../distributed/index.js";
 import { LightningError } from "./errors.js";
-import type { LightningModule } from "./module.js";
+import { steps, type LightningModule } from "./module.js";
+import type { AnyLoader } from "./trainer.js";
 import type { SyncFn } from "./results.js";
 
 /** Runs a LightningModule's training step as a module's forward, so DDP sees it. */
 class StepWrapper extends nn.Module {
   constructor(readonly lightning: LightningModule) { super(); }
-  override forward(batch: unknown, batchIdx: number): unknown { return this.lightning.trainingStep!(batch, batchIdx); }
+  override forward(batch: unknown, batchIdx: number): unknown { return steps(this.lightning).trainingStep!(batch, batchIdx); }
 }
 
 export abstract class Strategy {
@@ -39,11 +40,11 @@ export abstract class Strategy {
     if (this.rootDevice !== "cpu") module.to(this.rootDevice);
   }
   /** Runs the training step (through DDP when distributed). */
-  trainingStep(batch: unknown, batchIdx: number): unknown { return this.lightningModule!.trainingStep!(batch, batchIdx); }
+  trainingStep(batch: unknown, batchIdx: number): unknown { return steps(this.lightningModule!).trainingStep!(batch, batchIdx); }
   /** Runs `fn` without gradient synchronisation (accumulation steps). */
   noBackwardSync<T>(fn: () => T): T { return fn(); }
   /** The loader as this strategy needs it (DDP: with a DistributedSampler). */
-  processDataloader<T>(loader: DataLoader<T>, _shuffle: boolean, _useDistributedSampler: boolean): DataLoader<T> { return loader; }
+  processDataloader(loader: AnyLoader, _shuffle: boolean, _useDistributedSampler: boolean): AnyLoader { return loader; }
   /** Moves a batch to the root device. */
   batchToDevice(batch: unknown): unknown {
     if (this.rootDevice === "cpu") return batch;
@@ -156,7 +157,7 @@ export class DDPStrategy extends Strategy {
   }
   override noBackwardSync<T>(fn: () => T): T { return this.ddp ? this.ddp.noSync(fn) : fn(); }
 
-  override processDataloader<T>(loader: DataLoader<T>, shuffle: boolean, useDistributedSampler: boolean): DataLoader<T> {
+  override processDataloader(loader: AnyLoader, shuffle: boolean, useDistributedSampler: boolean): AnyLoader {
     if (!useDistributedSampler || this.worldSize === 1 || loader.sampler instanceof DistributedSampler || loader.batchSampler && !loader.batchSize) return loader;
     const ds = loader.dataset;
     if (!("length" in ds)) return loader;
@@ -168,7 +169,7 @@ export class DDPStrategy extends Strategy {
       batchSize: loader.batchSize, sampler, numWorkers: loader.numWorkers, dropLast: loader.dropLast,
       ...(loader.collateFn ? { collateFn: loader.collateFn } : {}), ...(loader.numWorkers > 0 ? { prefetchFactor: loader.prefetchFactor, persistentWorkers: loader.persistentWorkers } : {}),
       ...(loader.timeoutMs ? { timeoutMs: loader.timeoutMs } : {}),
-    }) as DataLoader<T>;
+    });
   }
 
   override async barrier(): Promise<void> { if (dist.isInitialized() && dist.getWorldSize() > 1) await dist.barrier(); }

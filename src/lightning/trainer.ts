@@ -13,8 +13,11 @@ import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { Optimizer } from "../torch/optim/index.js";
 import { DataLoader, DistributedSampler } from "../data/index.js";
+
+/** A DataLoader of any sample type. */
+export type AnyLoader = DataLoader<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
 import { LightningError } from "./errors.js";
-import { LightningModule, type OptimizerConfig, type SchedulerConfig } from "./module.js";
+import { LightningModule, steps, type OptimizerConfig, type SchedulerConfig } from "./module.js";
 import { LightningDataModule } from "./datamodule.js";
 import { Callback, type CallbackHook, type Stage } from "./callbacks/callback.js";
 import { ModelCheckpoint } from "./callbacks/model_checkpoint.js";
@@ -87,13 +90,13 @@ export interface TrainerOptions {
 
 /** Loaders and data for fit/validate/test/predict. */
 export interface FitOptions {
-  trainDataloaders?: DataLoader<unknown>;
-  valDataloaders?: DataLoader<unknown> | DataLoader<unknown>[];
+  trainDataloaders?: AnyLoader;
+  valDataloaders?: AnyLoader | AnyLoader[];
   datamodule?: LightningDataModule;
   /** Resume from a checkpoint file, "last" or "best". */
   ckptPath?: string | null;
 }
-export interface EvalOptions { dataloaders?: DataLoader<unknown> | DataLoader<unknown>[]; datamodule?: LightningDataModule; ckptPath?: string | null; verbose?: boolean }
+export interface EvalOptions { dataloaders?: AnyLoader | AnyLoader[]; datamodule?: LightningDataModule; ckptPath?: string | null; verbose?: boolean }
 
 /** Batch counters of a loop, as Lightning's `_BatchProgress` (total: since the start; current: this epoch). */
 export class Progress {
@@ -470,25 +473,25 @@ export class Trainer {
 
   // ---- data ------------------------------------------------------------------------------------
 
-  private trainLoader(opts: FitOptions): DataLoader<unknown> {
-    let loader = opts.trainDataloaders ?? this.datamodule?.trainDataloader?.() ?? (this.lightningModule as unknown as { trainDataloader?: () => DataLoader<unknown> }).trainDataloader?.();
+  private trainLoader(opts: FitOptions): AnyLoader {
+    let loader = opts.trainDataloaders ?? this.datamodule?.trainDataloader?.() ?? (this.lightningModule as unknown as { trainDataloader?: () => AnyLoader }).trainDataloader?.();
     if (!loader) throw new LightningError("PL_MISCONFIGURATION", "fit: no training data; pass { trainDataloaders }, a datamodule with trainDataloader(), or define trainDataloader() on the module");
     if (!(loader instanceof DataLoader)) throw new LightningError("PL_MISCONFIGURATION", `fit: trainDataloaders must be a DataLoader; got ${(loader as object).constructor?.name ?? typeof loader}`);
     loader = this.strategy.processDataloader(loader, true, this.useDistributedSampler);
     return loader;
   }
 
-  private loaders(kind: "val" | "test" | "predict", given: DataLoader<unknown> | DataLoader<unknown>[] | undefined): DataLoader<unknown>[] {
+  private loaders(kind: "val" | "test" | "predict", given: AnyLoader | AnyLoader[] | undefined): AnyLoader[] {
     const name = `${kind}Dataloader`;
     const m = this.lightningModule as unknown as Record<string, (() => unknown) | undefined>;
     const dm = this.datamodule as unknown as Record<string, (() => unknown) | undefined> | null;
     const got = given ?? dm?.[name]?.call(dm) ?? m[name]?.call(m);
     if (got === undefined || got === null) return [];
-    const list = (Array.isArray(got) ? got : [got]) as DataLoader<unknown>[];
+    const list = (Array.isArray(got) ? got : [got]) as AnyLoader[];
     return list.map((l) => this.strategy.processDataloader(l, false, this.useDistributedSampler));
   }
 
-  private limited(loader: DataLoader<unknown>, limit: number | null): number {
+  private limited(loader: AnyLoader, limit: number | null): number {
     let n: number;
     try { n = loader.length; } catch { n = Infinity; }
     if (limit === null) return n;
@@ -504,7 +507,7 @@ export class Trainer {
   private configureOptimizers(model: LightningModule): void {
     const prev = model._enter("configureOptimizers");
     let cfg: OptimizerConfig;
-    try { cfg = model.configureOptimizers!(); } finally { model._enter(prev); }
+    try { cfg = steps(model).configureOptimizers!(); } finally { model._enter(prev); }
     const optimizers: Optimizer<object>[] = [];
     const scheds: SchedulerEntry[] = [];
     const bad = () => new LightningError("PL_BAD_RETURN", "configureOptimizers() must return an optimizer, a list of optimizers, [optimizers, schedulers], " +
@@ -665,7 +668,7 @@ export class Trainer {
 
   // ---- fit --------------------------------------------------------------------------------------------
 
-  private async runFit(train: DataLoader<unknown>, val: DataLoader<unknown>[], ckptPath: string | null): Promise<void> {
+  private async runFit(train: AnyLoader, val: AnyLoader[], ckptPath: string | null): Promise<void> {
     const m = this.lightningModule!;
     const hasVal = val.length > 0 && typeof (m as unknown as Record<string, unknown>).validationStep === "function" && this.limitValBatches !== 0;
     this.numValBatches = hasVal ? val.reduce((s, l) => s + this.limited(l, this.limitValBatches), 0) : 0;
@@ -715,7 +718,7 @@ export class Trainer {
     Object.assign(this.loggedMetrics, m.log);
   }
 
-  private async runTrainingEpoch(loader: DataLoader<unknown>, val: DataLoader<unknown>[]): Promise<void> {
+  private async runTrainingEpoch(loader: AnyLoader, val: AnyLoader[]): Promise<void> {
     const m = this.lightningModule!;
     const loop = this.fitLoop, el = loop.epochLoop;
     const results = new ResultCollection(true);
@@ -734,7 +737,9 @@ export class Trainer {
     else { this.resume.epochStartRng?.dispose(); this.resume.epochStartRng = torch.getRngState().keep(); }
     if (skip > 0) {
       const now = this.resume.rng;
-      loader.skipBatches(skip, () => { if (now) torch.setRngState(now); });
+      const restore = () => { if (now) torch.setRngState(now); };
+      if (skip >= this.numTrainingBatches) restore();  // every batch was done: only the epoch's end remains
+      else loader.skipBatches(skip, restore);
     }
     const it = loader[Symbol.asyncIterator]();
     let batchIdx = skip;
@@ -906,7 +911,7 @@ export class Trainer {
 
   // ---- evaluation and prediction -----------------------------------------------------------------
 
-  private async runEvaluation(kind: "validate" | "test" | "sanity", loaders: DataLoader<unknown>[], inFit: boolean): Promise<Record<string, number>[]> {
+  private async runEvaluation(kind: "validate" | "test" | "sanity", loaders: AnyLoader[], inFit: boolean): Promise<Record<string, number>[]> {
     const m = this.lightningModule!;
     const T = kind === "test" ? "Test" : "Validation";
     const step = kind === "test" ? "testStep" : "validationStep";
@@ -971,7 +976,7 @@ export class Trainer {
     return perLoader;
   }
 
-  private async runPredict(loaders: DataLoader<unknown>[]): Promise<unknown[]> {
+  private async runPredict(loaders: AnyLoader[]): Promise<unknown[]> {
     const m = this.lightningModule!;
     const all: unknown[][] = [];
     m.eval();
