@@ -5,7 +5,8 @@
 // Suites: engine (bench/engine.*: models written op by op, tiny-op cost), nn (bench/nn.*:
 // nn modules + optim.Adam, optimizer step alone), data (bench/data.*: DataLoader throughput,
 // and how much a loader slows training steps), dist (bench/dist.*: all-reduce against a C++
-// c10d program, DDP against PyTorch's DDP). With no suite named, all run.
+// c10d program, DDP against PyTorch's DDP), lightning (bench/lightning.ts: Trainer.fit against
+// a bare loop on the same steps). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +53,15 @@ const SUITES = {
     workloads: {
       allreduce: time("all-reduce 64 MiB float32, 2 processes", "msPerAllReduce", "ms", "msPerAllReduce", " vs C++ c10d"),
       ddp: speed("ResNet-18 DDP step, 2 processes x 1 thread, images/s", "imagesPerSecond"),
+    },
+  },
+  lightning: {
+    ts: "dist/bench/lightning.js", py: null,
+    workloads: {
+      trainer: Object.assign((tl) => {
+        const o = median(tl.map((r) => r.overhead));
+        return [{ workload: "ResNet-18 FashionMNIST steps: Trainer.fit vs a bare loop", torchlight: `${median(tl.map((r) => r.trainerMs)).toFixed(0)} ms/step`, python: `${median(tl.map((r) => r.bareMs)).toFixed(0)} ms/step (bare)`, ratio: `${(o * 100).toFixed(1)}% overhead` }];
+      }, { torchlightOnly: true }),
     },
   },
   nn: {
