@@ -926,15 +926,7 @@ export class Trainer {
       this.hooks(`on${T}Start` as CallbackHook);
       this.hooks(`on${T}EpochStart` as CallbackHook);
       for (const [dl, loader] of loaders.entries()) {
-        const n = this.limited(loader, limit);
-        let idx = 0;
-        const it = loader[Symbol.asyncIterator]();
-        try {
-          while (idx < n) {
-            const r = await it.next();
-            if (r.done) break;
-            const batch = this.toDevice(r.value);
-            try {
+        for await (const [batch, idx] of this.batches(loader, this.limited(loader, limit))) {
               torch.tidy(() => torch.noGrad(() => {
                 m._enter(null, batch);
                 const prev = m._enter(`on${T}BatchStart`);
@@ -952,13 +944,7 @@ export class Trainer {
               }));
               await results.syncStep(this.strategy.sync);
               results.stepMetrics();
-            } finally {
-              if (batch !== r.value) disposeTree(batch);
-              disposeTree(r.value);
-            }
-            idx++;
-          }
-        } finally { await it.return?.(); }
+        }
       }
       this.hooks(`on${T}EpochEnd` as CallbackHook);
       const em = await results.epochMetrics(this.strategy.sync);
@@ -976,6 +962,22 @@ export class Trainer {
     return perLoader;
   }
 
+  /** The first `n` batches of `loader` on the device, each freed once the consumer moves on. */
+  private async *batches(loader: AnyLoader, n: number): AsyncGenerator<[unknown, number]> {
+    const it = loader[Symbol.asyncIterator]();
+    try {
+      for (let idx = 0; idx < n; idx++) {
+        const r = await it.next();
+        if (r.done) return;
+        const batch = this.toDevice(r.value);
+        try { yield [batch, idx]; } finally {
+          if (batch !== r.value) disposeTree(batch);
+          disposeTree(r.value);
+        }
+      }
+    } finally { await it.return?.(); }
+  }
+
   private async runPredict(loaders: AnyLoader[]): Promise<unknown[]> {
     const m = this.lightningModule!;
     const all: unknown[][] = [];
@@ -983,29 +985,15 @@ export class Trainer {
     this.hooks("onPredictStart");
     this.hooks("onPredictEpochStart");
     for (const [dl, loader] of loaders.entries()) {
-      const n = this.limited(loader, this.limitPredictBatches);
       const outs: unknown[] = [];
-      let idx = 0;
-      const it = loader[Symbol.asyncIterator]();
-      try {
-        while (idx < n) {
-          const r = await it.next();
-          if (r.done) break;
-          const batch = this.toDevice(r.value);
-          try {
+      for await (const [batch, idx] of this.batches(loader, this.limited(loader, this.limitPredictBatches))) {
             outs.push(torch.tidy(() => torch.noGrad(() => {
               this.hooks("onPredictBatchStart", batch, idx, dl);
               const out = keepOutputs(loaders.length > 1 ? m.predictStep(batch, idx, dl) : m.predictStep(batch, idx));
               this.hooks("onPredictBatchEnd", out, batch, idx, dl);
               return out;
             })));
-          } finally {
-            if (batch !== r.value) disposeTree(batch);
-            disposeTree(r.value);
-          }
-          idx++;
-        }
-      } finally { await it.return?.(); }
+      }
       all.push(outs);
     }
     this.hooks("onPredictEpochEnd");
