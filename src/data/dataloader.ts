@@ -171,6 +171,7 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
       this.skipNext = 0;
       const then = this.afterSkip;
       this.afterSkip = null;
+      if (skip === 0) then?.();
       for (const s of this.dataset as IterableDataset<T>) {
         if (skip > 0) { skip--; torch.dispose(s); if (skip === 0) then?.(); continue; }
         if (this.batchSize === null) { yield s; continue; }

@@ -87,9 +87,6 @@ export class DDPStrategy extends Strategy {
   private ddp: dist.DistributedDataParallel<StepWrapper> | null = null;
   private children: ChildProcess[] = [];
   private ownsGroup = false;
-  /** @internal set by the Trainer from `devices` and `numNodes`. */
-  numProcesses = 1;
-  numNodes = 1;
 
   constructor(opts: DDPStrategyOptions = {}) {
     super();
@@ -115,8 +112,6 @@ export class DDPStrategy extends Strategy {
    * NODE_RANK, WORLD_SIZE, MASTER_ADDR/PORT; this process becomes rank 0.
    */
   override async launch(devices: number, numNodes: number): Promise<void> {
-    this.numProcesses = devices;
-    this.numNodes = numNodes;
     const env = this.env;
     if (dist.isInitialized() || env.creatorsProcesses) return;
     if (env instanceof dist.LightningEnvironment) {

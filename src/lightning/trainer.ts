@@ -191,14 +191,10 @@ export class Trainer {
   _results: ResultCollection | null = null;
   private readonly deferred: Promise<unknown>[] = [];
   private readonly resume: ResumeState = { epochStartRng: null, rng: null };
-  private readonly clusterPlugins: unknown[];
   private valCheckBatches: number | null = null;
   private startedAt = 0;
-  private userCallbacks: Callback[];
-  private readonly opts: TrainerOptions;
 
   constructor(opts: TrainerOptions = {}) {
-    this.opts = opts;
     const known = new Set(["accelerator", "devices", "numNodes", "strategy", "plugins", "precision", "fastDevRun", "maxEpochs", "minEpochs", "maxSteps", "minSteps", "maxTimeMs",
       "limitTrainBatches", "limitValBatches", "limitTestBatches", "limitPredictBatches", "valCheckInterval", "checkValEveryNEpoch", "numSanityValSteps", "accumulateGradBatches",
       "gradientClipVal", "gradientClipAlgorithm", "deterministic", "logEveryNSteps", "enableProgressBar", "enableCheckpointing", "enableModelSummary", "defaultRootDir",
@@ -216,9 +212,8 @@ export class Trainer {
     else if (Number.isInteger(devices) && devices >= 1) this.numDevices = devices;
     else throw new LightningError("PL_MISCONFIGURATION", `Trainer: devices must be a positive integer, a list of device indices or "auto"; got ${JSON.stringify(devices)}`);
     this.numNodes = opts.numNodes ?? 1;
-    this.clusterPlugins = opts.plugins ?? [];
     this.strategy = resolveStrategy(opts.strategy ?? "auto", this.numDevices, this.numNodes);
-    const env = this.clusterPlugins.find((p) => p !== null && typeof p === "object" && "globalRank" in p && "mainAddress" in p);
+    const env = (opts.plugins ?? []).find((p) => p !== null && typeof p === "object" && "globalRank" in p && "mainAddress" in p);
     if (env && "clusterEnvironment" in this.strategy) (this.strategy as { clusterEnvironment: unknown }).clusterEnvironment = env;
     const local = Number(process.env.LOCAL_RANK ?? 0);
     if (this.accelerator === "cuda") this.strategy.rootDevice = `cuda:${deviceIds ? deviceIds[local] ?? local : local}`;
@@ -271,13 +266,13 @@ export class Trainer {
     const lg = opts.logger ?? true;
     this.loggers = this.fastDevRun || lg === false ? [] : lg === true ? [new TensorBoardLogger(this.defaultRootDir)] : Array.isArray(lg) ? lg : [lg];
     // callbacks: the user's, then the defaults Lightning adds
-    this.userCallbacks = opts.callbacks === undefined ? [] : Array.isArray(opts.callbacks) ? [...opts.callbacks] : [opts.callbacks];
-    for (const c of this.userCallbacks) if (!(c instanceof Callback)) throw new LightningError("PL_MISCONFIGURATION", `Trainer: callbacks must be Callback instances; got ${String(c)}`);
-    const hasCkpt = this.userCallbacks.some((c) => c instanceof ModelCheckpoint);
+    const userCallbacks = opts.callbacks === undefined ? [] : Array.isArray(opts.callbacks) ? [...opts.callbacks] : [opts.callbacks];
+    for (const c of userCallbacks) if (!(c instanceof Callback)) throw new LightningError("PL_MISCONFIGURATION", `Trainer: callbacks must be Callback instances; got ${String(c)}`);
+    const hasCkpt = userCallbacks.some((c) => c instanceof ModelCheckpoint);
     if (opts.enableCheckpointing === false && hasCkpt) {
       throw new LightningError("PL_MISCONFIGURATION", "Trainer was configured with enableCheckpointing: false but found a ModelCheckpoint in callbacks; remove one of the two");
     }
-    this.callbacks = [...this.userCallbacks];
+    this.callbacks = userCallbacks;
     if (opts.enableModelSummary ?? true) this.callbacks.unshift(new ModelSummary());
     if (opts.enableProgressBar ?? true) this.callbacks.unshift(new TQDMProgressBar());
     if ((opts.enableCheckpointing ?? true) && !hasCkpt) this.callbacks.push(new ModelCheckpoint());
@@ -741,31 +736,22 @@ export class Trainer {
       if (skip >= this.numTrainingBatches) restore();  // every batch was done: only the epoch's end remains
       else loader.skipBatches(skip, restore);
     }
-    const it = loader[Symbol.asyncIterator]();
-    let batchIdx = skip;
     const valEvery = this.valCheckBatches ?? (this.valCheckInterval < 1 ? Math.max(1, Math.floor(this.numTrainingBatches * this.valCheckInterval)) : null);
-    try {
-      while (batchIdx < this.numTrainingBatches) {
-        const r = await it.next();
-        if (r.done) break;
-        const isLast = batchIdx + 1 >= this.numTrainingBatches;
-        const stop = await this.runTrainingBatch(r.value, batchIdx, isLast);
-        batchIdx++;
-        const epochMatches = this.checkValEveryNEpoch === null || (loop.currentEpoch + 1) % this.checkValEveryNEpoch === 0;
-        const countBatches = this.checkValEveryNEpoch === null ? el.batchProgress.total.completed : batchIdx;
-        const valNow = val.length > 0 && epochMatches && (valEvery !== null ? countBatches % valEvery === 0 : isLast);
-        if (valNow) {
-          await this.runEvaluation("validate", val, true);
-          this._results = results;
-          m.train();
-        }
-        if (stop === -1) break;
-        if (this.maxSteps !== -1 && this.globalStep >= this.maxSteps) break;
-        if (this.maxTimeMs !== null && performance.now() - this.startedAt >= this.maxTimeMs) break;
-        if (this.shouldStop && this.minReached()) break;
+    const valThisEpoch = val.length > 0 && (this.checkValEveryNEpoch === null || (loop.currentEpoch + 1) % this.checkValEveryNEpoch === 0);
+    for await (const [batch, k] of this.batches(loader, this.numTrainingBatches - skip)) {
+      const batchIdx = skip + k;
+      const isLast = batchIdx + 1 >= this.numTrainingBatches;
+      const stop = await this.runTrainingBatch(batch, batchIdx, isLast);
+      const countBatches = this.checkValEveryNEpoch === null ? el.batchProgress.total.completed : batchIdx + 1;
+      if (valThisEpoch && (valEvery !== null ? countBatches % valEvery === 0 : isLast)) {
+        await this.runEvaluation("validate", val, true);
+        this._results = results;
+        m.train();
       }
-    } finally {
-      await it.return?.();
+      if (stop === -1) break;
+      if (this.maxSteps !== -1 && this.globalStep >= this.maxSteps) break;
+      if (this.maxTimeMs !== null && performance.now() - this.startedAt >= this.maxTimeMs) break;
+      if (this.shouldStop && this.minReached()) break;
     }
     el.epochFinished = true;
     // epoch end: training epoch metrics, then the hooks (monitoring callbacks after the module)
@@ -787,12 +773,11 @@ export class Trainer {
   }
 
   /** One training batch: hooks, step, backward, optimizer (inside one tensor scope). Returns -1 to end the epoch. */
-  private async runTrainingBatch(rawBatch: unknown, batchIdx: number, isLast: boolean): Promise<number> {
+  private async runTrainingBatch(batch: unknown, batchIdx: number, isLast: boolean): Promise<number> {
     const m = this.lightningModule!;
     const el = this.fitLoop.epochLoop;
     const results = this._results!;
     let signal = 0;
-    const batch = this.toDevice(rawBatch);
     el.batchProgress.incrementReady();
     let outputs: unknown;
     let stepped = false;
@@ -825,9 +810,7 @@ export class Trainer {
       await this.flushDeferred();
       return signal;
     } finally {
-      disposeTree(outputs);
-      if (batch !== rawBatch) disposeTree(batch);
-      disposeTree(rawBatch);
+      disposeTree(outputs);  // the batch itself is freed by batches()
     }
   }
 

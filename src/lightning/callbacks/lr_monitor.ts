@@ -42,8 +42,8 @@ export class LearningRateMonitor extends Callback {
     const used = new Map<string, number>();
     trainer.optimizers.forEach((opt, i) => {
       const cfg = trainer.lrSchedulerConfigs.find((c) => c.optimizerIndex === i);
-      const schedInterval = cfg?.interval ?? "epoch";
-      if (interval !== null && (!cfg || schedInterval !== interval) && !(interval === "epoch" && !cfg)) return;
+      // an optimizer without a scheduler counts as stepping per epoch
+      if (interval !== null && (cfg?.interval ?? "epoch") !== interval) return;
       let name = cfg?.name ?? `lr-${opt.constructor.name}`;
       const n = used.get(name) ?? 0;
       used.set(name, n + 1);

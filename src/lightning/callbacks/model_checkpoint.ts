@@ -65,7 +65,6 @@ export class ModelCheckpoint extends Callback {
   currentScore: number | null = null;
   lastModelPath = "";
   private lastGlobalStepSaved = -1;
-  private lastEpochSaved = -1;
 
   constructor(opts: ModelCheckpointOptions = {}) {
     super();
@@ -131,7 +130,6 @@ export class ModelCheckpoint extends Callback {
   saveCheckpoints(trainer: Trainer): void {
     const metrics: Record<string, number> = { ...trainer.callbackMetrics, epoch: trainer.currentEpoch, step: trainer.globalStep };
     this.lastGlobalStepSaved = trainer.globalStep;
-    this.lastEpochSaved = trainer.currentEpoch;
     this.saveTopk(trainer, metrics);
     if (this.saveLast) this.saveLastCheckpoint(trainer);
   }
@@ -230,7 +228,4 @@ export class ModelCheckpoint extends Callback {
     this.kthValue = (s.kth_value as number) ?? this.kthValue;
     this.lastModelPath = (s.last_model_path as string) ?? "";
   }
-
-  /** The epoch of the last save (-1: none). */
-  get lastSavedEpoch(): number { return this.lastEpochSaved; }
 }
