@@ -260,7 +260,8 @@ export class Trainer {
     }
     this.deterministic = opts.deterministic ?? false;
     this.logEveryNSteps = opts.logEveryNSteps ?? 50;
-    this.defaultRootDir = opts.defaultRootDir ?? process.cwd();
+    // a torchlight/train worker logs into its run folder by default (Ray moves workers into the trial folder)
+    this.defaultRootDir = opts.defaultRootDir ?? process.env.TORCHLIGHT_DEFAULT_ROOT_DIR ?? process.cwd();
     this.useDistributedSampler = opts.useDistributedSampler ?? true;
     // loggers: Lightning's default is TensorBoardLogger under defaultRootDir/lightning_logs
     const lg = opts.logger ?? true;

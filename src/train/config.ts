@@ -1,0 +1,149 @@
+/**
+ * @module torchlight/train/config: the run's configuration, as Ray Train's `ScalingConfig`,
+ * `RunConfig`, `CheckpointConfig`, `FailureConfig` and `TorchConfig` (camelCase). Every
+ * class validates its options when constructed and rejects unknown keys, naming the fix.
+ */
+import { availableParallelism, homedir } from "node:os";
+import { join, resolve } from "node:path";
+import * as torch from "../torch/index.js";
+import { TrainConfigError } from "./errors.js";
+
+function checkKeys(cls: string, opts: object, known: readonly string[]): void {
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: expected an options object, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts}`);
+  for (const k of Object.keys(opts)) {
+    if (!known.includes(k)) {
+      const near = known.find((x) => x.toLowerCase() === k.toLowerCase().replace(/_/g, ""));
+      throw new TrainConfigError("TRAIN_UNKNOWN_OPTION", `${cls}: unknown option ${JSON.stringify(k)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}; the options are ${known.join(", ")}`);
+    }
+  }
+}
+function int(cls: string, name: string, v: unknown, min: number, hint: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: ${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}; ${hint}`);
+  return v;
+}
+
+export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD";
+
+/** How many workers, on what: `numWorkers` processes, each with `resourcesPerWorker` (CPU: intra-op threads). */
+export class ScalingConfig {
+  readonly numWorkers: number;
+  readonly useGpu: boolean;
+  readonly resourcesPerWorker: { CPU?: number; GPU?: number; [k: string]: number | undefined };
+  readonly placementStrategy: PlacementStrategy;
+  constructor(opts: { numWorkers?: number; useGpu?: boolean; resourcesPerWorker?: Record<string, number>; placementStrategy?: PlacementStrategy } = {}) {
+    checkKeys("ScalingConfig", opts, ["numWorkers", "useGpu", "resourcesPerWorker", "placementStrategy"]);
+    this.numWorkers = int("ScalingConfig", "numWorkers", opts.numWorkers ?? 1, 1, "use numWorkers: 1 or more (one process per worker)");
+    this.useGpu = opts.useGpu ?? false;
+    if (typeof this.useGpu !== "boolean") throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: useGpu must be true or false, got ${JSON.stringify(opts.useGpu)}`);
+    if (this.useGpu && !torch.cuda.isAvailable()) {
+      throw new TrainConfigError("TRAIN_NO_CUDA", "ScalingConfig: useGpu is true but this libtorch has no CUDA (or no GPU is visible); use useGpu: false, or build torchlight against a CUDA libtorch (LIBTORCH or LIBTORCH_USE_PYTORCH=1, see the README)");
+    }
+    const rpw = opts.resourcesPerWorker ?? {};
+    if (rpw === null || typeof rpw !== "object") throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: resourcesPerWorker must be an object such as { CPU: 2 }, got ${JSON.stringify(rpw)}`);
+    for (const [k, v] of Object.entries(rpw)) {
+      if (typeof v !== "number" || !(v >= 0)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: resourcesPerWorker.${k} must be a number ≥ 0, got ${JSON.stringify(v)}`);
+    }
+    if (rpw.CPU !== undefined && (!Number.isInteger(rpw.CPU) || rpw.CPU < 1)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: resourcesPerWorker.CPU must be a whole number of cores ≥ 1 (it sets the worker's threads), got ${rpw.CPU}`);
+    if (rpw.GPU !== undefined && rpw.GPU > 0 && !this.useGpu) throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: resourcesPerWorker.GPU is set but useGpu is false; set useGpu: true");
+    this.resourcesPerWorker = { ...rpw };
+    if (this.useGpu && this.numWorkers > torch.cuda.deviceCount()) {
+      throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: ${this.numWorkers} workers with useGpu need ${this.numWorkers} GPUs on this machine, but ${torch.cuda.deviceCount()} are visible; lower numWorkers`);
+    }
+    const ps = opts.placementStrategy ?? "PACK";
+    if (!["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"].includes(ps)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: placementStrategy must be "PACK", "SPREAD", "STRICT_PACK" or "STRICT_SPREAD", got ${JSON.stringify(ps)}`);
+    this.placementStrategy = ps;
+  }
+  /** Intra-op threads per worker on a machine running `workersHere` of them: resourcesPerWorker.CPU, else the cores shared out. */
+  threadsPerWorker(workersHere = this.numWorkers): number {
+    return this.resourcesPerWorker.CPU ?? Math.max(1, Math.floor(availableParallelism() / workersHere));
+  }
+  toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy }; }
+}
+
+/** Which checkpoints to keep: the best `numToKeep` by `checkpointScoreAttribute` (the most recent when none), and always the latest. */
+export class CheckpointConfig {
+  readonly numToKeep: number | null;
+  readonly checkpointScoreAttribute: string | null;
+  readonly checkpointScoreOrder: "max" | "min";
+  constructor(opts: { numToKeep?: number | null; checkpointScoreAttribute?: string | null; checkpointScoreOrder?: "max" | "min" } = {}) {
+    checkKeys("CheckpointConfig", opts, ["numToKeep", "checkpointScoreAttribute", "checkpointScoreOrder"]);
+    this.numToKeep = opts.numToKeep === undefined || opts.numToKeep === null ? null : int("CheckpointConfig", "numToKeep", opts.numToKeep, 1, "use null to keep every checkpoint");
+    this.checkpointScoreAttribute = opts.checkpointScoreAttribute ?? null;
+    if (this.checkpointScoreAttribute !== null && typeof this.checkpointScoreAttribute !== "string") throw new TrainConfigError("TRAIN_CONFIG", `CheckpointConfig: checkpointScoreAttribute must be a metric name, got ${JSON.stringify(opts.checkpointScoreAttribute)}`);
+    this.checkpointScoreOrder = opts.checkpointScoreOrder ?? "max";
+    if (!["max", "min"].includes(this.checkpointScoreOrder)) throw new TrainConfigError("TRAIN_CONFIG", `CheckpointConfig: checkpointScoreOrder must be "max" or "min", got ${JSON.stringify(opts.checkpointScoreOrder)}`);
+  }
+  toJSON(): object { return { numToKeep: this.numToKeep, checkpointScoreAttribute: this.checkpointScoreAttribute, checkpointScoreOrder: this.checkpointScoreOrder }; }
+}
+
+/** How many failed attempts to restart from (`maxFailures`: 0 none, -1 without limit). */
+export class FailureConfig {
+  readonly maxFailures: number;
+  constructor(opts: { maxFailures?: number } = {}) {
+    checkKeys("FailureConfig", opts, ["maxFailures"]);
+    this.maxFailures = int("FailureConfig", "maxFailures", opts.maxFailures ?? 0, -1, "use 0 (no restart), a positive count, or -1 (no limit)");
+  }
+  toJSON(): object { return { maxFailures: this.maxFailures }; }
+}
+
+/** Hooks the driver calls as the run goes. All optional; they run in the driver process. */
+export interface TrainCallback {
+  /** Every report of rank 0 (after the barrier; `checkpoint` when one was persisted). */
+  onReport?(report: { metrics: Record<string, unknown>; iteration: number; checkpoint: import("./checkpoint.js").Checkpoint | null }): void | Promise<void>;
+  /** An attempt failed; `willRetry` says whether the group restarts. */
+  onAttemptFailed?(error: Error, info: { attempt: number; willRetry: boolean }): void | Promise<void>;
+  /** The run ended (finished or failed). */
+  onRunEnd?(result: import("./result.js").Result): void | Promise<void>;
+}
+
+/** Where and how the run is stored, how faults are handled: as Ray's RunConfig. */
+export class RunConfig {
+  readonly name: string;
+  readonly storagePath: string;
+  readonly checkpointConfig: CheckpointConfig;
+  readonly failureConfig: FailureConfig;
+  readonly callbacks: TrainCallback[];
+  /** "auto": resume from the run folder's latest checkpoint when there is one; "require": fail when there is none; "never": fail when the folder holds a run. */
+  readonly resume: "auto" | "never" | "require";
+  /** 0 silent, 1 progress and results (default), 2 also each report. */
+  readonly verbose: 0 | 1 | 2;
+  /** Whether `name` was given (else a timestamped one was made). */
+  readonly named: boolean;
+  constructor(opts: { name?: string; storagePath?: string; checkpointConfig?: CheckpointConfig; failureConfig?: FailureConfig; callbacks?: TrainCallback[]; resume?: "auto" | "never" | "require"; verbose?: 0 | 1 | 2 } = {}) {
+    checkKeys("RunConfig", opts, ["name", "storagePath", "checkpointConfig", "failureConfig", "callbacks", "resume", "verbose"]);
+    this.named = opts.name !== undefined;
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15);
+    this.name = opts.name ?? `TorchTrainer_${stamp}`;
+    if (typeof this.name !== "string" || !this.name || /[/\\]|^\.\.?$/.test(this.name)) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: name must be a folder name without slashes, got ${JSON.stringify(opts.name)}`);
+    const sp = opts.storagePath ?? process.env.TORCHLIGHT_STORAGE_PATH ?? join(homedir(), "torchlight_results");
+    if (typeof sp !== "string" || !sp) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath must be a folder path, got ${JSON.stringify(opts.storagePath)}`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sp) && !sp.startsWith("file://")) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath ${JSON.stringify(sp)} uses a scheme this build cannot write to; use a local or shared (NFS) folder path`);
+    this.storagePath = resolve(sp.replace(/^file:\/\//, ""));
+    if (opts.checkpointConfig !== undefined && !(opts.checkpointConfig instanceof CheckpointConfig)) throw new TrainConfigError("TRAIN_CONFIG", "RunConfig: checkpointConfig must be a CheckpointConfig (new CheckpointConfig({ numToKeep: 2 }))");
+    if (opts.failureConfig !== undefined && !(opts.failureConfig instanceof FailureConfig)) throw new TrainConfigError("TRAIN_CONFIG", "RunConfig: failureConfig must be a FailureConfig (new FailureConfig({ maxFailures: 1 }))");
+    this.checkpointConfig = opts.checkpointConfig ?? new CheckpointConfig();
+    this.failureConfig = opts.failureConfig ?? new FailureConfig();
+    this.callbacks = opts.callbacks ?? [];
+    if (!Array.isArray(this.callbacks)) throw new TrainConfigError("TRAIN_CONFIG", "RunConfig: callbacks must be an array of objects with onReport/onAttemptFailed/onRunEnd methods");
+    this.resume = opts.resume ?? "auto";
+    if (!["auto", "never", "require"].includes(this.resume)) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: resume must be "auto", "never" or "require", got ${JSON.stringify(opts.resume)}`);
+    this.verbose = opts.verbose ?? 1;
+    if (![0, 1, 2].includes(this.verbose)) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: verbose must be 0, 1 or 2, got ${JSON.stringify(opts.verbose)}`);
+  }
+  toJSON(): object { return { name: this.name, storagePath: this.storagePath, checkpointConfig: this.checkpointConfig, failureConfig: this.failureConfig, resume: this.resume }; }
+}
+
+/** The process group the workers join before the train function runs: backend and collective timeout (also the hang timeout of a worker). */
+export class TorchConfig {
+  readonly backend: "gloo" | "nccl";
+  readonly timeoutMs: number;
+  constructor(opts: { backend?: "gloo" | "nccl"; timeoutMs?: number } = {}) {
+    checkKeys("TorchConfig", opts, ["backend", "timeoutMs"]);
+    this.backend = opts.backend ?? "gloo";
+    if (!["gloo", "nccl"].includes(this.backend)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: backend must be "gloo" or "nccl", got ${JSON.stringify(opts.backend)}`);
+    if (this.backend === "nccl" && !torch.cuda.isAvailable()) throw new TrainConfigError("TRAIN_NO_CUDA", "TorchConfig: backend \"nccl\" needs a CUDA libtorch and a GPU; use backend \"gloo\"");
+    this.timeoutMs = opts.timeoutMs ?? 1_800_000;
+    if (typeof this.timeoutMs !== "number" || !(this.timeoutMs >= 100)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: timeoutMs must be a number of milliseconds ≥ 100, got ${JSON.stringify(opts.timeoutMs)}`);
+  }
+  toJSON(): object { return { backend: this.backend, timeoutMs: this.timeoutMs }; }
+}

@@ -1,0 +1,59 @@
+/**
+ * @module torchlight/train/protocol: what the driver and its workers say to each other. The
+ * driver (driver.ts) and the worker runtime (worker.ts) never import each other; both import
+ * this. Messages are JSON over a WebSocket (the `ws` library): the driver listens on loopback
+ * (or the cluster interface), and a worker proves itself with the run's secret.
+ */
+
+/** Environment variables the driver sets for each worker. */
+export const ENV = {
+  /** The control channel's URL; its presence marks a worker process. */
+  control: "TORCHLIGHT_TRAIN_CONTROL",
+  /** The per-attempt secret a worker presents. */
+  secret: "TORCHLIGHT_TRAIN_SECRET",
+  /** Which `TorchTrainer.fit()` call of the script this worker serves (0-based). */
+  fitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
+  /** JSON list of the run folders of the script's earlier fit() calls, which a worker returns as Results. */
+  priorRuns: "TORCHLIGHT_TRAIN_PRIOR_RUNS",
+  /** Where Lightning's Trainer writes logs by default in a worker (the run folder). */
+  defaultRootDir: "TORCHLIGHT_DEFAULT_ROOT_DIR",
+} as const;
+
+/** Header carrying the secret on the WebSocket upgrade. */
+export const SECRET_HEADER = "x-torchlight-secret";
+
+/** A worker's place in the group, sent by the driver in `start`. */
+export interface WorkerPlacement {
+  worldRank: number;
+  localRank: number;
+  localWorldSize: number;
+  nodeRank: number;
+  worldSize: number;
+}
+
+export interface SerializedError { type: string; message: string; stack?: string; code?: string }
+
+/** Worker → driver. */
+export type WorkerMessage =
+  | { type: "hello"; rank: number; pid: number; hostname: string }
+  | { type: "report"; seq: number; metrics: Record<string, unknown>; staged: string | null; at: number }
+  | { type: "progress"; epoch: number; done: number; total: number | null; postfix: string; final: boolean; secs: number }
+  | { type: "error"; error: SerializedError; user: boolean }
+  | { type: "done" };
+
+/** Driver → worker. */
+export type DriverMessage =
+  | { type: "start"; placement: WorkerPlacement; runPath: string; experimentName: string; attempt: number; latestCheckpoint: string | null; stagingDir: string }
+  | { type: "reportAck"; seq: number; checkpoint: string | null }
+  | { type: "abort"; reason: string };
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { type: e.name || e.constructor.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(typeof code === "string" ? { code } : {}) };
+  }
+  return { type: typeof e, message: String(e) };
+}
+
+/** Distributed errors that mean a peer died or hung: the consequence of another rank's failure, not a fault of this rank's code. */
+export const PEER_FAILURE_CODES = new Set(["DIST_PEER_FAILED", "DIST_TIMEOUT", "DIST_BACKEND_ERROR"]);

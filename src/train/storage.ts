@@ -1,0 +1,140 @@
+/**
+ * @module torchlight/train/storage: the run folder and its files, as the architecture lays
+ * them out:
+ *
+ *     {storagePath}/{name}/run.json, metrics.jsonl, checkpoint_000000/…, checkpoint_manager.json
+ *
+ * Every JSON file is written atomically (temporary file + rename), and a checkpoint folder is
+ * renamed into place only when complete, so a crash never leaves a half checkpoint listed.
+ * Both the driver and the worker runtime use this module.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { TrainError } from "./errors.js";
+import type { CheckpointConfig } from "./config.js";
+
+export const RUN_FILE = "run.json";
+export const METRICS_FILE = "metrics.jsonl";
+export const MANAGER_FILE = "checkpoint_manager.json";
+export const STAGING_DIR = ".staging";
+
+export const checkpointDirName = (index: number): string => `checkpoint_${String(index).padStart(6, "0")}`;
+
+/** Writes JSON to `path` through a temporary file, fsync and rename. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 1) + "\n");
+  const fd = openSync(tmp, "r");
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+  renameSync(tmp, path);
+}
+
+export function readJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try { return JSON.parse(readFileSync(path, "utf8")) as T; } catch (e) {
+    throw new TrainError("TRAIN_RESULT", `${path} is not valid JSON (${(e as Error).message}); the run folder is damaged`);
+  }
+}
+
+/** One persisted checkpoint as listed in checkpoint_manager.json. */
+export interface CheckpointEntry { name: string; index: number; iteration: number; metrics: Record<string, unknown>; time: number }
+export interface ManagerState { version: 1; nextIndex: number; latest: string | null; checkpoints: CheckpointEntry[] }
+
+/** The state of run.json. */
+export interface RunState {
+  version: 1;
+  name: string;
+  storagePath: string;
+  status: "running" | "finished" | "failed";
+  worldSize: number;
+  config: Record<string, unknown>;
+  startedAt: string;
+  endedAt: string | null;
+  attempts: { attempt: number; startedAt: string; endedAt: string | null; error: unknown }[];
+  /** The final error (WorkerGroupError.toJSON()), null when finished. */
+  error: unknown;
+  torchlightVersion: string;
+}
+
+/** One line of metrics.jsonl. */
+export interface MetricsRow { rank: number; attempt: number; iteration: number; time: number; metrics: Record<string, unknown>; checkpoint: string | null }
+
+/** The run folder: paths and the files in it. */
+export class RunStorage {
+  readonly path: string;
+  constructor(readonly storagePath: string, readonly name: string) {
+    this.path = join(storagePath, name);
+  }
+  get runFile(): string { return join(this.path, RUN_FILE); }
+  get metricsFile(): string { return join(this.path, METRICS_FILE); }
+  get managerFile(): string { return join(this.path, MANAGER_FILE); }
+  get stagingDir(): string { return join(this.path, STAGING_DIR); }
+  checkpointPath(name: string): string { return join(this.path, name); }
+
+  exists(): boolean { return existsSync(this.runFile); }
+  create(): void { mkdirSync(this.stagingDir, { recursive: true }); }
+  readRun(): RunState | null { return readJson<RunState>(this.runFile); }
+  writeRun(state: RunState): void { writeJsonAtomic(this.runFile, state); }
+  readManager(): ManagerState { return readJson<ManagerState>(this.managerFile) ?? { version: 1, nextIndex: 0, latest: null, checkpoints: [] }; }
+  writeManager(state: ManagerState): void { writeJsonAtomic(this.managerFile, state); }
+  appendMetrics(rows: MetricsRow[]): void { if (rows.length) appendFileSync(this.metricsFile, rows.map((r) => JSON.stringify(r)).join("\n") + "\n"); }
+  readMetrics(): MetricsRow[] {
+    if (!existsSync(this.metricsFile)) return [];
+    return readFileSync(this.metricsFile, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
+      try { return [JSON.parse(l) as MetricsRow]; } catch { return []; }  // a line cut by a crash
+    });
+  }
+  /** Removes staged checkpoint files that never completed (a crash mid-write), and folders no manager entry lists. */
+  cleanIncomplete(): void {
+    rmSync(this.stagingDir, { recursive: true, force: true });
+    mkdirSync(this.stagingDir, { recursive: true });
+    const listed = new Set(this.readManager().checkpoints.map((c) => c.name));
+    for (const e of readdirSync(this.path)) if (/^checkpoint_\d{6}$/.test(e) && !listed.has(e)) rmSync(join(this.path, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The checkpoints to delete after adding one: keep the best `numToKeep` by the score
+ * attribute (the most recent when none; a checkpoint without the metric ranks last), and
+ * always the latest.
+ */
+export function checkpointsToDelete(entries: CheckpointEntry[], cfg: CheckpointConfig): CheckpointEntry[] {
+  if (cfg.numToKeep === null || entries.length <= cfg.numToKeep) return [];
+  const latest = entries.reduce((a, b) => (b.index > a.index ? b : a));
+  const attr = cfg.checkpointScoreAttribute;
+  const score = (e: CheckpointEntry): number => {
+    if (attr === null) return e.index;
+    const v = e.metrics[attr];
+    if (typeof v !== "number" || Number.isNaN(v)) return -Infinity;
+    return cfg.checkpointScoreOrder === "max" ? v : -v;
+  };
+  const ranked = [...entries].sort((a, b) => score(b) - score(a) || b.index - a.index);
+  const keep = new Set(ranked.slice(0, cfg.numToKeep).map((e) => e.name));
+  keep.add(latest.name);
+  return entries.filter((e) => !keep.has(e.name));
+}
+
+// Linux filesystem magic numbers of shared filesystems (statfs(2)).
+const SHARED_FS = new Map<number, string>([
+  [0x6969, "nfs"], [0xff534d42, "cifs"], [0xfe534d42, "smb2"], [0x0bd00bd0, "lustre"], [0x47504653, "gpfs"],
+  [0x19830326, "beegfs"], [0x00c36400, "ceph"], [0x65735546, "fuse"], [0x013111a8, "ibrix"], [0xa501fcf5, "vxfs"],
+]);
+
+/** The shared filesystem `path` lives on ("nfs", "lustre"...), or null when it is local. */
+export function sharedFilesystem(path: string): string | null {
+  let p = path;
+  while (!existsSync(p)) { const up = join(p, ".."); if (up === p) break; p = up; }
+  try { return SHARED_FS.get(Number(statfsSync(p).type)) ?? null; } catch { return null; }
+}
+
+/**
+ * Ray's multi-node guard: workers on more than one host need a storage path every host
+ * sees. Throws before training when `hosts` has several names and `storagePath` is local.
+ */
+export function checkStorageForHosts(storagePath: string, hosts: string[]): void {
+  const distinct = [...new Set(hosts)];
+  if (distinct.length <= 1 || sharedFilesystem(storagePath) !== null || process.env.TORCHLIGHT_STORAGE_SHARED === "1") return;
+  throw new TrainError("TRAIN_STORAGE_NOT_SHARED",
+    `the workers run on ${distinct.length} nodes (${distinct.slice(0, 4).join(", ")}${distinct.length > 4 ? ", ..." : ""}) but RunConfig.storagePath ${JSON.stringify(storagePath)} is on a local disk, so the checkpoints and results of other nodes would not be persisted there. ` +
+    "Set RunConfig({ storagePath }) to a folder every node mounts (NFS, Lustre...), or set TORCHLIGHT_STORAGE_SHARED=1 if this path is shared in a way torchlight cannot detect");
+}

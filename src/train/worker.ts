@@ -1,0 +1,186 @@
+/**
+ * @module torchlight/train/worker: the worker side of a run, as Ray Train's session:
+ * `report(metrics, { checkpoint })`, `getContext()`, `getCheckpoint()`, and the runtime that
+ * joins the driver's control channel and process group, then runs the train function as
+ * this rank. Never imports the driver; both speak through ./protocol.
+ */
+import { hostname, tmpdir } from "node:os";
+import { cp, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import WebSocket from "ws";
+import * as torch from "../torch/index.js";
+import * as dist from "../distributed/index.js";
+import { setProgressSink } from "../lightning/callbacks/progress.js";
+import { Checkpoint } from "./checkpoint.js";
+import { TrainError } from "./errors.js";
+import { ENV, PEER_FAILURE_CODES, SECRET_HEADER, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
+
+/** Where the run is stored, as seen from a worker. */
+export interface StorageInfo {
+  /** RunConfig.storagePath. */
+  storagePath: string;
+  /** RunConfig.name: the run folder's name. */
+  experimentDirName: string;
+  /** {storagePath}/{name}. */
+  runPath: string;
+}
+
+/** This worker's place in the run, as Ray's `TrainContext`. */
+export class TrainContext {
+  constructor(private readonly p: WorkerPlacement, private readonly storage: StorageInfo, private readonly attempt: number) {}
+  getWorldSize(): number { return this.p.worldSize; }
+  getWorldRank(): number { return this.p.worldRank; }
+  getLocalRank(): number { return this.p.localRank; }
+  getLocalWorldSize(): number { return this.p.localWorldSize; }
+  getNodeRank(): number { return this.p.nodeRank; }
+  getExperimentName(): string { return this.storage.experimentDirName; }
+  /** Ray's trial name; here the run's name. */
+  getTrialName(): string { return this.storage.experimentDirName; }
+  getStorage(): StorageInfo { return { ...this.storage }; }
+  /** Which attempt of the worker group this is (0 first, +1 per restart after a failure). */
+  getAttempt(): number { return this.attempt; }
+  /** The device this worker trains on: "cuda:{localRank}" when the run uses GPUs, else "cpu". */
+  getDevice(): string { return process.env.TORCHLIGHT_TRAIN_USE_GPU === "1" ? `cuda:${this.p.localRank}` : "cpu"; }
+}
+
+interface Session {
+  ws: WebSocket;
+  context: TrainContext;
+  latest: Checkpoint | null;
+  stagingDir: string;
+  seq: number;
+  acks: Map<number, (checkpoint: string | null) => void>;
+  closing: boolean;
+}
+let session: Session | null = null;
+
+/** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
+export function isWorkerProcess(): boolean { return process.env[ENV.control] !== undefined; }
+
+function need(what: string): Session {
+  if (!session) throw new TrainError("TRAIN_NOT_IN_WORKER", `${what} works only inside the train function a TorchTrainer runs (a worker process); call it from trainFunc, not from the driver script`);
+  return session;
+}
+
+/** This worker's context: world size, ranks, node, run name, storage. */
+export function getContext(): TrainContext { return need("getContext()").context; }
+
+/** The latest persisted checkpoint: the run's (when it resumes after a failure or a rerun) or the last this group reported; null at a fresh start. */
+export function getCheckpoint(): Checkpoint | null { return need("getCheckpoint()").latest; }
+
+function checkMetrics(metrics: unknown): Record<string, unknown> {
+  if (metrics === null || typeof metrics !== "object" || Array.isArray(metrics)) throw new TrainError("TRAIN_REPORT", `report: metrics must be an object of names to numbers, got ${Array.isArray(metrics) ? "an array" : metrics === null ? "null" : typeof metrics}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(metrics as Record<string, unknown>)) {
+    if (v instanceof torch.Tensor) {
+      if (v.numel() !== 1) throw new TrainError("TRAIN_REPORT", `report: metric ${JSON.stringify(k)} is a tensor of shape [${v.shape.join(", ")}]; report numbers (a scalar's .item())`);
+      out[k] = v.item();
+    } else if (v === null || ["number", "string", "boolean"].includes(typeof v)) out[k] = v;
+    else {
+      try { out[k] = JSON.parse(JSON.stringify(v)); } catch { throw new TrainError("TRAIN_REPORT", `report: metric ${JSON.stringify(k)} is not JSON-serialisable (${typeof v}); report numbers, strings or plain objects`); }
+    }
+  }
+  return out;
+}
+
+function send(s: Session, m: WorkerMessage): void { s.ws.send(JSON.stringify(m)); }
+
+/**
+ * Reports metrics (and optionally a checkpoint) to the driver, as Ray's `train.report`.
+ * Every rank must call it the same number of times: it returns when all have (a barrier).
+ * Rank 0's metrics become the run's; the checkpoint folders of all ranks are merged into
+ * one persisted `checkpoint_NNNNNN` folder (rank 0's file wins a name clash).
+ */
+export async function report(metrics: Record<string, unknown>, opts: { checkpoint?: Checkpoint | null } = {}): Promise<void> {
+  const s = need("report()");
+  const m = checkMetrics(metrics);
+  const ck = opts.checkpoint ?? null;
+  if (ck !== null && !(ck instanceof Checkpoint)) throw new TrainError("TRAIN_REPORT", "report: checkpoint must be a Checkpoint (Checkpoint.fromDirectory(dir))");
+  const seq = s.seq++;
+  let staged: string | null = null;
+  if (ck) {
+    staged = join(s.stagingDir, `a${s.context.getAttempt()}-r${seq}`, `rank${s.context.getWorldRank()}`);
+    await mkdir(staged, { recursive: true });
+    await cp(ck.path, staged, { recursive: true, force: true });
+  }
+  const acked = new Promise<string | null>((resolve) => s.acks.set(seq, resolve));
+  send(s, { type: "report", seq, metrics: m, staged, at: Date.now() / 1000 });
+  const persisted = await acked;
+  if (persisted) s.latest = new Checkpoint(persisted);
+}
+
+/** @internal a folder for a worker's temporary checkpoint files (RayTrainReportCallback). */
+export function workerTempDir(): string {
+  const c = getContext();
+  return join(tmpdir(), `torchlight-${c.getExperimentName()}-rank${c.getWorldRank()}-${process.pid}`);
+}
+
+async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage, { type: "start" }> }> {
+  const url = process.env[ENV.control]!;
+  const ws = new WebSocket(url, { headers: { [SECRET_HEADER]: process.env[ENV.secret] ?? "" } });
+  return new Promise((resolve, reject) => {
+    ws.once("error", reject);
+    ws.once("open", () => {
+      const hello: WorkerMessage = { type: "hello", rank: Number(process.env.RANK), pid: process.pid, hostname: hostname() };
+      ws.send(JSON.stringify(hello));
+    });
+    ws.once("message", (data) => {
+      const m = JSON.parse(String(data)) as DriverMessage;
+      if (m.type !== "start") { reject(new TrainError("TRAIN_PROTOCOL", `worker: expected "start" from the driver, got ${JSON.stringify(m.type)}`)); return; }
+      ws.off("error", reject);
+      resolve({ ws, start: m });
+    });
+    ws.once("close", () => reject(new TrainError("TRAIN_PROTOCOL", "worker: the driver closed the control channel before the run started")));
+  });
+}
+
+/**
+ * Runs `trainFunc(config)` as this worker and ends the process (exit 0 when it returned,
+ * 1 when it threw). Joins the control channel, then the process group (TorchConfig).
+ */
+export async function runWorker(trainFunc: (config: unknown) => unknown, config: unknown, torchConfig: { backend: "gloo" | "nccl"; timeoutMs: number }): Promise<never> {
+  let code = 1;
+  try {
+    const { ws, start } = await connect();
+    const s: Session = {
+      ws, context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt),
+      latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false,
+    };
+    session = s;
+    ws.on("message", (data) => {
+      const m = JSON.parse(String(data)) as DriverMessage;
+      if (m.type === "reportAck") { s.acks.get(m.seq)?.(m.checkpoint); s.acks.delete(m.seq); }
+      else if (m.type === "abort") { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
+    });
+    ws.on("close", () => { if (!s.closing) { console.error("worker: the driver went away (control channel closed); exiting"); process.exit(1); } });
+    process.env[ENV.defaultRootDir] ??= start.runPath;
+    if (start.placement.worldRank === 0) {
+      let last = 0;
+      setProgressSink((e) => {
+        const now = performance.now();
+        if (e.final || now - last >= 100) { last = now; send(s, { type: "progress", epoch: e.epoch, done: e.done, total: e.total, postfix: e.postfix, final: e.final ?? false, secs: e.secs ?? 0 }); }
+      });
+    } else setProgressSink(() => undefined);
+    try {
+      await dist.initProcessGroup({
+        backend: torchConfig.backend, initMethod: `tcp://${process.env.MASTER_ADDR}:${process.env.MASTER_PORT}`,
+        worldSize: start.placement.worldSize, rank: start.placement.worldRank, timeoutMs: torchConfig.timeoutMs,
+      });
+      await trainFunc(config);
+      code = 0;
+      send(s, { type: "done" });
+    } catch (e) {
+      const err = serializeError(e);
+      const peer = err.code !== undefined && PEER_FAILURE_CODES.has(err.code);
+      send(s, { type: "error", error: err, user: !peer });
+      console.error(e instanceof Error && e.stack ? e.stack : String(e));
+    } finally {
+      if (dist.isInitialized()) { try { dist.destroyProcessGroup(); } catch { /* exiting anyway */ } }
+    }
+    s.closing = true;
+    await new Promise<void>((resolve) => { ws.once("close", () => resolve()); ws.close(); setTimeout(resolve, 1000).unref(); });
+  } catch (e) {
+    console.error(`worker: could not join the run: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  process.exit(code);
+}
