@@ -659,6 +659,8 @@ export class Trainer {
       loop.epochLoop.batchProgress.resetOnRun();
       loop.epochLoop.epochFinished = false;
       this.resume.epochStartRng?.dispose(); this.resume.epochStartRng = null;
+      // and draws from the RNG where the finished epoch left it
+      if (this.resume.rng) { torch.setRngState(this.resume.rng); this.resume.rng.dispose(); this.resume.rng = null; }
     }
   }
 

@@ -168,8 +168,8 @@ class WorkerGroup {
     });
   }
 
-  killAll(sig: NodeJS.Signals): void {
-    for (const r of this.ranks) if (!r.exited) { try { r.child.kill(sig); } catch { /* gone */ } }
+  killAll(sig: NodeJS.Signals, ranks = this.ranks): void {
+    for (const r of ranks) if (!r.exited) { try { r.child.kill(sig); } catch { /* gone */ } }
   }
 
   async close(): Promise<void> {
@@ -197,6 +197,7 @@ class WorkerGroup {
     const timeoutMs = this.o.torch.timeoutMs;
     const startupMs = Math.max(timeoutMs, 60_000);
 
+    const ranks: RankState[] = [];
     const fail = (f: RankFailure) => {
       if (!failures.some((x) => x.rank === f.rank)) failures.push(f);
       if (failing) return;
@@ -204,14 +205,14 @@ class WorkerGroup {
       // give the other ranks a moment to report what they saw, then stop them
       void (async () => {
         const deadline = Date.now() + 1500;
-        while (Date.now() < deadline && this.ranks.some((r) => !r.exited)) await sleep(50);
-        this.killAll("SIGTERM");
+        while (Date.now() < deadline && ranks.some((r) => !r.exited)) await sleep(50);
+        this.killAll("SIGTERM", ranks);
         const hard = Date.now() + 3000;
-        while (Date.now() < hard && this.ranks.some((r) => !r.exited)) await sleep(50);
-        this.killAll("SIGKILL");
+        while (Date.now() < hard && ranks.some((r) => !r.exited)) await sleep(50);
+        this.killAll("SIGKILL", ranks);
       })();
     };
-    const checkEnd = () => { if (this.ranks.every((r) => r.exited)) settle(); };
+    const checkEnd = () => { if (ranks.every((r) => r.exited)) settle(); };
 
     const latest = this.storage.readManager().latest;
     this.onHello = (ws, m) => {
@@ -240,7 +241,7 @@ class WorkerGroup {
     };
 
     const args = [...process.execArgv, ...process.argv.slice(1)];
-    this.ranks = [];
+    this.ranks = ranks;
     for (let rank = 0; rank < n; rank++) {
       const env: NodeJS.ProcessEnv = {
         ...process.env,
@@ -252,7 +253,7 @@ class WorkerGroup {
       };
       const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
       const r: RankState = { rank, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, wsClosed: Promise.resolve(), closeWs: () => undefined };
-      this.ranks.push(r);
+      ranks.push(r);
       const prefix = `(rank ${rank} pid=${child.pid ?? "?"}) `;
       createInterface({ input: child.stdout! }).on("line", (l) => process.stdout.write(prefix + l + "\n"));
       createInterface({ input: child.stderr! }).on("line", (l) => process.stderr.write(prefix + l + "\n"));

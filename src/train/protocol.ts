@@ -57,3 +57,9 @@ export function serializeError(e: unknown): SerializedError {
 
 /** Distributed errors that mean a peer died or hung: the consequence of another rank's failure, not a fault of this rank's code. */
 export const PEER_FAILURE_CODES = new Set(["DIST_PEER_FAILED", "DIST_TIMEOUT", "DIST_BACKEND_ERROR"]);
+
+/** Whether `e` says a peer process died or hung (a c10d/Gloo transport error, also from inside DDP's backward hooks), rather than a bug in this rank's code. */
+export function isPeerFailure(e: SerializedError): boolean {
+  if (e.code !== undefined && PEER_FAILURE_CODES.has(e.code)) return true;
+  return /gloo\/transport|Connection closed by peer|Connection reset by peer|Broken pipe|ProcessGroupGloo.*(timed out|Timed out)|NCCL (error|communicator was aborted)/.test(e.message);
+}

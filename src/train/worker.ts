@@ -13,7 +13,7 @@ import * as dist from "../distributed/index.js";
 import { setProgressSink } from "../lightning/callbacks/progress.js";
 import { Checkpoint } from "./checkpoint.js";
 import { TrainError } from "./errors.js";
-import { ENV, PEER_FAILURE_CODES, SECRET_HEADER, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
+import { ENV, SECRET_HEADER, isPeerFailure, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
 
 /** Where the run is stored, as seen from a worker. */
 export interface StorageInfo {
@@ -171,8 +171,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
       send(s, { type: "done" });
     } catch (e) {
       const err = serializeError(e);
-      const peer = err.code !== undefined && PEER_FAILURE_CODES.has(err.code);
-      send(s, { type: "error", error: err, user: !peer });
+      send(s, { type: "error", error: err, user: !isPeerFailure(err) });
       console.error(e instanceof Error && e.stack ? e.stack : String(e));
     } finally {
       if (dist.isInitialized()) { try { dist.destroyProcessGroup(); } catch { /* exiting anyway */ } }

@@ -174,6 +174,17 @@ describe("torchlight/lightning", () => {
       assert.equal(maxDiff(flat(resumed), reference), 0, `resumed after step ${k}: parameters differ from the uninterrupted run`);
       freeModel(first); freeModel(resumed);
     }
+    // a checkpoint written by a callback at a training epoch's end (RayTrainReportCallback's moment)
+    const path = join(dir, "epoch-end.ckpt");
+    class SaveAtEpochEnd extends pl.Callback {
+      override onTrainEpochEnd(t: pl.Trainer): void { if (t.currentEpoch === 0) void t.saveCheckpoint(path); }
+    }
+    torch.manualSeed(11);
+    const first = await fit({ maxEpochs: 1, callbacks: [new SaveAtEpochEnd()] });
+    torch.manualSeed(999);
+    const resumed = await fit({}, { ckptPath: path }, 77);
+    assert.equal(maxDiff(flat(resumed), reference), 0, "resumed from an epoch-end checkpoint: parameters differ from the uninterrupted run");
+    freeModel(first); freeModel(resumed);
     freeModel(full); freeData(ds);
   });
 

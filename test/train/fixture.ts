@@ -1,0 +1,126 @@
+// A driver script for the train tests: `node fixture.js <mode> <storagePath> <name> [marker]`.
+// The test runs it as a subprocess (it re-runs itself as the workers) and reads the line
+// `RESULT {json}` it prints at the end.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as torch from "../../src/torch/index.js";
+import { nn, optim, type Tensor } from "../../src/torch/index.js";
+import { DataLoader, TensorDataset } from "../../src/data/index.js";
+import * as pl from "../../src/lightning/index.js";
+import { TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Checkpoint, report, getContext, getCheckpoint, Result, TrainingFailedError, WorkerGroupError } from "../../src/train/index.js";
+import { RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepareTrainer } from "../../src/train/lightning/index.js";
+
+const [mode = "plain", storagePath = "/tmp/torchlight-train-fixture", name = "run", marker = ""] = process.argv.slice(2);
+
+/** What the test compares: the Result's fields as JSON. */
+export function summary(r: Result): object {
+  return {
+    metrics: r.metrics, checkpoint: r.checkpoint?.path ?? null, path: r.path, error: r.error?.message ?? null,
+    rows: r.metricsDataframe.rows, best: r.bestCheckpoints.map(([c, m]) => [c.path, m]),
+  };
+}
+
+class Net extends pl.LightningModule {
+  net = new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(16, 3));
+  lossFn = new nn.CrossEntropyLoss();
+  constructor(readonly killAt: { epoch: number; batch: number } | null = null) { super(); }
+  override forward(x: Tensor): Tensor { return this.net.forward(x) as Tensor; }
+  trainingStep([x, y]: Tensor[], batchIdx: number): Tensor {
+    const ctx = getContext();
+    if (this.killAt && ctx.getWorldRank() === 1 && this.currentEpoch === this.killAt.epoch && batchIdx === this.killAt.batch && marker && !existsSync(marker)) {
+      writeFileSync(marker, String(process.pid));
+      process.kill(process.pid, "SIGKILL");  // kill -9, mid-epoch
+    }
+    const loss = this.lossFn.forward(this.forward(x!), y!);
+    this.log("loss", loss, { onStep: true, progBar: true });
+    return loss;
+  }
+  configureOptimizers() { return new optim.SGD(this.parameters(), { lr: 0.1, momentum: 0.9 }); }
+}
+
+async function lightningFunc(config: { kill: boolean }) {
+  pl.seedEverything(7);
+  torch.manualSeed(123);
+  const x = torch.randn([96, 8]), y = torch.randint(0, 3, [96]);
+  torch.manualSeed(7);
+  const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true });
+  let trainer = new pl.Trainer({
+    maxEpochs: 4, devices: "auto", accelerator: "auto", strategy: new RayDDPStrategy(), plugins: [new RayLightningEnvironment()],
+    callbacks: [new RayTrainReportCallback()], enableCheckpointing: false, enableProgressBar: false, enableModelSummary: false, logger: false,
+  });
+  trainer = prepareTrainer(trainer);
+  await trainer.fit(new Net(config.kill ? { epoch: 2, batch: 3 } : null), { trainDataloaders: loader });
+}
+
+async function plainFunc(config: { reports: number; scores?: number[] }) {
+  const ctx = getContext();
+  const start = getCheckpoint();
+  for (let i = 0; i < config.reports; i++) {
+    const dir = join(storagePath, `scratch-${name}-${ctx.getWorldRank()}-${i}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, ctx.getWorldRank() === 0 ? "model.json" : `rank${ctx.getWorldRank()}.txt`), JSON.stringify({ rank: ctx.getWorldRank(), i }));
+    const ck = Checkpoint.fromDirectory(dir);
+    if (ctx.getWorldRank() === 0) ck.setMetadata({ i });
+    await report({ i, rank: ctx.getWorldRank(), acc: config.scores?.[i] ?? i, resumedFrom: start?.path ?? null, world: ctx.getWorldSize(), localWorld: ctx.getLocalWorldSize(), experiment: ctx.getExperimentName() }, { checkpoint: ck });
+    if (getCheckpoint()?.path === undefined) throw new Error("getCheckpoint() is null after a report with a checkpoint");
+  }
+}
+
+async function crashFunc() {
+  const ctx = getContext();
+  const dir = join(storagePath, `scratch-${name}-${ctx.getWorldRank()}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.bin"), Buffer.alloc(1 << 20, 1));
+  await report({ i: 0 }, { checkpoint: Checkpoint.fromDirectory(dir) });
+  writeFileSync(join(dir, "model.bin"), Buffer.alloc(64 << 20, 2));
+  if (ctx.getWorldRank() === 0) {
+    void report({ i: 1 }, { checkpoint: Checkpoint.fromDirectory(dir) });
+    setTimeout(() => process.kill(process.pid, "SIGKILL"), 5);  // dies while its checkpoint is being copied
+    await new Promise(() => undefined);
+  }
+  await report({ i: 1 }, { checkpoint: Checkpoint.fromDirectory(dir) });
+}
+
+async function throwFunc() {
+  const ctx = getContext();
+  console.log(`rank ${ctx.getWorldRank()} started`);
+  await report({ step: 0 });
+  if (ctx.getWorldRank() === 1) throw new Error("boom on rank 1");
+  await report({ step: 1 });
+}
+
+async function hangFunc() {
+  const ctx = getContext();
+  console.log(`rank ${ctx.getWorldRank()} started`);
+  await report({ step: 0 });
+  if (ctx.getWorldRank() === 1) { const t = Date.now(); while (Date.now() - t < 60_000) { /* a blocked event loop */ } }
+  await report({ step: 1 });
+}
+
+const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: object; torch?: object }> = {
+  lightning: { f: lightningFunc, config: { kill: false }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
+  "lightning-kill": { f: lightningFunc, config: { kill: true }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
+  plain: { f: plainFunc, config: { reports: 3 } },
+  retention: { f: plainFunc, config: { reports: 4, scores: [0.1, 0.5, 0.3, 0.2] }, run: { checkpointConfig: new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc", checkpointScoreOrder: "max" }) } },
+  crash: { f: crashFunc, config: {} },
+  throw: { f: throwFunc, config: {} },
+  hang: { f: hangFunc, config: {}, torch: { timeoutMs: 2000 } },
+};
+const m = funcs[mode]!;
+const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
+  trainLoopConfig: m.config,
+  scalingConfig: new ScalingConfig({ numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
+  runConfig: new RunConfig({ storagePath, name, verbose: 0, ...(m.run ?? {}), ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
+  torchConfig: new TorchConfig(m.torch ?? {}),
+});
+try {
+  const result = await trainer.fit();
+  console.log(`RESULT ${JSON.stringify({ ok: true, ...summary(result) })}`);
+} catch (e) {
+  if (e instanceof TrainingFailedError) {
+    const err = e.result.error as WorkerGroupError;
+    console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups.map((g) => ({ ...g, stack: undefined })), ...summary(e.result) })}`);
+  } else {
+    console.log(`RESULT ${JSON.stringify({ ok: false, thrown: true, code: (e as { code?: string }).code, message: (e as Error).message })}`);
+  }
+}

@@ -1,0 +1,202 @@
+// torchlight/train: the TorchTrainer driver end to end (subprocess drivers that re-run
+// themselves as 2 workers), the run folder, faults, Result; configs and storage in-process.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as torch from "../../src/torch/index.js";
+import {
+  TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Result, Checkpoint, TrainConfigError, report, getContext,
+  checkStorageForHosts,
+} from "../../src/train/index.js";
+import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
+import { summary } from "./fixture.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..", "..");
+
+interface Run { result: Record<string, any>; stdout: string; stderr: string; status: number | null }  // eslint-disable-line @typescript-eslint/no-explicit-any
+function drive(script: string, args: string[], env: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [script, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 240_000 });
+  const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`no RESULT line (status ${r.status}, signal ${r.signal})\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`);
+  return { result: JSON.parse(line.slice(7)), stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+const fixture = (mode: string, storage: string, name: string, marker = "") => drive(join(here, "fixture.js"), [mode, storage, name, marker]);
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const pidsIn = (out: string) => [...new Set([...out.matchAll(/\(rank \d+ pid=(\d+)\)/g)].map((m) => Number(m[1])))];
+
+test("the seed example with 2 workers: metrics, a checkpoint that loads, the run folder's layout, Result.fromPath", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-seed-"));
+  const out = join(storage, "result.json");
+  const r = spawnSync(process.execPath, [join(root, "dist", "examples", "fashion-mnist", "train.js"), "--batches", "2", "--epochs", "2", "--storage", storage, "--name", "seed"],
+    { encoding: "utf8", env: { ...process.env, DEMO_RESULT_JSON: out }, timeout: 300_000 });
+  assert.equal(r.status, 0, r.stderr.slice(-3000));
+  const got = JSON.parse(readFileSync(out, "utf8"));
+  assert.deepEqual(Object.keys(got.metrics).sort(), ["epoch", "loss", "step"]);
+  assert.equal(got.metrics.epoch, 1);
+  assert.equal(got.metrics.step, 4);
+  assert.ok(Number.isFinite(got.metrics.loss));
+  assert.ok(got.accuracy > 0.1, `the loaded model classifies (accuracy ${got.accuracy})`);  // loadFromCheckpoint worked and the model trained
+  const run = join(storage, "seed");
+  for (const f of ["run.json", "metrics.jsonl", "checkpoint_manager.json", "checkpoint_000000/checkpoint.ckpt", "checkpoint_000001/checkpoint.ckpt"]) assert.ok(existsSync(join(run, f)), f);
+  assert.equal(got.checkpoint, join(run, "checkpoint_000001"));
+  const state = JSON.parse(readFileSync(join(run, "run.json"), "utf8"));
+  assert.equal(state.status, "finished");
+  assert.equal(state.worldSize, 2);
+  const rows = readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((x) => [x.rank, x.iteration]).sort(), [[0, 0], [0, 1], [1, 0], [1, 1]]);
+  const res = Result.fromPath(run);
+  assert.deepEqual(res.metrics, got.metrics);
+  assert.equal(res.checkpoint?.path, got.checkpoint);
+  assert.match(r.stdout, /\(rank 0 pid=\d+\) /, "worker output is prefixed with its rank");
+  assert.match(r.stdout, /Epoch 1: 2\/2/, "the driver draws the group's progress");
+});
+
+test("report(): every rank's reports in metrics.jsonl, checkpoints of all ranks merged, metadata, Result.fromPath equals the returned Result, rerun resumes", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-plain-"));
+  const { result } = fixture("plain", storage, "p");
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const run = join(storage, "p");
+  assert.deepEqual(result.metrics, { i: 2, rank: 0, acc: 2, resumedFrom: null, world: 2, localWorld: 2, experiment: "p" });
+  assert.equal(result.checkpoint, join(run, "checkpoint_000002"));
+  assert.deepEqual(readdirSync(join(run, "checkpoint_000001")).sort(), [".metadata.json", "model.json", "rank1.txt"]);
+  assert.deepEqual(new Checkpoint(join(run, "checkpoint_000001")).getMetadata(), { i: 1 });
+  assert.deepEqual(result.rows.map((x: { i: number; training_iteration: number; checkpoint_dir_name: string }) => [x.i, x.training_iteration, x.checkpoint_dir_name]),
+    [[0, 0, "checkpoint_000000"], [1, 1, "checkpoint_000001"], [2, 2, "checkpoint_000002"]]);
+  const lines = readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.equal(lines.length, 6, "3 reports × 2 ranks");
+  assert.deepEqual(summary(Result.fromPath(run)), { metrics: result.metrics, checkpoint: result.checkpoint, path: result.path, error: null, rows: result.rows, best: result.best });
+  const csv = Result.fromPath(run).metricsDataframe.toCSV().split("\n");
+  assert.equal(csv[0], "i,rank,acc,resumedFrom,world,localWorld,experiment,training_iteration,timestamp,checkpoint_dir_name");
+  assert.equal(csv.length, 5);
+  // the same name again: resumes (getCheckpoint() is the latest), numbering goes on
+  const again = fixture("plain", storage, "p").result;
+  assert.equal(again.ok, true);
+  assert.equal(again.metrics.resumedFrom, join(run, "checkpoint_000002"));
+  assert.equal(again.checkpoint, join(run, "checkpoint_000005"));
+  // resume: "never" refuses to touch it
+  const never = fixture("plain", storage, "p", "never").result;
+  assert.equal(never.thrown, true);
+  assert.equal(never.code, "TRAIN_RUN_EXISTS");
+});
+
+test("checkpoint retention: numToKeep by score keeps the best and the latest; getBestCheckpoint", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-keep-"));
+  const { result } = fixture("retention", storage, "k");
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const run = join(storage, "k");
+  assert.deepEqual(readdirSync(run).filter((e) => e.startsWith("checkpoint_0")).sort(), ["checkpoint_000001", "checkpoint_000003"]);
+  const res = Result.fromPath(run);
+  assert.equal(res.getBestCheckpoint("acc", "max")?.path, join(run, "checkpoint_000001"));
+  assert.equal(res.getBestCheckpoint("acc", "min")?.path, join(run, "checkpoint_000003"));
+  assert.throws(() => res.getBestCheckpoint("nope", "max"), /no kept checkpoint was reported with metric "nope"/);
+  assert.equal(res.checkpoint?.path, join(run, "checkpoint_000003"), "the latest is kept");
+});
+
+test("kill -9 of a worker mid-epoch with maxFailures 1: the group restarts from the latest checkpoint and ends with an uninterrupted run's parameters", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-kill-"));
+  const base = fixture("lightning", storage, "straight").result;
+  assert.equal(base.ok, true, JSON.stringify(base));
+  const marker = join(storage, "kill-marker");
+  const k = fixture("lightning-kill", storage, "killed", marker);
+  assert.equal(k.result.ok, true, JSON.stringify(k.result) + k.stderr.slice(-2000));
+  assert.ok(existsSync(marker), "a worker was killed");
+  assert.match(k.stderr, /rank 1: SIGKILL: the worker process \(pid \d+\) was killed by SIGKILL during training/, k.stderr.slice(-3000));
+  assert.match(k.stderr, /killed by SIGKILL[\s\S]*restarting the worker group \(failure 1 of 1\) from checkpoint_000001/);
+  const state = JSON.parse(readFileSync(join(storage, "killed", "run.json"), "utf8"));
+  assert.equal(state.attempts.length, 2);
+  assert.equal(state.attempts[0].error.kind, "infrastructure", "a killed peer is an infrastructure failure, also on the rank that lost it");
+  assert.deepEqual(base.metrics.step, k.result.metrics.step);
+  const a = torch.load(join(base.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
+  const b = torch.load(join(k.result.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
+  assert.deepEqual(Object.keys(a.state_dict), Object.keys(b.state_dict));
+  for (const key of Object.keys(a.state_dict)) assert.ok(a.state_dict[key]!.equal(b.state_dict[key]!), `${key} equal after the restart`);
+  torch.dispose([...Object.values(a.state_dict), ...Object.values(b.state_dict)]);
+});
+
+test("a crash while a checkpoint is being written leaves the previous one intact and listed", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-crash-"));
+  const { result } = fixture("crash", storage, "c");
+  assert.equal(result.ok, false);
+  const run = join(storage, "c");
+  assert.equal(result.checkpoint, join(run, "checkpoint_000000"));
+  assert.deepEqual(readdirSync(run).filter((e) => e.startsWith("checkpoint_0")), ["checkpoint_000000"]);
+  const manager = JSON.parse(readFileSync(join(run, "checkpoint_manager.json"), "utf8"));
+  assert.deepEqual(manager.checkpoints.map((c: { name: string }) => c.name), ["checkpoint_000000"]);
+  const bin = readFileSync(join(run, "checkpoint_000000", "model.bin"));
+  assert.equal(bin.length, 1 << 20);
+  assert.ok(bin.every((b) => b === 1), "the earlier checkpoint's bytes are untouched");
+  assert.match(result.error, /rank 0: SIGKILL/);
+  // the reports made before the crash are kept (rank 1's second report had no barrier to pass)
+  const rows = readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(rows.some((x) => x.rank === 1 && x.metrics.i === 1 && x.checkpoint === null));
+});
+
+test("a worker throwing on rank 1 only: fit() throws TrainingFailedError naming rank 1, user error, no orphan processes", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-throw-"));
+  const r = fixture("throw", storage, "t");
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.code, "TRAIN_FAILED");
+  assert.equal(r.result.kind, "user");
+  assert.equal(r.result.groups[0].message, "boom on rank 1");
+  assert.deepEqual(r.result.groups[0].ranks, [1]);
+  assert.match(r.result.error, /rank 1: Error: boom on rank 1/);
+  const pids = pidsIn(r.stdout + r.stderr);
+  assert.equal(pids.length, 2, "both workers wrote output");
+  for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+  assert.equal(JSON.parse(readFileSync(join(storage, "t", "run.json"), "utf8")).status, "failed");
+  assert.equal(Result.fromPath(join(storage, "t")).error?.message, r.result.error);
+});
+
+test("a hung worker (blocked event loop) is killed at the timeout: an infrastructure error naming it", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-hang-"));
+  const t0 = Date.now();
+  const r = fixture("hang", storage, "h");
+  assert.ok(Date.now() - t0 < 30_000);
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.kind, "infrastructure");
+  const g = r.result.groups.find((x: { ranks: number[] }) => x.ranks.includes(1));
+  assert.equal(g.type, "hang");
+  assert.match(g.message, /stopped answering heartbeats/);
+  for (const pid of pidsIn(r.stdout + r.stderr)) assert.equal(alive(pid), false);
+});
+
+test("configuration errors are coded and name the fix", async () => {
+  const code = (fn: () => unknown, c: string, re?: RegExp) => assert.throws(fn, (e: unknown) => { assert.ok(e instanceof TrainConfigError); assert.equal(e.code, c); if (re) assert.match(e.message, re); return true; });
+  code(() => new ScalingConfig({ numWorkers: 0 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 1/);
+  code(() => new ScalingConfig({ useGpu: true }), "TRAIN_NO_CUDA", /useGpu: false/);
+  code(() => new ScalingConfig({ numworkers: 2 } as never), "TRAIN_UNKNOWN_OPTION", /did you mean "numWorkers"/);
+  code(() => new ScalingConfig({ resourcesPerWorker: { CPU: 0.5 } }), "TRAIN_CONFIG", /whole number of cores/);
+  code(() => new RunConfig({ name: "a/b" }), "TRAIN_CONFIG", /without slashes/);
+  code(() => new RunConfig({ storagePath: "s3://bucket/x" }), "TRAIN_CONFIG", /local or shared/);
+  code(() => new RunConfig({ resume: "sometimes" as never }), "TRAIN_CONFIG");
+  code(() => new RunConfig({ failureConfig: { maxFailures: 1 } as never }), "TRAIN_CONFIG", /new FailureConfig/);
+  code(() => new CheckpointConfig({ numToKeep: 0 }), "TRAIN_CONFIG");
+  code(() => new CheckpointConfig({ checkpointScoreOrder: "up" as never }), "TRAIN_CONFIG");
+  code(() => new FailureConfig({ maxFailures: -2 }), "TRAIN_CONFIG", /-1 \(no limit\)/);
+  code(() => new TorchConfig({ backend: "mpi" as never }), "TRAIN_CONFIG");
+  code(() => new TorchConfig({ backend: "nccl" }), "TRAIN_NO_CUDA");
+  code(() => new TorchTrainer(undefined as never), "TRAIN_NO_TRAIN_FUNC", /train function/);
+  code(() => new TorchTrainer((() => 1) as never, { scaling: 1 } as never), "TRAIN_UNKNOWN_OPTION");
+  code(() => new TorchTrainer(() => 1, { scalingConfig: { numWorkers: 2 } as never }), "TRAIN_CONFIG", /new ScalingConfig/);
+  assert.equal(new FailureConfig({ maxFailures: -1 }).maxFailures, -1);
+  assert.match(new RunConfig().name, /^TorchTrainer_\d{8}_\d{6}$/);
+  await assert.rejects(report({ a: 1 }), /only inside the train function/);
+  assert.throws(() => getContext(), (e: unknown) => (e as { code: string }).code === "TRAIN_NOT_IN_WORKER");
+});
+
+test("storage: retention ranking and Ray's multi-node guard", () => {
+  const e = (index: number, acc?: number): CheckpointEntry => ({ name: `c${index}`, index, iteration: index, metrics: acc === undefined ? {} : { acc }, time: index });
+  const cfg = new CheckpointConfig({ numToKeep: 2, checkpointScoreAttribute: "acc", checkpointScoreOrder: "min" });
+  assert.deepEqual(checkpointsToDelete([e(0, 0.3), e(1, 0.1), e(2, 0.2), e(3, 0.9)], cfg).map((x) => x.name), ["c0"]);
+  assert.deepEqual(checkpointsToDelete([e(0, 0.3), e(1), e(2, 0.2)], new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc" })).map((x) => x.name), ["c1"]);
+  assert.deepEqual(checkpointsToDelete([e(0), e(1), e(2)], new CheckpointConfig({ numToKeep: 2 })).map((x) => x.name), ["c0"]);
+  assert.deepEqual(checkpointsToDelete([e(0), e(1)], new CheckpointConfig()), []);
+  const local = mkdtempSync(join(tmpdir(), "tl-guard-"));
+  assert.throws(() => checkStorageForHosts(local, ["node1", "node2"]), (err: unknown) => (err as { code: string }).code === "TRAIN_STORAGE_NOT_SHARED" && /every node mounts/.test((err as Error).message));
+  checkStorageForHosts(local, ["node1", "node1"]);
+});
