@@ -6,7 +6,8 @@
 // nn modules + optim.Adam, optimizer step alone), data (bench/data.*: DataLoader throughput,
 // and how much a loader slows training steps), dist (bench/dist.*: all-reduce against a C++
 // c10d program, DDP against PyTorch's DDP), lightning (bench/lightning.ts: Trainer.fit against
-// a bare loop on the same steps). With no suite named, all run.
+// a bare loop on the same steps), train (bench/train.ts: TorchTrainer start-up, report(), the seed
+// program's throughput against one process). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,6 +62,24 @@ const SUITES = {
       trainer: Object.assign((tl) => {
         const o = median(tl.map((r) => r.overhead));
         return [{ workload: "ResNet-18 FashionMNIST steps: Trainer.fit vs a bare loop", torchlight: `${median(tl.map((r) => r.trainerMs)).toFixed(0)} ms/step`, python: `${median(tl.map((r) => r.bareMs)).toFixed(0)} ms/step (bare)`, ratio: `${(o * 100).toFixed(1)}% overhead` }];
+      }, { torchlightOnly: true }),
+    },
+  },
+  train: {
+    ts: "dist/bench/train.js", py: null,
+    workloads: {
+      start: Object.assign((tl) => [{ workload: "TorchTrainer.fit() to the first training step, 2 workers", torchlight: `${median(tl.map((r) => r.firstStepMs)).toFixed(0)} ms`, python: "-", ratio: `target <= 2000 ms` }], { torchlightOnly: true }),
+      report: Object.assign((tl) => [
+        { workload: "report() without a checkpoint, 2 workers", torchlight: `${median(tl.map((r) => r.plainMs)).toFixed(2)} ms`, python: "-", ratio: "-" },
+        { workload: "report() with a ResNet-18 checkpoint (model + Adam, 134 MB)", torchlight: `${median(tl.map((r) => r.checkpointMs)).toFixed(0)} ms`, python: `${median(tl.map((r) => r.saveMs)).toFixed(0)} ms to serialise + write it`, ratio: "-" },
+      ], { torchlightOnly: true }),
+      e2e: Object.assign((tl) => {
+        const d = median(tl.map((r) => r.ddpImagesPerSecond)), s = median(tl.map((r) => r.singleImagesPerSecond));
+        const dw = median(tl.map((r) => r.ddpWallImagesPerSecond)), sw = median(tl.map((r) => r.singleWallImagesPerSecond));
+        return [
+          { workload: "seed program steps: TorchTrainer 2 workers x 1 thread vs 1 process x 2 threads, images/s", torchlight: d.toFixed(0), python: `${s.toFixed(0)} (single process)`, ratio: `${(d / s).toFixed(2)}x speed` },
+          { workload: "  the same, end to end (start-up and tear-down included)", torchlight: dw.toFixed(0), python: `${sw.toFixed(0)} (single process)`, ratio: `${(dw / sw).toFixed(2)}x speed` },
+        ];
       }, { torchlightOnly: true }),
     },
   },

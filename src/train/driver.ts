@@ -249,7 +249,7 @@ class WorkerGroup {
         RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), NODE_RANK: "0",
         MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(masterPort),
         OMP_NUM_THREADS: String(this.threads), TORCHLIGHT_NUM_THREADS: String(this.threads),
-        TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0",
+        TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0", TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
       };
       const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
       const r: RankState = { rank, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, wsClosed: Promise.resolve(), closeWs: () => undefined };

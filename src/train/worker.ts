@@ -54,6 +54,11 @@ interface Session {
 }
 let session: Session | null = null;
 
+/** With TORCHLIGHT_TRAIN_TRACE=1, prints when each start-up phase of this worker ended (ms since the driver spawned it). */
+const trace = (phase: string) => {
+  if (process.env.TORCHLIGHT_TRAIN_TRACE === "1") console.error(`[trace] ${phase}: +${Date.now() - Number(process.env.TORCHLIGHT_TRAIN_SPAWNED_AT ?? Date.now())} ms`);
+};
+
 /** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
 export function isWorkerProcess(): boolean { return process.env[ENV.control] !== undefined; }
 
@@ -140,8 +145,10 @@ async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage,
  */
 export async function runWorker(trainFunc: (config: unknown) => unknown, config: unknown, torchConfig: { backend: "gloo" | "nccl"; timeoutMs: number }): Promise<never> {
   let code = 1;
+  trace("script reached fit()");
   try {
     const { ws, start } = await connect();
+    trace("joined the control channel");
     const s: Session = {
       ws, context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt),
       latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false,
@@ -166,6 +173,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
         backend: torchConfig.backend, initMethod: `tcp://${process.env.MASTER_ADDR}:${process.env.MASTER_PORT}`,
         worldSize: start.placement.worldSize, rank: start.placement.worldRank, timeoutMs: torchConfig.timeoutMs,
       });
+      trace("joined the process group");
       await trainFunc(config);
       code = 0;
       send(s, { type: "done" });
