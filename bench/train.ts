@@ -117,6 +117,7 @@ for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     const res = await run(`e2e-${r}`, 2, 1).fit();
     const ddpWall = (performance.now() - t0) / 1000;
+    if (isWorkerProcess()) continue;  // a worker of a later round passes through here: no single-process run there
     const ddpSteady = Number(res.metrics!.steadySecs);
     // the same module, one process, 2 threads (the driver process: its threads are set here)
     torch.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));

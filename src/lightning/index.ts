@@ -22,6 +22,6 @@ export { TensorBoardLogger, EventFileWriter, crc32c, maskedCrc32c } from "./logg
 export { Strategy, SingleDeviceStrategy, DDPStrategy, StrategyRegistry, type DDPStrategyOptions } from "./strategies.js";
 export { seedEverything } from "./seed.js";
 export { LightningError, type LightningErrorCode } from "./errors.js";
-export { readCheckpoint, type CheckpointDict } from "./checkpoint.js";
+export { readCheckpoint, disposeTree, type CheckpointDict } from "./checkpoint.js";
 export type { LogOptions, ReduceFx } from "./results.js";
 export { LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment, MPIEnvironment, KubeflowEnvironment, LSFEnvironment } from "../distributed/index.js";

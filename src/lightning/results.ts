@@ -29,6 +29,8 @@ export interface LogOptions {
   batchSize?: number;
   /** Log on rank 0 only: nothing is synchronised, other ranks do not record it. */
   rankZeroOnly?: boolean;
+  /** With several validation/test loaders, append `/dataloader_idx_{i}` to the name (default true). */
+  addDataloaderIdx?: boolean;
 }
 
 /** Where `log` may be called, and its defaults there ([onStep, onEpoch]); null: not allowed. */
@@ -61,7 +63,11 @@ export class ResultCollection {
   constructor(readonly training: boolean) {}
 
   /** Records `value` under `name` from hook `fx` (called by `LightningModule.log`). */
+  /** The evaluation loader being run when there are several (names get `/dataloader_idx_{i}`), else null. */
+  dataloaderIdx: number | null = null;
+
   log(fx: string, name: string, value: number, o: LogOptions, inferBatchSize: () => number): void {
+    if (this.dataloaderIdx !== null && (o.addDataloaderIdx ?? true)) name = `${name}/dataloader_idx_${this.dataloaderIdx}`;
     const defaults = logDefaults(fx);
     if (!defaults) {
       throw new LightningError("PL_BAD_LOG", `You can't log from \`${fx}\`: self.log() works in the training/validation/test steps and the on* hooks around them ` +

@@ -273,9 +273,14 @@ export class Trainer {
     if (opts.enableCheckpointing === false && hasCkpt) {
       throw new LightningError("PL_MISCONFIGURATION", "Trainer was configured with enableCheckpointing: false but found a ModelCheckpoint in callbacks; remove one of the two");
     }
+    const hasBar = userCallbacks.some((c) => c instanceof TQDMProgressBar);
+    if (opts.enableProgressBar === false && hasBar) {
+      throw new LightningError("PL_MISCONFIGURATION", "Trainer was configured with enableProgressBar: false but found a TQDMProgressBar in callbacks; remove one of the two");
+    }
     this.callbacks = userCallbacks;
-    if (opts.enableModelSummary ?? true) this.callbacks.unshift(new ModelSummary());
-    if (opts.enableProgressBar ?? true) this.callbacks.unshift(new TQDMProgressBar());
+    // a progress bar or summary the user passed replaces the default one
+    if ((opts.enableModelSummary ?? true) && !userCallbacks.some((c) => c instanceof ModelSummary)) this.callbacks.unshift(new ModelSummary());
+    if ((opts.enableProgressBar ?? true) && !hasBar) this.callbacks.unshift(new TQDMProgressBar());
     if ((opts.enableCheckpointing ?? true) && !hasCkpt) this.callbacks.push(new ModelCheckpoint());
     this.orderCallbacks();
   }
@@ -912,6 +917,7 @@ export class Trainer {
       this.hooks(`on${T}Start` as CallbackHook);
       this.hooks(`on${T}EpochStart` as CallbackHook);
       for (const [dl, loader] of loaders.entries()) {
+        results.dataloaderIdx = loaders.length > 1 ? dl : null;
         for await (const [batch, idx] of this.batches(loader, this.limited(loader, limit))) {
               torch.tidy(() => torch.noGrad(() => {
                 m._enter(null, batch);
@@ -932,13 +938,16 @@ export class Trainer {
               results.stepMetrics();
         }
       }
+      results.dataloaderIdx = null;
       this.hooks(`on${T}EpochEnd` as CallbackHook);
       const em = await results.epochMetrics(this.strategy.sync);
       if (kind !== "sanity") {
         this.absorb(em);
         if (Object.keys(em.log).length) this._logToLoggers(em.log, inFit ? this.fitLoop.epochLoop.batchesThatStepped : undefined);
       }
-      perLoader.push({ ...em.log });
+      // one dict per loader, as Lightning: that loader's metrics and those logged outside any loader
+      const own = (k: string, i: number) => { const m = /\/dataloader_idx_(\d+)$/.exec(k); return !m || Number(m[1]) === i; };
+      for (let i = 0; i < loaders.length; i++) perLoader.push(Object.fromEntries(Object.entries(em.log).filter(([k]) => own(k, i))));
       this.hooks(`on${T}End` as CallbackHook);
       await this.flushDeferred();
     } finally {

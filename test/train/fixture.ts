@@ -38,7 +38,7 @@ class Net extends pl.LightningModule {
   configureOptimizers() { return new optim.SGD(this.parameters(), { lr: 0.1, momentum: 0.9 }); }
 }
 
-async function lightningFunc(config: { kill: boolean }) {
+async function lightningFunc(config: { kill: boolean; everyNSteps?: number }) {
   pl.seedEverything(7);
   torch.manualSeed(123);
   const x = torch.randn([96, 8]), y = torch.randint(0, 3, [96]);
@@ -46,7 +46,8 @@ async function lightningFunc(config: { kill: boolean }) {
   const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true });
   let trainer = new pl.Trainer({
     maxEpochs: 4, devices: "auto", accelerator: "auto", strategy: new RayDDPStrategy(), plugins: [new RayLightningEnvironment()],
-    callbacks: [new RayTrainReportCallback()], enableCheckpointing: false, enableProgressBar: false, enableModelSummary: false, logger: false,
+    callbacks: [config.everyNSteps ? new RayTrainReportCallback({ everyNSteps: config.everyNSteps, checkpoint: false }) : new RayTrainReportCallback()],
+    enableCheckpointing: false, enableProgressBar: false, enableModelSummary: false, logger: false,
   });
   trainer = prepareTrainer(trainer);
   await trainer.fit(new Net(config.kill ? { epoch: 2, batch: 3 } : null), { trainDataloaders: loader });
@@ -100,6 +101,7 @@ async function hangFunc() {
 const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: object; torch?: object }> = {
   lightning: { f: lightningFunc, config: { kill: false }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
   "lightning-kill": { f: lightningFunc, config: { kill: true }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
+  "lightning-steps": { f: lightningFunc, config: { kill: false, everyNSteps: 4 } },
   plain: { f: plainFunc, config: { reports: 3 } },
   retention: { f: plainFunc, config: { reports: 4, scores: [0.1, 0.5, 0.3, 0.2] }, run: { checkpointConfig: new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc", checkpointScoreOrder: "max" }) } },
   crash: { f: crashFunc, config: {} },

@@ -13,6 +13,8 @@ import {
   checkStorageForHosts,
 } from "../../src/train/index.js";
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
+import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
+import * as pl from "../../src/lightning/index.js";
 import { summary } from "./fixture.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,6 +84,17 @@ test("report(): every rank's reports in metrics.jsonl, checkpoints of all ranks 
   const never = fixture("plain", storage, "p", "never").result;
   assert.equal(never.thrown, true);
   assert.equal(never.code, "TRAIN_RUN_EXISTS");
+});
+
+test("RayTrainReportCallback every N steps without checkpoints", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-steps-"));
+  const { result } = fixture("lightning-steps", storage, "s");
+  assert.equal(result.ok, true, JSON.stringify(result));
+  // 6 steps per epoch, 4 epochs: every 4th step, and each epoch's end unless just reported
+  assert.deepEqual(result.rows.map((r: { step: number }) => r.step), [4, 6, 8, 12, 16, 18, 20, 24]);
+  assert.ok(result.rows.every((r: { checkpoint_dir_name: string | null }) => r.checkpoint_dir_name === null));
+  assert.equal(result.checkpoint, null);
+  assert.deepEqual(readdirSync(join(storage, "s")).filter((e) => e.startsWith("checkpoint_0")), []);
 });
 
 test("checkpoint retention: numToKeep by score keeps the best and the latest; getBestCheckpoint", () => {
@@ -187,6 +200,8 @@ test("configuration errors are coded and name the fix", async () => {
   assert.match(new RunConfig().name, /^TorchTrainer_\d{8}_\d{6}$/);
   await assert.rejects(report({ a: 1 }), /only inside the train function/);
   assert.throws(() => getContext(), (e: unknown) => (e as { code: string }).code === "TRAIN_NOT_IN_WORKER");
+  assert.throws(() => prepareTrainer(new pl.Trainer({ logger: false, enableProgressBar: false })), /Invalid strategy class: SingleDeviceStrategy[\s\S]*RayDDPStrategy/);
+  assert.throws(() => new RayDDPStrategy(), /only inside the train function/);
 });
 
 test("storage: retention ranking and Ray's multi-node guard", () => {

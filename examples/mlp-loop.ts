@@ -1,9 +1,9 @@
-// npm run demo: what torchlight runs today. Trains an MLP on FashionMNIST (Debian's local
-// copy) with torchlight/vision's dataset and transforms, a DataLoader with two worker
-// threads, nn modules, optim.Adam and a OneCycle schedule; prints the runtime report, loss
-// and test accuracy, and checkpoints with torch.save in PyTorch's format. The full
-// TorchTrainer program of ARCHITECTURE.md comes with the later layers (distributed,
-// lightning, train).
+// A bare training loop without Lightning or TorchTrainer (node dist/examples/mlp-loop.js):
+// trains an MLP on FashionMNIST (Debian's local copy) with torchlight/vision's dataset and
+// transforms, a DataLoader with two worker threads, nn modules, optim.Adam and a OneCycle
+// schedule; prints the runtime report, loss and test accuracy, and checkpoints with
+// torch.save in PyTorch's format. `npm run demo` runs the TorchTrainer seed program instead
+// (examples/fashion-mnist/train.ts).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
