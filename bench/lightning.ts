@@ -1,8 +1,9 @@
 // The lightning benchmark.   node dist/bench/lightning.js trainer <rounds>
 // Trainer overhead: the same ResNet-18 FashionMNIST training steps (batch 64, Adam) run by
-// `Trainer.fit` (progress bar, logging to CSV every 5 steps, no checkpoint) and by a bare
-// loop, alternating blocks of 20 steps (one fit() each, so its set-up is included), sharing one Adam so machine noise hits both alike. Both read the same
-// shuffled 0-worker DataLoader over FashionMNIST.
+// `Trainer.fit` (progress bar, logging to CSV every 50 steps, no checkpoint) and by a bare
+// loop, alternating blocks of 100 steps (BENCH_PL_STEPS; one fit() each, so its set-up is
+// included), sharing one Adam so machine noise hits both alike. Both read the same shuffled
+// 0-worker DataLoader over FashionMNIST.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import * as pl from "../src/lightning/index.js";
 
 const [, roundsArg = "3"] = process.argv.slice(2);
 const rounds = Number(roundsArg);
-const STEPS = 20;
+const STEPS = Number(process.env.BENCH_PL_STEPS ?? 100);  // steps per block (one fit each)
 torch.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));
 torch.manualSeed(0);
 const data = new FashionMNIST({ train: true, transform: T.compose([T.toTensor(), T.normalize([0.28604], [0.32025])]) });
@@ -55,7 +56,7 @@ async function bare(): Promise<number> {
   return (performance.now() - t0) / STEPS;
 }
 async function trainer(): Promise<number> {
-  const t = new pl.Trainer({ maxEpochs: 1, limitTrainBatches: STEPS, logEveryNSteps: 5, enableCheckpointing: false, enableModelSummary: false,
+  const t = new pl.Trainer({ maxEpochs: 1, limitTrainBatches: STEPS, logEveryNSteps: 50, enableCheckpointing: false, enableModelSummary: false,
     logger: new pl.CSVLogger(dir), defaultRootDir: dir, numSanityValSteps: 0 });
   const t0 = performance.now();
   await t.fit(module, { trainDataloaders: loader });

@@ -45,8 +45,9 @@ interface RankState {
   done: boolean;
   errored: boolean;
   exited: boolean;
+  /** The driver signalled it to stop (its death is not a failure of its own). */
+  stopping: boolean;
   wsClosed: Promise<void>;
-  closeWs: () => void;
 }
 
 const freePort = () => new Promise<number>((resolve, reject) => {
@@ -169,7 +170,7 @@ class WorkerGroup {
   }
 
   killAll(sig: NodeJS.Signals, ranks = this.ranks): void {
-    for (const r of ranks) if (!r.exited) { try { r.child.kill(sig); } catch { /* gone */ } }
+    for (const r of ranks) if (!r.exited) { r.stopping = true; try { r.child.kill(sig); } catch { /* gone */ } }
   }
 
   async close(): Promise<void> {
@@ -252,7 +253,7 @@ class WorkerGroup {
         TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0", TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
       };
       const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-      const r: RankState = { rank, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, wsClosed: Promise.resolve(), closeWs: () => undefined };
+      const r: RankState = { rank, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, stopping: false, wsClosed: Promise.resolve() };
       ranks.push(r);
       const prefix = `(rank ${rank} pid=${child.pid ?? "?"}) `;
       createInterface({ input: child.stdout! }).on("line", (l) => process.stdout.write(prefix + l + "\n"));
@@ -263,7 +264,7 @@ class WorkerGroup {
           // the error message (if any) travels on the control channel: let it arrive first
           await Promise.race([r.wsClosed, sleep(500)]);
           r.exited = true;
-          if (!r.done && !r.errored && !(failing && (signal === "SIGTERM" || signal === "SIGKILL"))) {
+          if (!r.done && !r.errored && !r.stopping) {
             const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
             fail({ rank, pid: child.pid ?? null, kind: "infrastructure", type: signal ?? `exit ${code}`, message: `the worker process (pid ${child.pid}) ${how} ${started ? "during training" : "before joining the run"}` });
           } else if (r.done && code !== 0 && !failing) {
@@ -279,11 +280,12 @@ class WorkerGroup {
       for (const r of this.ranks) {
         if (r.exited || r.done) continue;
         if (!r.ws) {
-          if (t - r.spawnedAt > startupMs && !failing) { fail({ rank: r.rank, pid: r.child.pid ?? null, kind: "infrastructure", type: "hang", message: `the worker did not join the run within ${startupMs / 1000} s of starting` }); r.child.kill("SIGKILL"); }
+          if (t - r.spawnedAt > startupMs && !failing) { fail({ rank: r.rank, pid: r.child.pid ?? null, kind: "infrastructure", type: "hang", message: `the worker did not join the run within ${startupMs / 1000} s of starting` }); r.stopping = true; r.child.kill("SIGKILL"); }
           continue;
         }
         if (t - r.lastPong > timeoutMs && !failing) {
           fail({ rank: r.rank, pid: r.child.pid ?? null, kind: "infrastructure", type: "hang", message: `the worker stopped answering heartbeats for ${((t - r.lastPong) / 1000).toFixed(1)} s (TorchConfig.timeoutMs ${timeoutMs} ms): its event loop is blocked; it was killed` });
+          r.stopping = true;
           r.child.kill("SIGKILL");
         }
         try { r.ws.ping(); } catch { /* closing */ }

@@ -9,16 +9,10 @@ import { DataLoader, TensorDataset } from "../../src/data/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Checkpoint, report, getContext, getCheckpoint, Result, TrainingFailedError, WorkerGroupError } from "../../src/train/index.js";
 import { RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepareTrainer } from "../../src/train/lightning/index.js";
+import { summary } from "./summary.js";
 
 const [mode = "plain", storagePath = "/tmp/torchlight-train-fixture", name = "run", marker = ""] = process.argv.slice(2);
 
-/** What the test compares: the Result's fields as JSON. */
-export function summary(r: Result): object {
-  return {
-    metrics: r.metrics, checkpoint: r.checkpoint?.path ?? null, path: r.path, error: r.error?.message ?? null,
-    rows: r.metricsDataframe.rows, best: r.bestCheckpoints.map(([c, m]) => [c.path, m]),
-  };
-}
 
 class Net extends pl.LightningModule {
   net = new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(16, 3));
@@ -109,19 +103,26 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   hang: { f: hangFunc, config: {}, torch: { timeoutMs: 2000 } },
 };
 const m = funcs[mode]!;
+// RunConfig callbacks: what the driver told them
+const seen = { reports: 0, checkpoints: 0, failed: 0, ended: "" };
+const recorder = {
+  onReport: (r: { checkpoint: Checkpoint | null }) => { seen.reports++; if (r.checkpoint) seen.checkpoints++; },
+  onAttemptFailed: () => { seen.failed++; },
+  onRunEnd: (r: Result) => { seen.ended = r.path; },
+};
 const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
   trainLoopConfig: m.config,
   scalingConfig: new ScalingConfig({ numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
-  runConfig: new RunConfig({ storagePath, name, verbose: 0, ...(m.run ?? {}), ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
+  runConfig: new RunConfig({ storagePath, name, verbose: 0, callbacks: [recorder], ...(m.run ?? {}), ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
   torchConfig: new TorchConfig(m.torch ?? {}),
 });
 try {
   const result = await trainer.fit();
-  console.log(`RESULT ${JSON.stringify({ ok: true, ...summary(result) })}`);
+  console.log(`RESULT ${JSON.stringify({ ok: true, ...summary(result), seen })}`);
 } catch (e) {
   if (e instanceof TrainingFailedError) {
     const err = e.result.error as WorkerGroupError;
-    console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups.map((g) => ({ ...g, stack: undefined })), ...summary(e.result) })}`);
+    console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups.map((g) => ({ ...g, stack: undefined })), ...summary(e.result), seen })}`);
   } else {
     console.log(`RESULT ${JSON.stringify({ ok: false, thrown: true, code: (e as { code?: string }).code, message: (e as Error).message })}`);
   }

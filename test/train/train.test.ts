@@ -15,7 +15,7 @@ import {
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
 import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
 import * as pl from "../../src/lightning/index.js";
-import { summary } from "./fixture.js";
+import { summary } from "./summary.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
@@ -71,6 +71,7 @@ test("report(): every rank's reports in metrics.jsonl, checkpoints of all ranks 
     [[0, 0, "checkpoint_000000"], [1, 1, "checkpoint_000001"], [2, 2, "checkpoint_000002"]]);
   const lines = readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n");
   assert.equal(lines.length, 6, "3 reports × 2 ranks");
+  assert.deepEqual(result.seen, { reports: 3, checkpoints: 3, failed: 0, ended: run }, "RunConfig callbacks saw each report and the end");
   assert.deepEqual(summary(Result.fromPath(run)), { metrics: result.metrics, checkpoint: result.checkpoint, path: result.path, error: null, rows: result.rows, best: result.best });
   const csv = Result.fromPath(run).metricsDataframe.toCSV().split("\n");
   assert.equal(csv[0], "i,rank,acc,resumedFrom,world,localWorld,experiment,training_iteration,timestamp,checkpoint_dir_name");
@@ -122,6 +123,7 @@ test("kill -9 of a worker mid-epoch with maxFailures 1: the group restarts from 
   assert.match(k.stderr, /killed by SIGKILL[\s\S]*restarting the worker group \(failure 1 of 1\) from checkpoint_000001/);
   const state = JSON.parse(readFileSync(join(storage, "killed", "run.json"), "utf8"));
   assert.equal(state.attempts.length, 2);
+  assert.equal(k.result.seen.failed, 1, "onAttemptFailed ran once");
   assert.equal(state.attempts[0].error.kind, "infrastructure", "a killed peer is an infrastructure failure, also on the rank that lost it");
   assert.deepEqual(base.metrics.step, k.result.metrics.step);
   const a = torch.load(join(base.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
