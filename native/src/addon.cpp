@@ -3,6 +3,7 @@
 // the ops are generated (generated/ops_*.cpp); everything here follows the same rules:
 // handles in, handles out, every C++ exception turned into a JS error by TL_OP_END.
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <napi.h>
@@ -363,6 +364,108 @@ TL_FN(getNumThreads) {
   TL_OP_END;
 }
 
+// ---- autocast (torch.autocast) ------------------------------------------------------------
+// The state is thread-local in libtorch, as in Python: it applies to ops started from the
+// calling JS thread. libtorch 2.4 keys it by device type; 1.13 has a function per device.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define TL_AUTOCAST_BY_DEVICE 1
+#endif
+
+c10::DeviceType autocast_device(const Call& c, size_t i) {
+  at::Device d = device(c, i, "deviceType");
+  if (d.type() != c10::DeviceType::CPU && d.type() != c10::DeviceType::CUDA)
+    arg_error(c, i, "deviceType", "'cpu' or 'cuda'");
+  return d.type();
+}
+bool autocast_enabled(c10::DeviceType d) {
+#ifdef TL_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(d);
+#else
+  return d == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+at::ScalarType autocast_dtype(c10::DeviceType d) {
+#ifdef TL_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(d);
+#else
+  return d == c10::DeviceType::CPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+#endif
+}
+void set_autocast(c10::DeviceType d, bool enabled, at::ScalarType dtype) {
+#ifdef TL_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(d, enabled);
+  at::autocast::set_autocast_dtype(d, dtype);
+#else
+  if (d == c10::DeviceType::CPU) {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  } else {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  }
+#endif
+}
+
+// autocastEnter(deviceType, enabled, dtype, cacheEnabled) -> [prevEnabled, prevDtype, prevCacheEnabled]
+// as torch.autocast.__enter__; autocastExit(deviceType, ...prev) as __exit__.
+TL_FN(autocastEnter) {
+  TL_OP_BEGIN("autocast", 4);
+  c10::DeviceType d = autocast_device(c, 0);
+  bool enabled = boolean(c, 1, "enabled");
+  at::ScalarType dt = dtype(c, 2, "dtype");
+  bool cache = boolean(c, 3, "cacheEnabled");
+  bool prev_enabled = autocast_enabled(d);
+  at::ScalarType prev_dtype = autocast_dtype(d);
+  bool prev_cache = at::autocast::is_autocast_cache_enabled();
+  set_autocast(d, enabled, dt);
+  at::autocast::increment_nesting();
+  at::autocast::set_autocast_cache_enabled(cache);
+  napi_value arr;
+  napi_create_array_with_length(env, 3, &arr);
+  napi_set_element(env, arr, 0, ret_bool(c, prev_enabled));
+  napi_set_element(env, arr, 1, ret_dtype(c, prev_dtype));
+  napi_set_element(env, arr, 2, ret_bool(c, prev_cache));
+  return arr;
+  TL_OP_END;
+}
+
+TL_FN(autocastExit) {
+  TL_OP_BEGIN("autocast", 4);
+  c10::DeviceType d = autocast_device(c, 0);
+  bool enabled = boolean(c, 1, "enabled");
+  at::ScalarType dt = dtype(c, 2, "dtype");
+  bool cache = boolean(c, 3, "cacheEnabled");
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast(d, enabled, dt);
+  at::autocast::set_autocast_cache_enabled(cache);
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(isAutocastEnabled) {
+  TL_OP_BEGIN("is_autocast_enabled", 1);
+  return ret_bool(c, autocast_enabled(autocast_device(c, 0)));
+  TL_OP_END;
+}
+
+// useDeterministicAlgorithms(enabled, warnOnly) / areDeterministicAlgorithmsEnabled() -> [enabled, warnOnly]
+TL_FN(setDeterministicAlgorithms) {
+  TL_OP_BEGIN("use_deterministic_algorithms", 2);
+  at::globalContext().setDeterministicAlgorithms(boolean(c, 0, "mode"), boolean_or(c, 1, "warnOnly", false));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(deterministicAlgorithms) {
+  TL_OP_BEGIN("are_deterministic_algorithms_enabled", 1);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, ret_bool(c, at::globalContext().deterministicAlgorithms()));
+  napi_set_element(env, arr, 1, ret_bool(c, at::globalContext().deterministicAlgorithmsWarnOnly()));
+  return arr;
+  TL_OP_END;
+}
+
 TL_FN(setErrorFactory) {
   TL_OP_BEGIN("setErrorFactory", 1);
   set_error_factory(env, c.argv[0]);
@@ -471,7 +574,9 @@ const Entry kCore[] = {
     {"backward", backward}, {"autogradGrad", autogradGrad}, {"setGradEnabled", setGradEnabled},
     {"isGradEnabled", isGradEnabled}, {"manualSeed", manualSeed}, {"setNumThreads", setNumThreads},
     {"getNumThreads", getNumThreads}, {"setThreadNumThreads", setThreadNumThreads}, {"setErrorFactory", setErrorFactory},
-    {"flushMemoryPressure", flushMemoryPressure},
+    {"flushMemoryPressure", flushMemoryPressure}, {"autocastEnter", autocastEnter}, {"autocastExit", autocastExit},
+    {"isAutocastEnabled", isAutocastEnabled}, {"setDeterministicAlgorithms", setDeterministicAlgorithms},
+    {"deterministicAlgorithms", deterministicAlgorithms},
 };
 
 void define(napi_env env, napi_value target, const char* name, napi_callback fn) {

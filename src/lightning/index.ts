@@ -9,7 +9,7 @@
  */
 export { LightningModule, type LightningSteps, type OptimizerConfig, type SchedulerConfig, type StepOutput } from "./module.js";
 export { LightningDataModule } from "./datamodule.js";
-export { Trainer, FitLoop, TrainingEpochLoop, Progress, type TrainerOptions, type FitOptions, type EvalOptions, type AnyLoader } from "./trainer.js";
+export { Trainer, FitLoop, TrainingEpochLoop, Progress, type Precision, type TrainerOptions, type FitOptions, type EvalOptions, type AnyLoader } from "./trainer.js";
 export { Callback, type Stage } from "./callbacks/callback.js";
 export { ModelCheckpoint, type ModelCheckpointOptions } from "./callbacks/model_checkpoint.js";
 export { EarlyStopping, type EarlyStoppingOptions } from "./callbacks/early_stopping.js";

@@ -44,8 +44,14 @@ export interface TrainerOptions {
   strategy?: string | Strategy;
   /** Cluster environments and similar (a ClusterEnvironment is given to DDP). */
   plugins?: unknown[];
-  /** 32 (default) or 64 ("32-true", "64-true"). */
-  precision?: 32 | 64 | "32" | "64" | "32-true" | "64-true";
+  /**
+   * As Lightning's: "32-true" (default, also 32), "64-true" (64), "bf16-mixed" (autocast to
+   * bfloat16 around each step's forward; weights, gradients and optimizer stay float32),
+   * "16-mixed" (on CPU it becomes "bf16-mixed" with a warning, as in Lightning), "bf16-true" /
+   * "16-true" (the model and floating inputs converted to that dtype). "bf16" and "16" are
+   * Lightning's old names of the mixed modes.
+   */
+  precision?: Precision | 32 | 64 | 16 | "32" | "64" | "16" | "bf16";
   /** Run 1 (or n) batches of train/val/test, no loggers or checkpoints: a quick check of the code. */
   fastDevRun?: boolean | number;
   maxEpochs?: number | null;
@@ -70,8 +76,12 @@ export interface TrainerOptions {
   accumulateGradBatches?: number;
   gradientClipVal?: number | null;
   gradientClipAlgorithm?: "norm" | "value" | null;
-  /** Accepted as Lightning's flag; CPU kernels here are deterministic already. */
-  deterministic?: boolean | "warn";
+  /**
+   * As Lightning's: true calls `torch.useDeterministicAlgorithms(true)` (ops without a
+   * deterministic kernel throw), "warn" makes them warn, false turns it off; unset (null)
+   * leaves the setting alone. On CUDA, CUBLAS_WORKSPACE_CONFIG is set as Lightning sets it.
+   */
+  deterministic?: boolean | "warn" | null;
   /** Write logged metrics every N steps (default 50). */
   logEveryNSteps?: number;
   enableProgressBar?: boolean;
@@ -148,7 +158,8 @@ export class Trainer {
   readonly accelerator: "cpu" | "cuda";
   readonly numDevices: number;
   readonly numNodes: number;
-  readonly precision: 32 | 64;
+  /** The precision in Lightning's names ("32-true", "bf16-mixed", ...). */
+  readonly precision: Precision;
   readonly fastDevRun: false | number;
   readonly maxEpochs: number;
   readonly minEpochs: number;
@@ -166,7 +177,7 @@ export class Trainer {
   readonly accumulateGradBatches: number;
   readonly gradientClipVal: number | null;
   readonly gradientClipAlgorithm: "norm" | "value" | null;
-  readonly deterministic: boolean | "warn";
+  readonly deterministic: boolean | "warn" | null;
   readonly logEveryNSteps: number;
   readonly defaultRootDir: string;
   readonly useDistributedSampler: boolean;
@@ -217,10 +228,7 @@ export class Trainer {
     if (env && "clusterEnvironment" in this.strategy) (this.strategy as { clusterEnvironment: unknown }).clusterEnvironment = env;
     const local = Number(process.env.LOCAL_RANK ?? 0);
     if (this.accelerator === "cuda") this.strategy.rootDevice = `cuda:${deviceIds ? deviceIds[local] ?? local : local}`;
-    const p = String(opts.precision ?? 32);
-    if (p === "32" || p === "32-true") this.precision = 32;
-    else if (p === "64" || p === "64-true") this.precision = 64;
-    else throw new LightningError("PL_MISCONFIGURATION", `Trainer: precision ${JSON.stringify(opts.precision)} is not supported; use 32 ("32-true") or 64 ("64-true")`);
+    this.precision = resolvePrecision(opts.precision, this.accelerator);
     const fdr = opts.fastDevRun ?? false;
     if (fdr !== false && !(fdr === true || (Number.isInteger(fdr) && fdr >= 1))) throw new LightningError("PL_MISCONFIGURATION", `Trainer: fastDevRun must be a boolean or a positive integer; got ${JSON.stringify(fdr)}`);
     this.fastDevRun = fdr === false ? false : fdr === true ? 1 : fdr;
@@ -258,7 +266,13 @@ export class Trainer {
     if (this.gradientClipAlgorithm !== null && this.gradientClipAlgorithm !== "norm" && this.gradientClipAlgorithm !== "value") {
       throw new LightningError("PL_MISCONFIGURATION", `Trainer: gradientClipAlgorithm ${JSON.stringify(this.gradientClipAlgorithm)} is invalid; allowed: "norm", "value"`);
     }
-    this.deterministic = opts.deterministic ?? false;
+    this.deterministic = opts.deterministic ?? null;
+    if (this.deterministic !== null) {
+      if (this.deterministic !== true && this.deterministic !== false && this.deterministic !== "warn")
+        throw new LightningError("PL_MISCONFIGURATION", `Trainer: deterministic must be true, false, "warn" or null; got ${JSON.stringify(this.deterministic)}`);
+      torch.useDeterministicAlgorithms(this.deterministic !== false, { warnOnly: this.deterministic === "warn" });
+      if (this.deterministic !== false) process.env.CUBLAS_WORKSPACE_CONFIG ??= ":4096:8";
+    }
     this.logEveryNSteps = opts.logEveryNSteps ?? 50;
     // a torchlight/train worker logs into its run folder by default (Ray moves workers into the trial folder)
     this.defaultRootDir = opts.defaultRootDir ?? process.env.TORCHLIGHT_DEFAULT_ROOT_DIR ?? process.cwd();
@@ -393,7 +407,8 @@ export class Trainer {
       await this.datamodule?.setup(stage);
       this.callHook("setup", stage);
       this.moduleHook("setup", stage);
-      if (this.precision === 64) model.double();
+      const lowDtype = TRUE_DTYPE[this.precision];
+      if (lowDtype) model.to(lowDtype);
       let ckpt: CheckpointDict | null = null;
       const ckptPath = this.resolveCkptPath(opts.ckptPath ?? null, stage);
       if (ckptPath) {
@@ -824,11 +839,19 @@ export class Trainer {
 
   private toDevice(batch: unknown): unknown {
     let b = this.strategy.batchToDevice(batch);
-    if (this.precision === 64) {
-      const dbl = (v: unknown): unknown => v instanceof torch.Tensor ? (v.dtype === "float32" ? v.to("float64") : v) : Array.isArray(v) ? v.map(dbl) : v;
-      b = dbl(b);
+    const to = TRUE_DTYPE[this.precision];
+    if (to) {
+      const cast = (v: unknown): unknown => v instanceof torch.Tensor ? (v.dtype === "float32" ? v.to(to) : v) : Array.isArray(v) ? v.map(cast) : v;
+      b = cast(b);
     }
     return b;
+  }
+
+  /** @internal Runs a step's forward (training/validation/test/predict step) in the precision's context. */
+  _forwardContext<T>(fn: () => T): T {
+    if (this.precision !== "bf16-mixed") return fn();
+    // Lightning's MixedPrecision: autocast without its weight cache (weights change every step)
+    return torch.autocast(this.accelerator, fn, { dtype: "bfloat16", cacheEnabled: false });
   }
 
   private automaticStep(batch: unknown, batchIdx: number, isLast: boolean): { output: unknown; stepped: boolean } {
@@ -839,7 +862,7 @@ export class Trainer {
     let output: unknown;
     const closure = () => {
       const prev = m._enter("trainingStep");
-      try { output = this.strategy.trainingStep(batch, batchIdx); } finally { m._enter(prev); }
+      try { output = this._forwardContext(() => this.strategy.trainingStep(batch, batchIdx)); } finally { m._enter(prev); }
       let loss = lossOf(output);
       if (loss === null) return null;
       if (acc > 1) loss = loss.div(acc);
@@ -872,7 +895,7 @@ export class Trainer {
     const before = this.globalStep;
     const prev = m._enter("trainingStep");
     let output: unknown;
-    try { output = this.strategy.trainingStep(batch, batchIdx); } finally { m._enter(prev); }
+    try { output = this._forwardContext(() => this.strategy.trainingStep(batch, batchIdx)); } finally { m._enter(prev); }
     return { output, stepped: this.globalStep > before };
   }
 
@@ -927,8 +950,8 @@ export class Trainer {
                 const p2 = m._enter(step);
                 let out: unknown;
                 try {
-                  out = loaders.length > 1 ? (m as unknown as Record<string, (...a: unknown[]) => unknown>)[step]!.call(m, batch, idx, dl)
-                    : (m as unknown as Record<string, (...a: unknown[]) => unknown>)[step]!.call(m, batch, idx);
+                  const fn = (m as unknown as Record<string, (...a: unknown[]) => unknown>)[step]!;
+                  out = this._forwardContext(() => loaders.length > 1 ? fn.call(m, batch, idx, dl) : fn.call(m, batch, idx));
                 } finally { m._enter(p2); }
                 const p3 = m._enter(`on${T}BatchEnd`);
                 try { this.callHook(`on${T}BatchEnd` as CallbackHook, out, batch, idx, dl); } finally { m._enter(p3); }
@@ -984,7 +1007,7 @@ export class Trainer {
       for await (const [batch, idx] of this.batches(loader, this.limited(loader, this.limitPredictBatches))) {
             outs.push(torch.tidy(() => torch.noGrad(() => {
               this.hooks("onPredictBatchStart", batch, idx, dl);
-              const out = keepOutputs(loaders.length > 1 ? m.predictStep(batch, idx, dl) : m.predictStep(batch, idx));
+              const out = keepOutputs(this._forwardContext(() => loaders.length > 1 ? m.predictStep(batch, idx, dl) : m.predictStep(batch, idx)));
               this.hooks("onPredictBatchEnd", out, batch, idx, dl);
               return out;
             })));
@@ -1014,4 +1037,24 @@ function keepOutputs(out: unknown): unknown {
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, keepOutputs(v)]));
   }
   return out;
+}
+
+/** Lightning's precision names that torchlight runs. */
+export type Precision = "32-true" | "64-true" | "bf16-mixed" | "16-mixed" | "bf16-true" | "16-true";
+const PRECISIONS: readonly Precision[] = ["32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true"];
+/** The dtype the model and its floating inputs are converted to, per precision. */
+const TRUE_DTYPE: Partial<Record<Precision, "float64" | "bfloat16" | "float16">> = { "64-true": "float64", "bf16-true": "bfloat16", "16-true": "float16" };
+
+function resolvePrecision(given: unknown, accelerator: "cpu" | "cuda"): Precision {
+  const legacy: Record<string, Precision> = { "32": "32-true", "64": "64-true", "16": "16-mixed", bf16: "bf16-mixed" };
+  const p = legacy[String(given ?? 32)] ?? String(given);
+  if (!(PRECISIONS as readonly string[]).includes(p))
+    throw new LightningError("PL_MISCONFIGURATION", `Trainer: precision ${JSON.stringify(given)} is not supported; expected one of ${PRECISIONS.map((x) => `"${x}"`).join(", ")} (or 32, 64, 16, "bf16")`);
+  if (p === "16-mixed" && accelerator === "cpu") {
+    console.warn("You passed `Trainer(accelerator='cpu', precision='16-mixed')` but AMP with fp16 is not supported on CPU. Using `precision='bf16-mixed'` instead.");
+    return "bf16-mixed";
+  }
+  if (p === "16-mixed")
+    throw new LightningError("PL_MISCONFIGURATION", "Trainer: precision \"16-mixed\" on CUDA needs a gradient scaler (torch.amp.GradScaler), which torchlight does not have yet; use \"bf16-mixed\" (same autocast, no scaling needed) or \"32-true\"");
+  return p as Precision;
 }

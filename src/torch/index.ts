@@ -14,6 +14,7 @@ export { cat, stack, einsum, matmul, broadcastTensors, add, sub, mul, div, pow, 
 export { tidy, keep, dispose, memory } from "./memory.js";
 export { Generator, getRngState, setRngState, initialSeed, seed } from "./generator.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";
+export { autocast, isAutocastEnabled, type AutocastOptions, type AutocastDevice } from "./amp.js";
 export * as autograd from "./autograd.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
@@ -31,6 +32,16 @@ export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const getNumThreads = (): number => native.getNumThreads();
 /** Intra-op threads for ops started from the calling JS thread only (DataLoader workers use 1). */
 export const setThreadNumThreads = (n: number): void => native.setThreadNumThreads(n);
+
+/**
+ * Makes ops use deterministic algorithms where they have one and throw where they do not
+ * (`torch.use_deterministic_algorithms`); `warnOnly` warns instead of throwing. On CPU the
+ * kernels are deterministic already; on CUDA also set CUBLAS_WORKSPACE_CONFIG=":4096:8".
+ */
+export const useDeterministicAlgorithms = (mode: boolean, opts: { warnOnly?: boolean } = {}): void =>
+  native.setDeterministicAlgorithms(mode, opts.warnOnly ?? false);
+export const areDeterministicAlgorithmsEnabled = (): boolean => native.deterministicAlgorithms()[0];
+export const isDeterministicAlgorithmsWarnOnlyEnabled = (): boolean => native.deterministicAlgorithms()[1];
 
 /** What the runtime got: libtorch version, BLAS, allocator, threads, CUDA. */
 export interface TorchConfig extends Omit<NativeConfig, "parallelInfo"> { parallelInfo: string; opCount: number }

@@ -3,7 +3,7 @@
 // manual optimisation, and several validation loaders (metrics per loader).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as torch from "../../src/torch/index.js";
@@ -69,6 +69,27 @@ describe("torchlight/lightning callbacks and data modules", () => {
     assert.equal(dm2.seen, 2, "the state came back from the checkpoint (1), then fit asked for the loader once more");
     await assert.rejects(t2.fit(model2, { datamodule: dm2, trainDataloaders: new DataLoader(ds) }), /either a datamodule or dataloaders/);
     freeModel(model); freeModel(model2); freeData(ds);
+  });
+
+  it("ModelCheckpoint trainTimeIntervalMs saves after the batch that ends the interval; it excludes the other triggers", async () => {
+    const ds = data(16);
+    const run = async (ms: number) => {
+      const dir = tmp();
+      const ck = new pl.ModelCheckpoint({ dirpath: dir, trainTimeIntervalMs: ms, saveTopK: -1, filename: "{step}" });
+      const model = new Regressor();
+      class Slow extends pl.Callback {  // each batch takes >= 3 ms
+        override onTrainBatchStart(): void { const t = performance.now(); while (performance.now() - t < 3); }
+      }
+      await new pl.Trainer({ ...quiet, enableCheckpointing: true, maxEpochs: 1, callbacks: [new Slow(), ck] }).fit(model, { trainDataloaders: new DataLoader(ds, { batchSize: 4 }) });
+      freeModel(model);
+      return readdirSync(dir).sort();
+    };
+    assert.deepEqual(await run(1), ["step=1.ckpt", "step=2.ckpt", "step=3.ckpt", "step=4.ckpt"], "a 1 ms interval: every 3 ms batch saves");
+    assert.deepEqual(await run(3_600_000), [], "an hour: no batch saves, and no epoch save either (everyNEpochs defaults to 0)");
+    assert.throws(() => new pl.ModelCheckpoint({ trainTimeIntervalMs: 1000, everyNTrainSteps: 5 }),
+      (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /mutually exclusive/.test(e.message));
+    assert.throws(() => new pl.ModelCheckpoint({ trainTimeIntervalMs: -1 }), /positive number of milliseconds/);
+    freeData(ds);
   });
 
   it("LearningRateMonitor logs each step's or epoch's learning rate as the scheduler sets it", async () => {

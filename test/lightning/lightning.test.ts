@@ -141,10 +141,64 @@ describe("torchlight/lightning", () => {
 
   it("configuration errors name the fix", async () => {
     assert.throws(() => new pl.Trainer({ maxEpoch: 3 } as never), (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /maxEpoch/.test(e.message));
-    assert.throws(() => new pl.Trainer({ precision: "16-mixed" as never }), /precision/);
+    assert.throws(() => new pl.Trainer({ precision: "8-mixed" as never }), (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /"bf16-mixed"/.test(e.message));
+    assert.equal(torch.areDeterministicAlgorithmsEnabled(), false);
+    new pl.Trainer({ ...quiet, deterministic: "warn" });
+    assert.ok(torch.areDeterministicAlgorithmsEnabled() && torch.isDeterministicAlgorithmsWarnOnlyEnabled(), "deterministic: \"warn\" sets libtorch's flag in warn-only mode");
+    new pl.Trainer({ ...quiet });
+    assert.equal(torch.areDeterministicAlgorithmsEnabled(), true, "an unset deterministic leaves the flag alone, as Lightning's None");
+    new pl.Trainer({ ...quiet, deterministic: false });
+    assert.equal(torch.areDeterministicAlgorithmsEnabled(), false);
+    assert.throws(() => new pl.Trainer({ deterministic: "yes" as never }), /deterministic must be true, false, "warn" or null/);
     class NoStep extends pl.LightningModule {}
     const ds = data(8);
     await assert.rejects(new pl.Trainer(quiet).fit(new NoStep(), { trainDataloaders: new DataLoader(ds) }), /No `trainingStep\(\)` method defined/);
+    freeData(ds);
+  });
+
+  it("precision: bf16-mixed autocasts each step's forward (= a hand-written autocast loop), bf16-true converts the model, 16-mixed on CPU becomes bf16-mixed", async () => {
+    const ds = data(32);
+    const fitWith = async (precision: NonNullable<pl.TrainerOptions["precision"]>) => {
+      torch.manualSeed(3);
+      const m = new Regressor();
+      const trainer = new pl.Trainer({ ...quiet, maxEpochs: 1, precision });
+      await trainer.fit(m, { trainDataloaders: new DataLoader(ds, { batchSize: 8 }) });
+      return { m, trainer };
+    };
+    const mixed = await fitWith("bf16-mixed");
+    assert.equal(mixed.trainer.precision, "bf16-mixed");
+    torch.manualSeed(3);
+    const hand = new Regressor();
+    const opt = hand.configureOptimizers();
+    for await (const b of new DataLoader(ds, { batchSize: 8 })) {
+      const [x, y] = b as Tensor[];
+      torch.tidy(() => {
+        opt.zeroGrad();
+        const loss = torch.autocast("cpu", () => {
+          const out = hand.forward(x!);
+          assert.equal(out.dtype, "bfloat16");
+          return out.sub(y!).pow(2).mean();
+        });
+        loss.backward();
+        opt.step();
+      });
+      torch.dispose([x!, y!]);
+    }
+    assert.equal(maxDiff(flat(mixed.m), flat(hand)), 0, "Trainer bf16-mixed = the autocast loop, bit for bit");
+    assert.ok(hand.parameters().every((p) => p.dtype === "float32"), "mixed precision keeps float32 weights");
+    const full = await fitWith("32-true");
+    assert.ok(maxDiff(flat(full.m), flat(hand)) > 1e-5, "bf16-mixed really ran in lower precision");
+    const half = await fitWith("bf16-true");
+    assert.ok(half.m.parameters().every((p) => p.dtype === "bfloat16"), "bf16-true converts the weights");
+    assert.ok(maxDiff(flat(half.m), flat(full.m)) < 0.1, "bf16-true trains to nearby weights");
+    const warn = console.warn;
+    const warned: string[] = [];
+    console.warn = (m: string) => { warned.push(m); };
+    try { assert.equal(new pl.Trainer({ ...quiet, precision: "16-mixed" }).precision, "bf16-mixed"); } finally { console.warn = warn; }
+    assert.match(warned.join(), /AMP with fp16 is not supported on CPU/);
+    assert.equal(new pl.Trainer({ ...quiet, precision: 64 }).precision, "64-true");
+    for (const m of [mixed.m, hand, full.m, half.m]) freeModel(m);
+    opt.dispose();
     freeData(ds);
   });
 

@@ -32,8 +32,13 @@ export interface ModelCheckpointOptions {
   autoInsertMetricName?: boolean;
   /** Save every N optimizer steps (0: off). */
   everyNTrainSteps?: number;
-  /** Save every N epochs (default 1 when no step interval is set). */
+  /** Save every N epochs (default 1 when neither a step nor a time interval is set). */
   everyNEpochs?: number;
+  /**
+   * Save after the first training batch that ends this long (ms) after the previous check
+   * (Lightning's `train_time_interval`). Each rank reads its own clock; only rank 0 writes.
+   */
+  trainTimeIntervalMs?: number;
   /** Save at the end of the training epoch rather than after validation (default: decided as Lightning does). */
   saveOnTrainEpochEnd?: boolean;
   /** Add "-v1", "-v2" when a name is taken (default true). */
@@ -54,6 +59,7 @@ export class ModelCheckpoint extends Callback {
   readonly autoInsertMetricName: boolean;
   readonly everyNTrainSteps: number;
   readonly everyNEpochs: number;
+  readonly trainTimeIntervalMs: number | null;
   readonly saveOnTrainEpochEnd: boolean | null;
   readonly enableVersionCounter: boolean;
   /** Path → score of the kept checkpoints. */
@@ -65,6 +71,7 @@ export class ModelCheckpoint extends Callback {
   currentScore: number | null = null;
   lastModelPath = "";
   private lastGlobalStepSaved = -1;
+  private lastTimeChecked: number | null = null;
 
   constructor(opts: ModelCheckpointOptions = {}) {
     super();
@@ -78,7 +85,9 @@ export class ModelCheckpoint extends Callback {
     this.mode = opts.mode ?? "min";
     this.autoInsertMetricName = opts.autoInsertMetricName ?? true;
     this.everyNTrainSteps = opts.everyNTrainSteps ?? 0;
-    this.everyNEpochs = opts.everyNEpochs ?? (this.everyNTrainSteps > 0 ? 0 : 1);
+    this.trainTimeIntervalMs = opts.trainTimeIntervalMs ?? null;
+    const stepOrTime = opts.everyNTrainSteps !== undefined || this.trainTimeIntervalMs !== null;
+    this.everyNEpochs = opts.everyNEpochs ?? (stepOrTime ? 0 : 1);
     this.saveOnTrainEpochEnd = opts.saveOnTrainEpochEnd ?? null;
     this.enableVersionCounter = opts.enableVersionCounter ?? true;
     if (this.mode !== "min" && this.mode !== "max") throw new LightningError("PL_MISCONFIGURATION", `ModelCheckpoint: mode ${JSON.stringify(this.mode)} is not supported; use "min" or "max"`);
@@ -89,11 +98,17 @@ export class ModelCheckpoint extends Callback {
     for (const [k, v] of [["everyNTrainSteps", this.everyNTrainSteps], ["everyNEpochs", this.everyNEpochs]] as const) {
       if (!Number.isInteger(v) || v < 0) throw new LightningError("PL_MISCONFIGURATION", `ModelCheckpoint: ${k} must be a non-negative integer; got ${v}`);
     }
+    if (this.trainTimeIntervalMs !== null && !(this.trainTimeIntervalMs > 0))
+      throw new LightningError("PL_MISCONFIGURATION", `ModelCheckpoint: trainTimeIntervalMs must be a positive number of milliseconds; got ${this.trainTimeIntervalMs}`);
+    if ([this.everyNTrainSteps > 0, this.everyNEpochs > 0, this.trainTimeIntervalMs !== null].filter(Boolean).length > 1) {
+      throw new LightningError("PL_MISCONFIGURATION", `ModelCheckpoint: combination of parameters everyNTrainSteps=${this.everyNTrainSteps}, everyNEpochs=${this.everyNEpochs} and ` +
+        `trainTimeIntervalMs=${this.trainTimeIntervalMs} should be mutually exclusive; set only one (everyNEpochs defaults to 1 when none is set)`);
+    }
     this.kthValue = this.mode === "min" ? Infinity : -Infinity;
   }
 
   override get stateKey(): string {
-    return `ModelCheckpoint{${JSON.stringify({ monitor: this.monitor, mode: this.mode, every_n_train_steps: this.everyNTrainSteps, every_n_epochs: this.everyNEpochs, train_time_interval: null })}}`;
+    return `ModelCheckpoint{${JSON.stringify({ monitor: this.monitor, mode: this.mode, every_n_train_steps: this.everyNTrainSteps, every_n_epochs: this.everyNEpochs, train_time_interval: this.trainTimeIntervalMs })}}`;
   }
   override get isMonitoring(): boolean { return true; }
 
@@ -113,8 +128,15 @@ export class ModelCheckpoint extends Callback {
     return trainer.valCheckInterval === 1;
   }
 
+  override onTrainStart(): void { this.lastTimeChecked = performance.now(); }
   override onTrainBatchEnd(trainer: Trainer): void {
-    if (this.skip(trainer) || this.everyNTrainSteps < 1 || trainer.globalStep % this.everyNTrainSteps !== 0) return;
+    if (this.skip(trainer)) return;
+    const skipBatch = this.everyNTrainSteps < 1 || trainer.globalStep % this.everyNTrainSteps !== 0;
+    let skipTime = true;
+    const now = performance.now();
+    if (this.trainTimeIntervalMs !== null) skipTime = this.lastTimeChecked === null || now - this.lastTimeChecked < this.trainTimeIntervalMs;
+    if (skipBatch && skipTime) return;
+    if (!skipTime) this.lastTimeChecked = now;
     this.saveCheckpoints(trainer);
   }
   override onTrainEpochEnd(trainer: Trainer): void {

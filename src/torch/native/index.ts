@@ -61,6 +61,11 @@ export interface NativeCore {
   setThreadNumThreads(n: number): void;
   setErrorFactory(fn: (kind: string, message: string, op: string) => Error): void;
   flushMemoryPressure(): void;
+  autocastEnter(deviceType: string, enabled: boolean, dtype: number, cacheEnabled: boolean): [boolean, number, boolean];
+  autocastExit(deviceType: string, enabled: boolean, dtype: number, cacheEnabled: boolean): void;
+  isAutocastEnabled(deviceType: string): boolean;
+  setDeterministicAlgorithms(mode: boolean, warnOnly: boolean): void;
+  deterministicAlgorithms(): [boolean, boolean];
   config(): NativeConfig;
   // optim.cpp: optimizer updates per parameter group (state: K handles per param, 0 = none)
   sgdStep(params: Handle[], state: Handle[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): Handle[];
