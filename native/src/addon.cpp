@@ -406,38 +406,43 @@ void set_autocast(c10::DeviceType d, bool enabled, at::ScalarType dtype) {
 #endif
 }
 
-// autocastEnter(deviceType, enabled, dtype, cacheEnabled) -> [prevEnabled, prevDtype, prevCacheEnabled]
-// as torch.autocast.__enter__; autocastExit(deviceType, ...prev) as __exit__.
+// The arguments of autocastEnter/autocastExit: (deviceType, enabled, dtype, cacheEnabled).
+struct AutocastState {
+  c10::DeviceType device;
+  bool enabled;
+  at::ScalarType dtype;
+  bool cache;
+};
+AutocastState autocast_state(const Call& c) {
+  return {autocast_device(c, 0), boolean(c, 1, "enabled"), dtype(c, 2, "dtype"), boolean(c, 3, "cacheEnabled")};
+}
+void apply_autocast(const AutocastState& s) {
+  set_autocast(s.device, s.enabled, s.dtype);
+  at::autocast::set_autocast_cache_enabled(s.cache);
+}
+
+// autocastEnter(state) -> the previous [enabled, dtype, cacheEnabled], as torch.autocast.__enter__;
+// autocastExit(deviceType, ...previous) as __exit__.
 TL_FN(autocastEnter) {
   TL_OP_BEGIN("autocast", 4);
-  c10::DeviceType d = autocast_device(c, 0);
-  bool enabled = boolean(c, 1, "enabled");
-  at::ScalarType dt = dtype(c, 2, "dtype");
-  bool cache = boolean(c, 3, "cacheEnabled");
-  bool prev_enabled = autocast_enabled(d);
-  at::ScalarType prev_dtype = autocast_dtype(d);
-  bool prev_cache = at::autocast::is_autocast_cache_enabled();
-  set_autocast(d, enabled, dt);
+  AutocastState next = autocast_state(c);
+  AutocastState prev{next.device, autocast_enabled(next.device), autocast_dtype(next.device), at::autocast::is_autocast_cache_enabled()};
   at::autocast::increment_nesting();
-  at::autocast::set_autocast_cache_enabled(cache);
+  apply_autocast(next);
   napi_value arr;
   napi_create_array_with_length(env, 3, &arr);
-  napi_set_element(env, arr, 0, ret_bool(c, prev_enabled));
-  napi_set_element(env, arr, 1, ret_dtype(c, prev_dtype));
-  napi_set_element(env, arr, 2, ret_bool(c, prev_cache));
+  napi_set_element(env, arr, 0, ret_bool(c, prev.enabled));
+  napi_set_element(env, arr, 1, ret_dtype(c, prev.dtype));
+  napi_set_element(env, arr, 2, ret_bool(c, prev.cache));
   return arr;
   TL_OP_END;
 }
 
 TL_FN(autocastExit) {
   TL_OP_BEGIN("autocast", 4);
-  c10::DeviceType d = autocast_device(c, 0);
-  bool enabled = boolean(c, 1, "enabled");
-  at::ScalarType dt = dtype(c, 2, "dtype");
-  bool cache = boolean(c, 3, "cacheEnabled");
+  AutocastState prev = autocast_state(c);
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast(d, enabled, dt);
-  at::autocast::set_autocast_cache_enabled(cache);
+  apply_autocast(prev);
   return undefined_value(c);
   TL_OP_END;
 }
