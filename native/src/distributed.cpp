@@ -177,14 +177,18 @@ napi_value run_async(const Call& c, std::function<void()> run, std::function<nap
 
 // ---- process groups ------------------------------------------------------------------------
 
-// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs) -> Promise<id>.
-// Rank 0 (or whoever isServer) hosts the TCPStore; everyone then builds a Gloo group over it.
+// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix) -> Promise<id>.
+// Rank 0 (or whoever isServer) hosts the TCPStore, unless a launcher hosts it (then every rank
+// is a client, as under torchrun's agent store); everyone then builds a Gloo group over it.
+// `prefix` (default none) scopes every key of this group, its subgroups and store calls, as
+// PyTorch's "/worker/attempt_N" does, so a restarted group never reads the last attempt's keys.
 TL_FN(pgInit) {
-  TL_OP_BEGIN("init_process_group", 7);
+  TL_OP_BEGIN("init_process_group", 8);
   std::string host = string(c, 0, "host");
   int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), rank = i64(c, 3, "rank"), timeout_ms = i64(c, 4, "timeoutMs");
   bool is_server = boolean(c, 5, "isServer");
   int64_t rdv_ms = i64_or(c, 6, "rendezvousTimeoutMs", timeout_ms);
+  std::string prefix = string_or(c, 7, "prefix", "");
   if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
   auto id = std::make_shared<uint32_t>(0);
@@ -197,7 +201,8 @@ TL_FN(pgInit) {
         opts.numWorkers = static_cast<size_t>(world);
         opts.waitWorkers = false;
         opts.timeout = std::chrono::milliseconds(rdv_ms);
-        auto store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
         gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
@@ -211,6 +216,61 @@ TL_FN(pgInit) {
         napi_create_uint32(env, *id, &v);
         return v;
       });
+  TL_OP_END;
+}
+
+// storeServe(host, port, worldSize, timeoutMs) -> Promise<[id, port]>: a TCPStore server in this
+// process (port 0: the system picks one), for a launcher that hosts the rendezvous as torchrun's
+// agent does; the workers join it as clients. storeClose(id) stops it.
+std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> g_served;
+
+TL_FN(storeServe) {
+  TL_OP_BEGIN("store_serve", 4);
+  std::string host = string(c, 0, "host");
+  int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), timeout_ms = i64(c, 3, "timeoutMs");
+  if (port < 0 || port > 65535) throw ArgError("store_serve(): port " + std::to_string(port) + " is not a TCP port (0 picks a free one)");
+  if (world < 1) throw ArgError("store_serve(): worldSize must be at least 1");
+  auto out = std::make_shared<std::pair<uint32_t, uint16_t>>(0, 0);
+  return run_async(
+      c,
+      [=]() {
+        c10d::TCPStoreOptions opts;
+        opts.port = static_cast<uint16_t>(port);
+        opts.isServer = true;
+        opts.numWorkers = static_cast<size_t>(world);
+        opts.waitWorkers = false;
+        opts.timeout = std::chrono::milliseconds(timeout_ms);
+        auto store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        std::lock_guard<std::mutex> lock(g_mutex);
+        out->first = g_next_id++;
+        out->second = store->getPort();
+        g_served[out->first] = store;
+      },
+      [out](napi_env env) {
+        napi_value arr, id, p;
+        napi_create_array_with_length(env, 2, &arr);
+        napi_create_uint32(env, out->first, &id);
+        napi_create_uint32(env, out->second, &p);
+        napi_set_element(env, arr, 0, id);
+        napi_set_element(env, arr, 1, p);
+        return arr;
+      });
+  TL_OP_END;
+}
+
+TL_FN(storeClose) {
+  TL_OP_BEGIN("store_close", 1);
+  uint32_t id = static_cast<uint32_t>(i64(c, 0, "store"));
+  c10::intrusive_ptr<c10d::TCPStore> dead;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_served.find(id);
+    if (it != g_served.end()) {
+      dead = std::move(it->second);
+      g_served.erase(it);
+    }
+  }
+  return undefined_value(c);  // the server stops here, outside the lock
   TL_OP_END;
 }
 
@@ -652,7 +712,7 @@ TL_FN(syncBatchNorm) {
 }  // namespace
 
 const OpEntry distributed_ops[] = {
-    {"pgInit", pgInit}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
+    {"pgInit", pgInit}, {"storeServe", storeServe}, {"storeClose", storeClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
     {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {"storeSet", storeSet}, {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"broadcastCoalesced", broadcastCoalesced},
     {"broadcastCoalescedSync", broadcastCoalescedSync}, {"reducerNew", reducerNew},

@@ -63,7 +63,10 @@ function envInt(name: string): number | undefined {
 
 /**
  * Joins the process group: rank 0 hosts the TCPStore at the init address, every rank then
- * connects (each waits up to `timeoutMs` for the others).
+ * connects (each waits up to `timeoutMs` for the others). Under a launcher that hosts the
+ * store itself (torchrun's agent store, TorchTrainer's driver: TORCHELASTIC_USE_AGENT_STORE=True)
+ * every rank is a client, and the keys of restart N live under `/worker/attempt_N`
+ * (TORCHELASTIC_RESTART_COUNT) as in PyTorch, so a restarted group never reads stale ones.
  * @example
  * await initProcessGroup({ backend: "gloo" });   // env:// from MASTER_ADDR/PORT, WORLD_SIZE, RANK
  */
@@ -97,7 +100,9 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 30 * 60 * 1000;
   let id: number;
   try {
-    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000));
+    const agentStore = process.env.TORCHELASTIC_USE_AGENT_STORE === "True";
+    const prefix = agentStore ? `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` : "";
+    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0 && !agentStore, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000), prefix);
   } catch (e) {
     throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
   }

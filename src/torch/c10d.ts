@@ -9,8 +9,14 @@ import { handle, wrap, type Tensor } from "./tensor.js";
 
 const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
 
-export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number): Promise<number> =>
-  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs);
+export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string): Promise<number> =>
+  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix);
+/** A TCPStore server in this process (port 0: a free one); resolves its id and port. */
+export async function serveStore(host: string, port: number, worldSize: number, timeoutMs: number): Promise<{ id: number; port: number }> {
+  const [id, p] = await native.storeServe(host, port, worldSize, timeoutMs);
+  return { id, port: p };
+}
+export const closeStore = (id: number): void => native.storeClose(id);
 export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
   native.pgNew(parent, ranks, timeoutMs, rank, tag);
 export const destroy = (g: number): void => native.pgDestroy(g);

@@ -1,7 +1,8 @@
 /**
  * @module torchlight/train/driver: the driver side of a run on one machine (the embedded
  * default). It owns the run folder, a control channel (a WebSocket server on loopback; each
- * worker presents the attempt's secret), and the worker group: `numWorkers` processes that
+ * worker presents the attempt's secret), the c10d rendezvous store (a TCPStore server in this
+ * process, which the workers join as clients, as under torchrun's agent), and the worker group: `numWorkers` processes that
  * re-run the user's entry script with the same Node flags, their output prefixed with their
  * rank. It persists reports and checkpoints, watches for deaths, errors and hangs (heartbeats),
  * restarts the group per `FailureConfig`, and builds the `Result`. Never imports the worker
@@ -11,11 +12,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ProgressRenderer } from "../lightning/callbacks/progress.js";
+import * as c10d from "../torch/c10d.js";
 import { Checkpoint } from "./checkpoint.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure } from "./errors.js";
@@ -50,10 +52,6 @@ interface RankState {
   wsClosed: Promise<void>;
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); });
-  s.on("error", reject);
-});
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => Date.now() / 1000;
 
@@ -142,6 +140,8 @@ class WorkerGroup {
   private server: WebSocketServer | null = null;
   private port = 0;
   private secret = "";
+  /** The c10d rendezvous store (a TCPStore server in this process), as torchrun's agent hosts it. */
+  private store: { id: number; port: number } | null = null;
   private ranks: RankState[] = [];
   private iteration: number;
   private onHello: ((ws: WebSocket, m: Extract<WorkerMessage, { type: "hello" }>) => void) | null = null;
@@ -179,6 +179,7 @@ class WorkerGroup {
     const srv = this.server;
     this.server = null;
     if (srv) { for (const c of srv.clients) c.terminate(); await new Promise<void>((r) => srv.close(() => r())); }
+    if (this.store) { c10d.closeStore(this.store.id); this.store = null; }
   }
 
   /** Runs one attempt; resolves null when every rank finished, else the failures. */
@@ -187,7 +188,8 @@ class WorkerGroup {
     const n = scaling.numWorkers;
     await this.listen();
     this.secret = randomBytes(24).toString("hex");
-    const masterPort = await freePort();
+    // one store for the run; each attempt's keys live under its own prefix (TORCHELASTIC_RESTART_COUNT)
+    this.store ??= await c10d.serveStore("127.0.0.1", 0, n, Math.max(this.o.torch.timeoutMs, 60_000));
     const failures: RankFailure[] = [];
     const pending = new Map<number, Map<number, ReportMsg>>();
     let persisting: Promise<void> = Promise.resolve();
@@ -248,7 +250,7 @@ class WorkerGroup {
         ...process.env,
         [ENV.control]: `ws://127.0.0.1:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
         RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), NODE_RANK: "0",
-        MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(masterPort),
+        MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(this.store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt),
         OMP_NUM_THREADS: String(this.threads), TORCHLIGHT_NUM_THREADS: String(this.threads),
         TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0", TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
       };

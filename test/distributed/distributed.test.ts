@@ -51,6 +51,21 @@ describe("torchlight/distributed across processes", () => {
     });
   }
 
+  it("a store hosted by the launcher (torchrun's agent store, TorchTrainer's driver): every rank joins as a client, each restart under its own prefix", async () => {
+    const store = await torch._c10d.serveStore("127.0.0.1", 0, 2, 30000);
+    try {
+      for (const attempt of ["0", "1"]) {
+        const reports = await launch("collectives", 2, { MASTER_PORT: String(store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: attempt });
+        for (const rep of reports) assert.ok(rep?.ok, `attempt ${attempt} rank ${rep?.rank}: ${rep?.error}`);
+      }
+      // without the flag rank 0 would host a second store on the same port: the rendezvous fails
+      const clash = await launch("collectives", 1, { MASTER_PORT: String(store.port), TEST_TIMEOUT_MS: "5000" });
+      assert.ok(clash[0] && !clash[0].ok && /rendezvous|address|bind|use/i.test(clash[0].error ?? ""), `expected a bind failure, got ${JSON.stringify(clash[0])}`);
+    } finally {
+      torch._c10d.closeStore(store.id);
+    }
+  });
+
   it("DDP with 2 processes at batch b gives the parameters of 1 process at batch 2b (50 steps, 1e-6), noSync accumulation too", async () => {
     for (const accumulate of ["0", "1"]) {
       const [single] = await launch("ddp-single", 1, { TEST_ACCUMULATE: accumulate });

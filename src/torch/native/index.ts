@@ -89,7 +89,9 @@ export interface NativeCore {
   releaseTokens(tokens: number[]): void;
   sharedCount(): number;
   // distributed.cpp: c10d process groups, collectives, DDP's Reducer
-  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number): Promise<number>;
+  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string): Promise<number>;
+  storeServe(host: string, port: number, worldSize: number, timeoutMs: number): Promise<[number, number]>;
+  storeClose(store: number): void;
   pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
   pgDestroy(group: number): void;
   pgAllReduce(group: number, tensors: Handle[], op: string): Promise<void>;
