@@ -109,6 +109,21 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   world = new ProcessGroup(id, rank, worldSize, Array.from({ length: worldSize }, (_, i) => i), timeoutMs);
 }
 
+/**
+ * @internal Rank `src`'s boolean, on every rank of `group`, waiting on the JS thread (for
+ * decisions inside synchronous hooks, as Lightning broadcasts ModelCheckpoint's time check).
+ * Every rank must call it at the same point.
+ */
+export function _broadcastFlagSync(flag: boolean, src = 0, group?: ProcessGroup): boolean {
+  const g = need(group);
+  if (g.size === 1) return flag;
+  const t = torch.tensor([flag ? 1 : 0], { dtype: "uint8" });
+  try {
+    c10d.broadcastCoalescedSync(g.id, [t], 64, src);
+    return t.item() === 1;
+  } finally { t.dispose(); }
+}
+
 /** Leaves the process group and frees it (and its subgroups' handles). */
 export function destroyProcessGroup(group?: ProcessGroup): void {
   const g = group ?? world;

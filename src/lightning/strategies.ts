@@ -54,6 +54,8 @@ export abstract class Strategy {
   }
   async barrier(): Promise<void> {}
   async broadcast<T>(obj: T): Promise<T> { return obj; }
+  /** @internal Rank 0's decision on every rank, now (inside a synchronous hook). */
+  _broadcastDecision(flag: boolean): boolean { return flag; }
   /** Reduces numbers across processes (null: one process). */
   get sync(): SyncFn | null { return null; }
   /** Whether any (or every) process decided true. */
@@ -169,6 +171,7 @@ export class DDPStrategy extends Strategy {
 
   override async barrier(): Promise<void> { if (dist.isInitialized() && dist.getWorldSize() > 1) await dist.barrier(); }
   override async broadcast<T>(obj: T): Promise<T> { return dist.isInitialized() && dist.getWorldSize() > 1 ? dist.broadcastObject(obj, 0) : obj; }
+  override _broadcastDecision(flag: boolean): boolean { return dist.isInitialized() && dist.getWorldSize() > 1 ? dist._broadcastFlagSync(flag, 0) : flag; }
   override get sync(): SyncFn | null {
     if (!dist.isInitialized() || dist.getWorldSize() === 1) return null;
     return async (values, op) => {

@@ -73,19 +73,22 @@ describe("torchlight/lightning callbacks and data modules", () => {
 
   it("ModelCheckpoint trainTimeIntervalMs saves after the batch that ends the interval; it excludes the other triggers", async () => {
     const ds = data(16);
-    const run = async (ms: number) => {
+    const run = async (ms: number, strategy?: pl.Strategy) => {
       const dir = tmp();
       const ck = new pl.ModelCheckpoint({ dirpath: dir, trainTimeIntervalMs: ms, saveTopK: -1, filename: "{step}" });
       const model = new Regressor();
       class Slow extends pl.Callback {  // each batch takes >= 3 ms
         override onTrainBatchStart(): void { const t = performance.now(); while (performance.now() - t < 3); }
       }
-      await new pl.Trainer({ ...quiet, enableCheckpointing: true, maxEpochs: 1, callbacks: [new Slow(), ck] }).fit(model, { trainDataloaders: new DataLoader(ds, { batchSize: 4 }) });
+      await new pl.Trainer({ ...quiet, enableCheckpointing: true, maxEpochs: 1, callbacks: [new Slow(), ck], ...(strategy ? { strategy } : {}) }).fit(model, { trainDataloaders: new DataLoader(ds, { batchSize: 4 }) });
       freeModel(model);
       return readdirSync(dir).sort();
     };
     assert.deepEqual(await run(1), ["step=1.ckpt", "step=2.ckpt", "step=3.ckpt", "step=4.ckpt"], "a 1 ms interval: every 3 ms batch saves");
     assert.deepEqual(await run(3_600_000), [], "an hour: no batch saves, and no epoch save either (everyNEpochs defaults to 0)");
+    // the decision is the strategy's (rank 0's under DDP): a strategy that says "save" wins over this rank's clock
+    class RankZeroSaysSave extends pl.SingleDeviceStrategy { override _broadcastDecision(): boolean { return false; } }
+    assert.deepEqual(await run(3_600_000, new RankZeroSaysSave()), ["step=1.ckpt", "step=2.ckpt", "step=3.ckpt", "step=4.ckpt"]);
     assert.throws(() => new pl.ModelCheckpoint({ trainTimeIntervalMs: 1000, everyNTrainSteps: 5 }),
       (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /mutually exclusive/.test(e.message));
     assert.throws(() => new pl.ModelCheckpoint({ trainTimeIntervalMs: -1 }), /positive number of milliseconds/);

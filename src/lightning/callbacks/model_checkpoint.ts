@@ -36,7 +36,7 @@ export interface ModelCheckpointOptions {
   everyNEpochs?: number;
   /**
    * Save after the first training batch that ends this long (ms) after the previous check
-   * (Lightning's `train_time_interval`). Each rank reads its own clock; only rank 0 writes.
+   * (Lightning's `train_time_interval`). Rank 0's clock decides for every rank.
    */
   trainTimeIntervalMs?: number;
   /** Save at the end of the training epoch rather than after validation (default: decided as Lightning does). */
@@ -134,7 +134,11 @@ export class ModelCheckpoint extends Callback {
     const skipBatch = this.everyNTrainSteps < 1 || trainer.globalStep % this.everyNTrainSteps !== 0;
     let skipTime = true;
     const now = performance.now();
-    if (this.trainTimeIntervalMs !== null) skipTime = this.lastTimeChecked === null || now - this.lastTimeChecked < this.trainTimeIntervalMs;
+    if (this.trainTimeIntervalMs !== null) {
+      skipTime = this.lastTimeChecked === null || now - this.lastTimeChecked < this.trainTimeIntervalMs;
+      // the ranks' clocks differ: rank 0 decides for all, as Lightning broadcasts it
+      skipTime = trainer.strategy._broadcastDecision(skipTime);
+    }
     if (skipBatch && skipTime) return;
     if (!skipTime) this.lastTimeChecked = now;
     this.saveCheckpoints(trainer);
