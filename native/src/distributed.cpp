@@ -42,7 +42,20 @@ struct Group {
 std::mutex g_mutex;
 std::unordered_map<uint32_t, Group> g_groups;
 std::unordered_map<uint32_t, std::unique_ptr<c10d::Reducer>> g_reducers;
+std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> g_served;  // storeServe's servers
 uint32_t g_next_id = 1;
+
+// Removes entry `id` of a table under the lock and hands it over, so the caller releases it
+// (a process group, a store server, a Reducer: slow teardown) outside the lock.
+template <typename Map>
+typename Map::mapped_type take(Map& table, uint32_t id) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = table.find(id);
+  if (it == table.end()) return {};
+  typename Map::mapped_type v = std::move(it->second);
+  table.erase(it);
+  return v;
+}
 
 Group& group_of(const Call& c, size_t i) {
   uint32_t id = static_cast<uint32_t>(i64(c, i, "group"));
@@ -222,8 +235,6 @@ TL_FN(pgInit) {
 // storeServe(host, port, worldSize, timeoutMs) -> Promise<[id, port]>: a TCPStore server in this
 // process (port 0: the system picks one), for a launcher that hosts the rendezvous as torchrun's
 // agent does; the workers join it as clients. storeClose(id) stops it.
-std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> g_served;
-
 TL_FN(storeServe) {
   TL_OP_BEGIN("store_serve", 4);
   std::string host = string(c, 0, "host");
@@ -260,16 +271,7 @@ TL_FN(storeServe) {
 
 TL_FN(storeClose) {
   TL_OP_BEGIN("store_close", 1);
-  uint32_t id = static_cast<uint32_t>(i64(c, 0, "store"));
-  c10::intrusive_ptr<c10d::TCPStore> dead;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = g_served.find(id);
-    if (it != g_served.end()) {
-      dead = std::move(it->second);
-      g_served.erase(it);
-    }
-  }
+  auto dead = take(g_served, static_cast<uint32_t>(i64(c, 0, "store")));
   return undefined_value(c);  // the server stops here, outside the lock
   TL_OP_END;
 }
@@ -315,16 +317,7 @@ TL_FN(pgNew) {
 
 TL_FN(pgDestroy) {
   TL_OP_BEGIN("destroy_process_group", 1);
-  uint32_t id = static_cast<uint32_t>(i64(c, 0, "group"));
-  Group dead;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = g_groups.find(id);
-    if (it != g_groups.end()) {
-      dead = std::move(it->second);
-      g_groups.erase(it);
-    }
-  }
+  Group dead = take(g_groups, static_cast<uint32_t>(i64(c, 0, "group")));
   return undefined_value(c);  // `dead` is released here, outside the lock
   TL_OP_END;
 }
@@ -573,16 +566,7 @@ TL_FN(reducerPrepareBackward) {
 
 TL_FN(reducerFree) {
   TL_OP_BEGIN("DistributedDataParallel.dispose", 1);
-  uint32_t id = static_cast<uint32_t>(i64(c, 0, "reducer"));
-  std::unique_ptr<c10d::Reducer> dead;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = g_reducers.find(id);
-    if (it != g_reducers.end()) {
-      dead = std::move(it->second);
-      g_reducers.erase(it);
-    }
-  }
+  auto dead = take(g_reducers, static_cast<uint32_t>(i64(c, 0, "reducer")));
   return undefined_value(c);
   TL_OP_END;
 }
