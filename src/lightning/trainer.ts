@@ -407,8 +407,8 @@ export class Trainer {
       await this.datamodule?.setup(stage);
       this.callHook("setup", stage);
       this.moduleHook("setup", stage);
-      const lowDtype = TRUE_DTYPE[this.precision];
-      if (lowDtype) model.to(lowDtype);
+      const dtype = TRUE_DTYPE[this.precision];
+      if (dtype) model.to(dtype);
       let ckpt: CheckpointDict | null = null;
       const ckptPath = this.resolveCkptPath(opts.ckptPath ?? null, stage);
       if (ckptPath) {
