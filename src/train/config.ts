@@ -7,6 +7,7 @@ import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as torch from "../torch/index.js";
 import { TrainConfigError } from "./errors.js";
+import { resolveLauncherKind, type LauncherKind } from "./launcher.js";
 
 function checkKeys(cls: string, opts: object, known: readonly string[]): void {
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: expected an options object, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts}`);
@@ -30,8 +31,16 @@ export class ScalingConfig {
   readonly useGpu: boolean;
   readonly resourcesPerWorker: { CPU?: number; GPU?: number; [k: string]: number | undefined };
   readonly placementStrategy: PlacementStrategy;
-  constructor(opts: { numWorkers?: number; useGpu?: boolean; resourcesPerWorker?: Record<string, number>; placementStrategy?: PlacementStrategy } = {}) {
-    checkKeys("ScalingConfig", opts, ["numWorkers", "useGpu", "resourcesPerWorker", "placementStrategy"]);
+  /**
+   * How the workers are started: "local" (child processes on this machine), "slurm" (one
+   * `srun` step per worker in the driver's Slurm allocation), or "auto" (the default: "slurm"
+   * when the driver runs inside an allocation, i.e. SLURM_JOB_ID is set outside a job step).
+   */
+  readonly launcher: "auto" | LauncherKind;
+  constructor(opts: { numWorkers?: number; useGpu?: boolean; resourcesPerWorker?: Record<string, number>; placementStrategy?: PlacementStrategy; launcher?: "auto" | LauncherKind } = {}) {
+    checkKeys("ScalingConfig", opts, ["numWorkers", "useGpu", "resourcesPerWorker", "placementStrategy", "launcher"]);
+    this.launcher = opts.launcher ?? "auto";
+    if (!["auto", "local", "slurm"].includes(this.launcher)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: launcher must be "auto", "local" or "slurm", got ${JSON.stringify(opts.launcher)}`);
     this.numWorkers = int("ScalingConfig", "numWorkers", opts.numWorkers ?? 1, 1, "use numWorkers: 1 or more (one process per worker)");
     this.useGpu = opts.useGpu ?? false;
     if (typeof this.useGpu !== "boolean") throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: useGpu must be true or false, got ${JSON.stringify(opts.useGpu)}`);
@@ -46,7 +55,7 @@ export class ScalingConfig {
     if (rpw.CPU !== undefined && (!Number.isInteger(rpw.CPU) || rpw.CPU < 1)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: resourcesPerWorker.CPU must be a whole number of cores ≥ 1 (it sets the worker's threads), got ${rpw.CPU}`);
     if (rpw.GPU !== undefined && rpw.GPU > 0 && !this.useGpu) throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: resourcesPerWorker.GPU is set but useGpu is false; set useGpu: true");
     this.resourcesPerWorker = { ...rpw };
-    if (this.useGpu && this.numWorkers > torch.cuda.deviceCount()) {
+    if (this.useGpu && resolveLauncherKind(this) === "local" && this.numWorkers > torch.cuda.deviceCount()) {
       throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: ${this.numWorkers} workers with useGpu need ${this.numWorkers} GPUs on this machine, but ${torch.cuda.deviceCount()} are visible; lower numWorkers`);
     }
     const ps = opts.placementStrategy ?? "PACK";
@@ -57,7 +66,7 @@ export class ScalingConfig {
   threadsPerWorker(workersHere = this.numWorkers): number {
     return this.resourcesPerWorker.CPU ?? Math.max(1, Math.floor(availableParallelism() / workersHere));
   }
-  toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy }; }
+  toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy, launcher: this.launcher }; }
 }
 
 /** Which checkpoints to keep: the best `numToKeep` by `checkpointScoreAttribute` (the most recent when none), and always the latest. */

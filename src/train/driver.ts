@@ -19,6 +19,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ProgressRenderer } from "../lightning/callbacks/progress.js";
 import * as c10d from "../torch/c10d.js";
 import { Checkpoint } from "./checkpoint.js";
+import { createLauncher, type Launcher, type Placement } from "./launcher.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure } from "./errors.js";
 import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
@@ -39,6 +40,7 @@ type ReportMsg = Extract<WorkerMessage, { type: "report" }>;
 
 interface RankState {
   rank: number;
+  place: Placement;
   child: ChildProcess;
   ws: WebSocket | null;
   hostname: string | null;
@@ -58,6 +60,7 @@ const now = () => Date.now() / 1000;
 /** Runs the group until it finishes or fails for good; returns the Result or throws TrainingFailedError. */
 export async function runDriver(o: DriverOptions): Promise<Result> {
   const { run, scaling } = o;
+  const launcher = createLauncher(scaling);  // before anything is written: a bad allocation fails here
   const storage = new RunStorage(run.storagePath, run.name);
   const existing = storage.readRun();
   const manager = storage.readManager();
@@ -78,10 +81,9 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
       startedAt: new Date().toISOString(), endedAt: null, attempts: [], error: null, torchlightVersion: o.version,
     };
   storage.writeRun(state);
-  const threads = scaling.threadsPerWorker();
-  log(`${existing ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${scaling.numWorkers} worker${scaling.numWorkers > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}${manager.latest ? `, from ${manager.latest}` : ""}`);
+  log(`${existing ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${launcher.describe()}${manager.latest ? `, from ${manager.latest}` : ""}`);
 
-  const group = new WorkerGroup(o, storage, threads);
+  const group = new WorkerGroup(o, storage, launcher);
   const onSignal = (sig: NodeJS.Signals) => {
     group.killAll("SIGKILL");
     state.status = "failed"; state.endedAt = new Date().toISOString(); state.error = { message: `the driver received ${sig}` };
@@ -147,7 +149,7 @@ class WorkerGroup {
   private onHello: ((ws: WebSocket, m: Extract<WorkerMessage, { type: "hello" }>) => void) | null = null;
   private readonly renderer: ProgressRenderer | null;
 
-  constructor(private readonly o: DriverOptions, private readonly storage: RunStorage, private readonly threads: number) {
+  constructor(private readonly o: DriverOptions, private readonly storage: RunStorage, private readonly launcher: Launcher) {
     const rows = storage.readMetrics().filter((r) => r.rank === 0);
     this.iteration = rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
     this.renderer = o.run.verbose > 0 ? new ProgressRenderer(Boolean(process.stdout.isTTY)) : null;
@@ -156,7 +158,7 @@ class WorkerGroup {
   private async listen(): Promise<void> {
     if (this.server) return;
     this.server = new WebSocketServer({
-      host: "127.0.0.1", port: 0, maxPayload: 64 * 1024 * 1024,
+      host: this.launcher.listenHost, port: 0, maxPayload: 64 * 1024 * 1024,
       verifyClient: (info: { req: { headers: Record<string, string | string[] | undefined> } }) => info.req.headers[SECRET_HEADER] === this.secret,
     });
     await new Promise<void>((resolve, reject) => { this.server!.once("listening", resolve); this.server!.once("error", reject); });
@@ -189,7 +191,7 @@ class WorkerGroup {
     await this.listen();
     this.secret = randomBytes(24).toString("hex");
     // one store for the run; each attempt's keys live under its own prefix (TORCHELASTIC_RESTART_COUNT)
-    this.store ??= await c10d.serveStore("127.0.0.1", 0, n, Math.max(this.o.torch.timeoutMs, 60_000));
+    this.store ??= await c10d.serveStore(this.launcher.driverHost, 0, n, Math.max(this.o.torch.timeoutMs, 60_000));
     const failures: RankFailure[] = [];
     const pending = new Map<number, Map<number, ReportMsg>>();
     let persisting: Promise<void> = Promise.resolve();
@@ -235,7 +237,7 @@ class WorkerGroup {
         started = true;
         for (const x of this.ranks) {
           const start: DriverMessage = {
-            type: "start", placement: { worldRank: x.rank, localRank: x.rank, localWorldSize: n, nodeRank: 0, worldSize: n },
+            type: "start", placement: { worldRank: x.rank, localRank: x.place.localRank, localWorldSize: x.place.localWorldSize, nodeRank: x.place.nodeRank, worldSize: n },
             runPath: this.storage.path, experimentName: run.name, attempt, latestCheckpoint: latest ? this.storage.checkpointPath(latest) : null, stagingDir: this.storage.stagingDir,
           };
           x.ws!.send(JSON.stringify(start));
@@ -245,17 +247,20 @@ class WorkerGroup {
 
     const args = [...process.execArgv, ...process.argv.slice(1)];
     this.ranks = ranks;
-    for (let rank = 0; rank < n; rank++) {
+    const host = this.launcher.driverHost;
+    for (const place of this.launcher.placements) {
+      const { rank, threads } = place;
       const env: NodeJS.ProcessEnv = {
         ...process.env,
-        [ENV.control]: `ws://127.0.0.1:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
-        RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), NODE_RANK: "0",
-        MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(this.store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt),
-        OMP_NUM_THREADS: String(this.threads), TORCHLIGHT_NUM_THREADS: String(this.threads),
+        [ENV.control]: `ws://${host}:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
+        RANK: String(rank), LOCAL_RANK: String(place.localRank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(place.localWorldSize), NODE_RANK: String(place.nodeRank),
+        MASTER_ADDR: host, MASTER_PORT: String(this.store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt),
+        OMP_NUM_THREADS: String(threads), TORCHLIGHT_NUM_THREADS: String(threads),
         TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0", TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
       };
-      const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-      const r: RankState = { rank, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, stopping: false, wsClosed: Promise.resolve() };
+      const cmd = this.launcher.command(place, args);
+      const child = spawn(cmd.file, cmd.args, { env, stdio: ["ignore", "pipe", "pipe"] });
+      const r: RankState = { rank, place, child, ws: null, hostname: null, spawnedAt: Date.now(), lastPong: Date.now(), done: false, errored: false, exited: false, stopping: false, wsClosed: Promise.resolve() };
       ranks.push(r);
       const prefix = `(rank ${rank} pid=${child.pid ?? "?"}) `;
       createInterface({ input: child.stdout! }).on("line", (l) => process.stdout.write(prefix + l + "\n"));
@@ -267,8 +272,10 @@ class WorkerGroup {
           await Promise.race([r.wsClosed, sleep(500)]);
           r.exited = true;
           if (!r.done && !r.errored && !r.stopping) {
-            const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-            fail({ rank, pid: child.pid ?? null, kind: "infrastructure", type: signal ?? `exit ${code}`, message: `the worker process (pid ${child.pid}) ${how} ${started ? "during training" : "before joining the run"}` });
+            const sig = signal ?? this.launcher.exitSignal(code);
+            const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+            const what = this.launcher.kind === "slurm" ? `the worker's Slurm step (srun pid ${child.pid})` : `the worker process (pid ${child.pid})`;
+            fail({ rank, pid: child.pid ?? null, kind: "infrastructure", type: sig ?? `exit ${code}`, message: `${what} ${how} ${started ? "during training" : "before joining the run"}` });
           } else if (r.done && code !== 0 && !failing) {
             fail({ rank, pid: child.pid ?? null, kind: "infrastructure", type: `exit ${code}`, message: `the worker process exited with code ${code} after its train function returned` });
           }

@@ -92,11 +92,19 @@ async function hangFunc() {
   await report({ step: 1 });
 }
 
+// where a worker runs: its ranks, threads, host and Slurm step (when launched through srun)
+async function probeFunc() {
+  const c = getContext();
+  await report({ rank: c.getWorldRank(), local: c.getLocalRank(), node: c.getNodeRank(), localWorld: c.getLocalWorldSize(), threads: torch.getNumThreads(),
+    slurmJob: process.env.SLURM_JOB_ID ?? null, slurmStep: process.env.SLURM_STEP_ID ?? null, pid: process.pid });
+}
+
 const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: object; torch?: object }> = {
   lightning: { f: lightningFunc, config: { kill: false }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
   "lightning-kill": { f: lightningFunc, config: { kill: true }, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
   "lightning-steps": { f: lightningFunc, config: { kill: false, everyNSteps: 4 } },
   plain: { f: plainFunc, config: { reports: 3 } },
+  probe: { f: probeFunc, config: {} },
   retention: { f: plainFunc, config: { reports: 4, scores: [0.1, 0.5, 0.3, 0.2] }, run: { checkpointConfig: new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc", checkpointScoreOrder: "max" }) } },
   crash: { f: crashFunc, config: {} },
   throw: { f: throwFunc, config: {} },

@@ -13,6 +13,7 @@ import {
   checkStorageForHosts,
 } from "../../src/train/index.js";
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
+import { expandSlurmCounts, placeOnNodes, resolveLauncherKind } from "../../src/train/launcher.js";
 import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { summary } from "./summary.js";
@@ -204,6 +205,32 @@ test("configuration errors are coded and name the fix", async () => {
   assert.throws(() => getContext(), (e: unknown) => (e as { code: string }).code === "TRAIN_NOT_IN_WORKER");
   assert.throws(() => prepareTrainer(new pl.Trainer({ logger: false, enableProgressBar: false })), /Invalid strategy class: SingleDeviceStrategy[\s\S]*RayDDPStrategy/);
   assert.throws(() => new RayDDPStrategy(), /only inside the train function/);
+});
+
+test("launchers: auto picks Slurm inside an allocation; Slurm count lists; ranks placed on nodes in blocks or round-robin", async () => {
+  const env = (e: Record<string, string>) => e;
+  assert.equal(resolveLauncherKind({ launcher: "auto" }, env({})), "local");
+  assert.equal(resolveLauncherKind({ launcher: "auto" }, env({ SLURM_JOB_ID: "7" })), "slurm", "in an sbatch script or salloc shell");
+  assert.equal(resolveLauncherKind({ launcher: "auto" }, env({ SLURM_JOB_ID: "7", SLURM_STEP_ID: "0" })), "local", "inside a job step (srun node script.js): this process is the whole run");
+  assert.equal(resolveLauncherKind({ launcher: "local" }, env({ SLURM_JOB_ID: "7" })), "local");
+  assert.deepEqual(expandSlurmCounts("4(x2),2"), [4, 4, 2]);
+  assert.throws(() => expandSlurmCounts("4(2)"), (e: unknown) => (e as TrainConfigError).code === "TRAIN_SLURM");
+  const place = (n: number, nodes: number, s: "PACK" | "SPREAD") => placeOnNodes(n, nodes, s).map((p) => `${p.nodeRank}.${p.localRank}/${p.localWorldSize}`);
+  assert.deepEqual(place(5, 2, "PACK"), ["0.0/3", "0.1/3", "0.2/3", "1.0/2", "1.1/2"]);
+  assert.deepEqual(place(5, 2, "SPREAD"), ["0.0/3", "1.0/2", "0.1/3", "1.1/2", "0.2/3"]);
+  assert.deepEqual(place(2, 4, "PACK"), ["0.0/1", "1.0/1"], "never more nodes than workers");
+  const saved = { job: process.env.SLURM_JOB_ID, list: process.env.SLURM_JOB_NODELIST };
+  delete process.env.SLURM_JOB_ID; delete process.env.SLURM_JOB_NODELIST;
+  try {
+    const storagePath = mkdtempSync(join(tmpdir(), "tl-launcher-"));
+    await assert.rejects(new TorchTrainer(() => 1, { scalingConfig: new ScalingConfig({ launcher: "slurm" }), runConfig: new RunConfig({ storagePath, name: "x", verbose: 0 }) }).fit(),
+      (e: unknown) => (e as TrainConfigError).code === "TRAIN_SLURM" && /inside `sbatch` or `salloc`/.test((e as Error).message));
+    assert.equal(existsSync(join(storagePath, "x")), false, "nothing written before the launcher is known");
+  } finally {
+    if (saved.job !== undefined) process.env.SLURM_JOB_ID = saved.job;
+    if (saved.list !== undefined) process.env.SLURM_JOB_NODELIST = saved.list;
+  }
+  assert.throws(() => new ScalingConfig({ launcher: "pbs" as never }), (e: unknown) => (e as TrainConfigError).code === "TRAIN_CONFIG" && /"auto", "local" or "slurm"/.test((e as Error).message));
 });
 
 test("storage: retention ranking and Ray's multi-node guard", () => {

@@ -1,0 +1,117 @@
+/**
+ * @module torchlight/train/launcher: how the driver starts its workers (driver-only).
+ * - "local": child processes of the driver on this machine (the embedded default).
+ * - "slurm": one `srun` job step per worker inside the driver's Slurm allocation (the driver
+ *   runs in an `sbatch` script or a `salloc` shell), on the allocation's nodes: in blocks for
+ *   placementStrategy PACK/STRICT_PACK (as srun's block distribution), round-robin for
+ *   SPREAD/STRICT_SPREAD. Each step gets `--cpus-per-task` = the worker's threads.
+ * The driver, its control channel and the rendezvous store stay in the driver's process.
+ */
+import { spawnSync } from "node:child_process";
+import { constants, hostname } from "node:os";
+import type { ScalingConfig } from "./config.js";
+import { TrainConfigError } from "./errors.js";
+
+export type LauncherKind = "local" | "slurm";
+
+/** Where one worker runs. */
+export interface Placement {
+  rank: number;
+  nodeRank: number;
+  localRank: number;
+  localWorldSize: number;
+  /** Intra-op threads (OMP_NUM_THREADS) of this worker. */
+  threads: number;
+}
+
+export interface Launcher {
+  readonly kind: LauncherKind;
+  /** The address the workers reach the driver at (control channel and rendezvous store). */
+  readonly driverHost: string;
+  /** The address the driver's servers listen on. */
+  readonly listenHost: string;
+  readonly placements: Placement[];
+  /** The command that starts worker `p` running `node` with `nodeArgs`. */
+  command(p: Placement, nodeArgs: string[]): { file: string; args: string[] };
+  /** The signal that ended a worker, read from its launcher's exit code (srun exits 128 + n). */
+  exitSignal(code: number | null): NodeJS.Signals | null;
+  /** One line for the driver's log. */
+  describe(): string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The launcher `scaling.launcher` asks for, given the environment ("auto": Slurm inside an allocation). */
+export function resolveLauncherKind(scaling: Pick<ScalingConfig, "launcher">, env: Env = process.env): LauncherKind {
+  if (scaling.launcher !== "auto") return scaling.launcher;
+  return env.SLURM_JOB_ID !== undefined && env.SLURM_STEP_ID === undefined ? "slurm" : "local";
+}
+
+export function createLauncher(scaling: ScalingConfig, env: Env = process.env): Launcher {
+  return resolveLauncherKind(scaling, env) === "slurm" ? slurmLauncher(scaling, env) : localLauncher(scaling);
+}
+
+function localLauncher(scaling: ScalingConfig): Launcher {
+  const n = scaling.numWorkers, threads = scaling.threadsPerWorker();
+  const placements = Array.from({ length: n }, (_, rank) => ({ rank, nodeRank: 0, localRank: rank, localWorldSize: n, threads }));
+  return {
+    kind: "local", driverHost: "127.0.0.1", listenHost: "127.0.0.1", placements,
+    command: (_p, nodeArgs) => ({ file: process.execPath, args: nodeArgs }),
+    exitSignal: () => null,
+    describe: () => `${n} worker${n > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}`,
+  };
+}
+
+/** Expands Slurm's compressed counts, e.g. SLURM_JOB_CPUS_PER_NODE "4(x2),2" → [4, 4, 2]. */
+export function expandSlurmCounts(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(",")) {
+    const m = /^(\d+)(?:\(x(\d+)\))?$/.exec(part.trim());
+    if (!m) throw new TrainConfigError("TRAIN_SLURM", `could not read the Slurm count list ${JSON.stringify(s)} (expected forms like "4(x2),2")`);
+    for (let k = 0; k < Number(m[2] ?? 1); k++) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+/** Ranks to nodes: blocks for PACK (rank r on node ⌊r / ⌈n/N⌉⌋), round-robin for SPREAD. */
+export function placeOnNodes(n: number, nodes: number, strategy: ScalingConfig["placementStrategy"]): { nodeRank: number; localRank: number; localWorldSize: number }[] {
+  const spread = strategy === "SPREAD" || strategy === "STRICT_SPREAD";
+  const used = Math.min(nodes, n), per = Math.ceil(n / used);
+  const nodeOf = (r: number) => (spread ? r % used : Math.floor(r / per));
+  const counts = new Array<number>(used).fill(0);
+  const local = Array.from({ length: n }, (_, r) => counts[nodeOf(r)]!++);
+  return Array.from({ length: n }, (_, r) => ({ nodeRank: nodeOf(r), localRank: local[r]!, localWorldSize: counts[nodeOf(r)]! }));
+}
+
+function slurmLauncher(scaling: ScalingConfig, env: Env): Launcher {
+  const n = scaling.numWorkers;
+  const jobId = env.SLURM_JOB_ID;
+  const nodelist = env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
+  if (!jobId || !nodelist) {
+    throw new TrainConfigError("TRAIN_SLURM", "ScalingConfig: launcher \"slurm\" needs a Slurm allocation, and SLURM_JOB_ID/SLURM_JOB_NODELIST are not set; run the driver inside `sbatch` or `salloc`, or use launcher: \"local\"");
+  }
+  const r = spawnSync("scontrol", ["show", "hostnames", nodelist], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new TrainConfigError("TRAIN_SLURM", `ScalingConfig: \`scontrol show hostnames ${nodelist}\` failed (${r.error?.message ?? r.stderr.trim()}); launcher "slurm" needs Slurm's client commands (srun, scontrol) on PATH`);
+  }
+  const nodes = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+  const cpus = env.SLURM_JOB_CPUS_PER_NODE ? expandSlurmCounts(env.SLURM_JOB_CPUS_PER_NODE) : nodes.map(() => Number(env.SLURM_CPUS_ON_NODE ?? 1));
+  if (scaling.placementStrategy === "STRICT_SPREAD" && n > nodes.length) {
+    throw new TrainConfigError("TRAIN_SLURM", `ScalingConfig: placementStrategy STRICT_SPREAD puts each of ${n} workers on its own node, but the allocation has ${nodes.length}; allocate ${n} nodes (sbatch -N ${n}) or use SPREAD`);
+  }
+  const placed = placeOnNodes(n, nodes.length, scaling.placementStrategy);
+  const placements = placed.map((p, rank) => ({
+    rank, ...p, threads: scaling.resourcesPerWorker.CPU ?? Math.max(1, Math.floor((cpus[p.nodeRank] ?? 1) / p.localWorldSize)),
+  }));
+  const usedNodes = new Set(placed.map((p) => p.nodeRank)).size;
+  return {
+    kind: "slurm", driverHost: hostname(), listenHost: "0.0.0.0", placements,
+    command: (p, nodeArgs) => ({
+      file: "srun",
+      args: ["--nodes=1", "--ntasks=1", `--relative=${p.nodeRank}`, `--cpus-per-task=${p.threads}`, "--exact", "--kill-on-bad-exit=1", "--quiet",
+        `--job-name=torchlight-rank${p.rank}`, process.execPath, ...nodeArgs],
+    }),
+    exitSignal: (code) => code !== null && code > 128 ? (Object.entries(constants.signals).find(([, v]) => v === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null : null,
+    describe: () => `${n} worker${n > 1 ? "s" : ""} as Slurm steps of job ${jobId} on ${usedNodes} node${usedNodes > 1 ? "s" : ""} (${nodes.slice(0, usedNodes).join(", ")})`,
+  };
+}

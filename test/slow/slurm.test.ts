@@ -1,0 +1,56 @@
+// torchlight/train through Slurm (launcher "slurm"): the fixture driver runs inside `salloc`
+// and starts each worker as a job step with srun. Needs a Slurm cluster that answers `sinfo`
+// (`npm run test:slurm` starts a one-node cluster on this machine first); skipped otherwise,
+// so CI (no Slurm) never runs it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as torch from "../../src/torch/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const sinfo = spawnSync("sinfo", ["-h", "-o", "%t"], { encoding: "utf8", timeout: 10_000 });
+const skip = sinfo.status === 0 && /idle|mix/.test(sinfo.stdout) ? false : "no idle Slurm cluster answers `sinfo` (see the README's Slurm section)";
+
+interface Run { result: Record<string, any>; stdout: string; stderr: string }  // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The fixture driver, inside a 2-task allocation (salloc) or, with `local`, as a plain process. */
+function drive(args: string[], local = false): Run {
+  const fixture = join(here, "..", "train", "fixture.js");
+  const r = local ? spawnSync(process.execPath, [fixture, ...args], { encoding: "utf8", timeout: 240_000 })
+    : spawnSync("salloc", ["--ntasks=2", "--cpus-per-task=1", "--quiet", process.execPath, fixture, ...args], { encoding: "utf8", timeout: 240_000 });
+  const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`no RESULT line (status ${r.status})\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`);
+  return { result: JSON.parse(line.slice(7)), stdout: r.stdout, stderr: r.stderr };
+}
+
+test("inside an allocation each worker is a Slurm step of the job, with its ranks and one thread per allocated CPU", { skip }, () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-slurm-"));
+  const { result } = drive(["probe", storage, "p"]);
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const rows = readFileSync(join(storage, "p", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics);
+  assert.equal(rows.length, 2);
+  const [a, b] = rows.sort((x, y) => x.rank - y.rank);
+  assert.ok(a.slurmJob !== null && a.slurmJob === b.slurmJob, "both workers run in the driver's job");
+  assert.ok(a.slurmStep !== null && b.slurmStep !== null && a.slurmStep !== b.slurmStep, "each worker is its own job step");
+  assert.deepEqual([a.local, b.local, a.node, b.node, a.localWorld], [0, 1, 0, 0, 2]);
+  assert.deepEqual([a.threads, b.threads], [1, 1]);
+});
+
+test("kill -9 of a worker in a Slurm step: the group restarts from the latest checkpoint and ends with the parameters of an uninterrupted local run", { skip }, () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-slurm-kill-"));
+  const base = drive(["lightning", storage, "straight"], true).result;
+  assert.equal(base.ok, true, JSON.stringify(base));
+  const marker = join(storage, "kill-marker");
+  const k = drive(["lightning-kill", storage, "killed", marker]);
+  assert.equal(k.result.ok, true, JSON.stringify(k.result) + k.stderr.slice(-2000));
+  assert.ok(existsSync(marker), "a worker was killed");
+  assert.match(k.stderr, /rank 1: SIGKILL: the worker's Slurm step \(srun pid \d+\) was killed by SIGKILL during training/, k.stderr.slice(-3000));
+  assert.match(k.stderr, /restarting the worker group \(failure 1 of 1\) from checkpoint_000001/);
+  const a = torch.load(join(base.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
+  const b = torch.load(join(k.result.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
+  for (const key of Object.keys(a.state_dict)) assert.ok(a.state_dict[key]!.equal(b.state_dict[key]!), `${key} equal after the restart`);
+  torch.dispose([...Object.values(a.state_dict), ...Object.values(b.state_dict)]);
+});
