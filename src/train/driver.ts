@@ -256,7 +256,7 @@ class WorkerGroup {
         RANK: String(rank), LOCAL_RANK: String(place.localRank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(place.localWorldSize), NODE_RANK: String(place.nodeRank),
         MASTER_ADDR: host, MASTER_PORT: String(this.store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt),
         OMP_NUM_THREADS: String(threads), TORCHLIGHT_NUM_THREADS: String(threads),
-        TORCHLIGHT_TRAIN_USE_GPU: scaling.useGpu ? "1" : "0", TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
+        TORCHLIGHT_TRAIN_DEVICE: place.device, TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
       };
       const cmd = this.launcher.command(place, args);
       const child = spawn(cmd.file, cmd.args, { env, stdio: ["ignore", "pipe", "pipe"] });

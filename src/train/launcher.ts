@@ -22,6 +22,8 @@ export interface Placement {
   localWorldSize: number;
   /** Intra-op threads (OMP_NUM_THREADS) of this worker. */
   threads: number;
+  /** Its device: "cpu", or with useGpu its GPU as the worker sees it. */
+  device: string;
 }
 
 export interface Launcher {
@@ -47,13 +49,23 @@ export function resolveLauncherKind(scaling: Pick<ScalingConfig, "launcher">, en
   return env.SLURM_JOB_ID !== undefined && env.SLURM_STEP_ID === undefined ? "slurm" : "local";
 }
 
-export function createLauncher(scaling: ScalingConfig, env: Env = process.env): Launcher {
-  return resolveLauncherKind(scaling, env) === "slurm" ? slurmLauncher(scaling, env) : localLauncher(scaling);
+/** `hostnames` expands a Slurm node list (default: `scontrol show hostnames`). */
+export function createLauncher(scaling: ScalingConfig, env: Env = process.env, hostnames = scontrolHostnames): Launcher {
+  return resolveLauncherKind(scaling, env) === "slurm" ? slurmLauncher(scaling, env, hostnames) : localLauncher(scaling);
+}
+
+function scontrolHostnames(nodelist: string): string[] {
+  const r = spawnSync("scontrol", ["show", "hostnames", nodelist], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new TrainConfigError("TRAIN_SLURM", `ScalingConfig: \`scontrol show hostnames ${nodelist}\` failed (${r.error?.message ?? r.stderr.trim()}); launcher "slurm" needs Slurm's client commands (srun, scontrol) on PATH`);
+  }
+  return r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
 function localLauncher(scaling: ScalingConfig): Launcher {
   const n = scaling.numWorkers, threads = scaling.threadsPerWorker();
-  const placements = Array.from({ length: n }, (_, rank) => ({ rank, nodeRank: 0, localRank: rank, localWorldSize: n, threads }));
+  // every local worker sees every GPU: worker k uses cuda:k
+  const placements = Array.from({ length: n }, (_, rank) => ({ rank, nodeRank: 0, localRank: rank, localWorldSize: n, threads, device: scaling.useGpu ? `cuda:${rank}` : "cpu" }));
   return {
     kind: "local", driverHost: "127.0.0.1", listenHost: "127.0.0.1", placements,
     command: (_p, nodeArgs) => ({ file: process.execPath, args: nodeArgs }),
@@ -83,32 +95,30 @@ export function placeOnNodes(n: number, nodes: number, strategy: ScalingConfig["
   return Array.from({ length: n }, (_, r) => ({ nodeRank: nodeOf(r), localRank: local[r]!, localWorldSize: counts[nodeOf(r)]! }));
 }
 
-function slurmLauncher(scaling: ScalingConfig, env: Env): Launcher {
+function slurmLauncher(scaling: ScalingConfig, env: Env, hostnames: (nodelist: string) => string[]): Launcher {
   const n = scaling.numWorkers;
   const jobId = env.SLURM_JOB_ID;
   const nodelist = env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
   if (!jobId || !nodelist) {
     throw new TrainConfigError("TRAIN_SLURM", "ScalingConfig: launcher \"slurm\" needs a Slurm allocation, and SLURM_JOB_ID/SLURM_JOB_NODELIST are not set; run the driver inside `sbatch` or `salloc`, or use launcher: \"local\"");
   }
-  const r = spawnSync("scontrol", ["show", "hostnames", nodelist], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
-    throw new TrainConfigError("TRAIN_SLURM", `ScalingConfig: \`scontrol show hostnames ${nodelist}\` failed (${r.error?.message ?? r.stderr.trim()}); launcher "slurm" needs Slurm's client commands (srun, scontrol) on PATH`);
-  }
-  const nodes = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+  const nodes = hostnames(nodelist);
   const cpus = env.SLURM_JOB_CPUS_PER_NODE ? expandSlurmCounts(env.SLURM_JOB_CPUS_PER_NODE) : nodes.map(() => Number(env.SLURM_CPUS_ON_NODE ?? 1));
   if (scaling.placementStrategy === "STRICT_SPREAD" && n > nodes.length) {
     throw new TrainConfigError("TRAIN_SLURM", `ScalingConfig: placementStrategy STRICT_SPREAD puts each of ${n} workers on its own node, but the allocation has ${nodes.length}; allocate ${n} nodes (sbatch -N ${n}) or use SPREAD`);
   }
   const placed = placeOnNodes(n, nodes.length, scaling.placementStrategy);
+  // with useGpu each step asks Slurm for its GPU(s), which then are the only ones it sees: cuda:0
+  const gpus = scaling.useGpu ? Math.max(1, Math.ceil(scaling.resourcesPerWorker.GPU ?? 1)) : 0;
   const placements = placed.map((p, rank) => ({
-    rank, ...p, threads: scaling.resourcesPerWorker.CPU ?? Math.max(1, Math.floor((cpus[p.nodeRank] ?? 1) / p.localWorldSize)),
+    rank, ...p, threads: scaling.resourcesPerWorker.CPU ?? Math.max(1, Math.floor((cpus[p.nodeRank] ?? 1) / p.localWorldSize)), device: gpus ? "cuda:0" : "cpu",
   }));
   const usedNodes = new Set(placed.map((p) => p.nodeRank)).size;
   return {
     kind: "slurm", driverHost: hostname(), listenHost: "0.0.0.0", placements,
     command: (p, nodeArgs) => ({
       file: "srun",
-      args: ["--nodes=1", "--ntasks=1", `--relative=${p.nodeRank}`, `--cpus-per-task=${p.threads}`, "--exact", "--kill-on-bad-exit=1", "--quiet",
+      args: ["--nodes=1", "--ntasks=1", `--relative=${p.nodeRank}`, `--cpus-per-task=${p.threads}`, ...(gpus ? [`--gpus-per-task=${gpus}`] : []), "--exact", "--kill-on-bad-exit=1", "--quiet",
         `--job-name=torchlight-rank${p.rank}`, process.execPath, ...nodeArgs],
     }),
     exitSignal: (code) => code !== null && code > 128 ? (Object.entries(constants.signals).find(([, v]) => v === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null : null,

@@ -39,8 +39,11 @@ export class TrainContext {
   getStorage(): StorageInfo { return { ...this.storage }; }
   /** Which attempt of the worker group this is (0 first, +1 per restart after a failure). */
   getAttempt(): number { return this.attempt; }
-  /** The device this worker trains on: "cuda:{localRank}" when the run uses GPUs, else "cpu". */
-  getDevice(): string { return process.env.TORCHLIGHT_TRAIN_USE_GPU === "1" ? `cuda:${this.p.localRank}` : "cpu"; }
+  /**
+   * The device this worker trains on: "cpu", or with useGpu its GPU as this process sees it
+   * ("cuda:{localRank}" on one machine; "cuda:0" in a Slurm step, which sees only its own GPU).
+   */
+  getDevice(): string { return process.env.TORCHLIGHT_TRAIN_DEVICE ?? "cpu"; }
 }
 
 interface Session {

@@ -13,7 +13,7 @@ import {
   checkStorageForHosts,
 } from "../../src/train/index.js";
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
-import { expandSlurmCounts, placeOnNodes, resolveLauncherKind } from "../../src/train/launcher.js";
+import { createLauncher, expandSlurmCounts, placeOnNodes, resolveLauncherKind } from "../../src/train/launcher.js";
 import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { summary } from "./summary.js";
@@ -219,6 +219,18 @@ test("launchers: auto picks Slurm inside an allocation; Slurm count lists; ranks
   assert.deepEqual(place(5, 2, "PACK"), ["0.0/3", "0.1/3", "0.2/3", "1.0/2", "1.1/2"]);
   assert.deepEqual(place(5, 2, "SPREAD"), ["0.0/3", "1.0/2", "0.1/3", "1.1/2", "0.2/3"]);
   assert.deepEqual(place(2, 4, "PACK"), ["0.0/1", "1.0/1"], "never more nodes than workers");
+  // a 2-node allocation with 4 and 2 CPUs: steps on their nodes, threads from each node's CPUs
+  const slurmEnv = env({ SLURM_JOB_ID: "9", SLURM_JOB_NODELIST: "n[1-2]", SLURM_JOB_CPUS_PER_NODE: "4,2" });
+  const l = createLauncher(new ScalingConfig({ numWorkers: 4, launcher: "slurm" }), slurmEnv, (list) => (list === "n[1-2]" ? ["n1", "n2"] : []));
+  assert.equal(l.kind, "slurm");
+  assert.deepEqual(l.placements.map((p) => [p.nodeRank, p.localRank, p.threads, p.device]), [[0, 0, 2, "cpu"], [0, 1, 2, "cpu"], [1, 0, 1, "cpu"], [1, 1, 1, "cpu"]]);
+  const cmd = l.command(l.placements[2]!, ["script.js"]);
+  assert.equal(cmd.file, "srun");
+  assert.deepEqual(cmd.args.filter((a) => /^--(relative|cpus-per-task|ntasks|nodes)=/.test(a)), ["--nodes=1", "--ntasks=1", "--relative=1", "--cpus-per-task=1"]);
+  assert.deepEqual(cmd.args.slice(-2), [process.execPath, "script.js"]);
+  assert.equal(l.exitSignal(137), "SIGKILL");
+  assert.match(l.describe(), /4 workers as Slurm steps of job 9 on 2 nodes \(n1, n2\)/);
+  assert.throws(() => createLauncher(new ScalingConfig({ numWorkers: 3, launcher: "slurm", placementStrategy: "STRICT_SPREAD" }), slurmEnv, () => ["n1", "n2"]), /allocate 3 nodes/);
   const saved = { job: process.env.SLURM_JOB_ID, list: process.env.SLURM_JOB_NODELIST };
   delete process.env.SLURM_JOB_ID; delete process.env.SLURM_JOB_NODELIST;
   try {
