@@ -39,6 +39,19 @@ test("inside an allocation each worker is a Slurm step of the job, with its rank
   assert.deepEqual([a.threads, b.threads], [1, 1]);
 });
 
+test("from an sbatch script: the driver runs in the batch step and its workers are steps of the same job", { skip }, () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-sbatch-"));
+  const out = join(storage, "job.out");
+  const r = spawnSync("sbatch", ["--wait", "--ntasks=2", "--cpus-per-task=1", `--output=${out}`, `--wrap=${process.execPath} ${join(here, "..", "train", "fixture.js")} probe ${storage} b`], { encoding: "utf8", timeout: 240_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const line = readFileSync(out, "utf8").split("\n").reverse().find((l) => l.startsWith("RESULT "));
+  assert.ok(line, readFileSync(out, "utf8").slice(-2000));
+  assert.equal(JSON.parse(line.slice(7)).ok, true);
+  const rows = readFileSync(join(storage, "b", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics);
+  assert.equal(new Set(rows.map((m) => m.slurmStep)).size, 2, "two steps");
+  assert.ok(rows.every((m) => m.slurmJob === rows[0].slurmJob && m.slurmJob !== null));
+});
+
 test("kill -9 of a worker in a Slurm step: the group restarts from the latest checkpoint and ends with the parameters of an uninterrupted local run", { skip }, () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-slurm-kill-"));
   const base = drive(["lightning", storage, "straight"], true).result;
