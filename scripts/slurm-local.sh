@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Starts (or stops) a one-node Slurm cluster on this machine, for the Slurm tests and for trying
-# the "slurm" launcher: munge, slurmctld and slurmd from Debian's packages, the node described
-# from this machine's cores and memory. Needs root (or sudo). Usage: slurm-local.sh start|stop|status
+# Starts (or stops) a Slurm cluster on this machine, for the Slurm tests and for trying the
+# "slurm" launcher: munge, slurmctld and SLURM_LOCAL_NODES (default 2) slurmd daemons from
+# Debian's packages, each a virtual node (n1, n2, ...) with its share of this machine's cores
+# and memory, so placement across nodes can be tried on one host. Needs root (or sudo).
+# Usage: slurm-local.sh start|stop|status
 set -euo pipefail
 cmd="${1:-start}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -22,11 +24,15 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge
 fi
-cpus="$(nproc)"
-mem_mb="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))"
-echo "[slurm-local] writing /etc/slurm/slurm.conf: node $host, $cpus CPUs, ${mem_mb} MB"
+nodes="${SLURM_LOCAL_NODES:-2}"
+[ "$nodes" -le "$(nproc)" ] || nodes="$(nproc)"
+cpus="$(( $(nproc) / nodes ))"
+mem_mb="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 / nodes ))"
+names="$(seq -s, -f 'n%g' 1 "$nodes")"
+echo "[slurm-local] writing /etc/slurm/slurm.conf: $nodes virtual node(s) ($names) on $host, $cpus CPU(s) and ${mem_mb} MB each"
 state=/var/spool/torchlight-slurm   # its own state, so another cluster's files never clash
-$SUDO mkdir -p /etc/slurm "$state/ctld" "$state/d" /var/log/slurm /run/munge
+$SUDO mkdir -p /etc/slurm "$state/ctld" /var/log/slurm /run/munge
+for i in $(seq 1 "$nodes"); do $SUDO mkdir -p "$state/d.n$i"; done
 $SUDO chown munge:munge /run/munge
 $SUDO tee /etc/slurm/slurm.conf >/dev/null <<CONF
 ClusterName=torchlight-local
@@ -39,27 +45,29 @@ MpiDefault=none
 ReturnToService=2
 SlurmUser=root
 SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
-SlurmdSpoolDir=${state}/d
+SlurmdPidFile=/run/slurmd.%n.pid
+SlurmdSpoolDir=${state}/d.%n
 StateSaveLocation=${state}/ctld
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+SlurmdLogFile=/var/log/slurm/slurmd.%n.log
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN
-PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=${names} Default=YES MaxTime=INFINITE State=UP
 CONF
+for i in $(seq 1 "$nodes"); do
+  echo "NodeName=n$i NodeHostname=${host} NodeAddr=127.0.0.1 Port=$((17000 + i)) CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN" | $SUDO tee -a /etc/slurm/slurm.conf >/dev/null
+done
 echo "[slurm-local] starting munged, slurmctld, slurmd"
 if ! pgrep -x munged >/dev/null; then
   if [ -z "$SUDO" ]; then su munge -s /bin/sh -c "/usr/sbin/munged --force"; else sudo -u munge /usr/sbin/munged --force; fi
 fi
 pgrep -x slurmctld >/dev/null || $SUDO /usr/sbin/slurmctld
-pgrep -x slurmd >/dev/null || $SUDO /usr/sbin/slurmd
+pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do $SUDO /usr/sbin/slurmd -N "n$i"; done
 for _ in $(seq 1 30); do
-  if sinfo -h -o %t 2>/dev/null | grep -Eq 'idle|mix'; then sinfo; exit 0; fi
+  if [ "$(sinfo -h -N -o %t 2>/dev/null | grep -Ec 'idle|mix')" -ge "$nodes" ]; then sinfo; exit 0; fi
   sleep 1
 done
 echo "[slurm-local] the node did not come up; the end of /var/log/slurm/slurmctld.log and slurmd.log:" >&2
-tail -n 5 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
+tail -n 5 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.*.log >&2 || true
 exit 1

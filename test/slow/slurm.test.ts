@@ -12,21 +12,23 @@ import { fileURLToPath } from "node:url";
 import * as torch from "../../src/torch/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const sinfo = spawnSync("sinfo", ["-h", "-o", "%t"], { encoding: "utf8", timeout: 10_000 });
+const sinfo = spawnSync("sinfo", ["-h", "-N", "-o", "%t"], { encoding: "utf8", timeout: 10_000 });
 const skip = sinfo.status === 0 && /idle|mix/.test(sinfo.stdout) ? false : "no idle Slurm cluster answers `sinfo` (see the README's Slurm section)";
+const nodes = (sinfo.stdout.match(/idle|mix/g) ?? []).length;
+const skipMulti = skip || (nodes < 2 ? "the Slurm cluster has fewer than 2 idle nodes" : false);
 
 interface Run { result: Record<string, any>; stdout: string; stderr: string }  // eslint-disable-line @typescript-eslint/no-explicit-any
 /** The fixture driver, inside a 2-task allocation (salloc) or, with `local`, as a plain process. */
-function drive(args: string[], local = false): Run {
+function drive(args: string[], local = false, alloc = ["--ntasks=2", "--cpus-per-task=1"]): Run {
   const fixture = join(here, "..", "train", "fixture.js");
   const r = local ? spawnSync(process.execPath, [fixture, ...args], { encoding: "utf8", timeout: 240_000 })
-    : spawnSync("salloc", ["--ntasks=2", "--cpus-per-task=1", "--quiet", process.execPath, fixture, ...args], { encoding: "utf8", timeout: 240_000 });
+    : spawnSync("salloc", [...alloc, "--quiet", process.execPath, fixture, ...args], { encoding: "utf8", timeout: 240_000 });
   const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("RESULT "));
   if (!line) throw new Error(`no RESULT line (status ${r.status})\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`);
   return { result: JSON.parse(line.slice(7)), stdout: r.stdout, stderr: r.stderr };
 }
 
-test("inside an allocation each worker is a Slurm step of the job, with its ranks and one thread per allocated CPU", { skip }, () => {
+test("inside an allocation each worker is a Slurm step of the job, with its node and local ranks and one thread per allocated CPU", { skip }, () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-slurm-"));
   const { result } = drive(["probe", storage, "p"]);
   assert.equal(result.ok, true, JSON.stringify(result));
@@ -35,8 +37,19 @@ test("inside an allocation each worker is a Slurm step of the job, with its rank
   const [a, b] = rows.sort((x, y) => x.rank - y.rank);
   assert.ok(a.slurmJob !== null && a.slurmJob === b.slurmJob, "both workers run in the driver's job");
   assert.ok(a.slurmStep !== null && b.slurmStep !== null && a.slurmStep !== b.slurmStep, "each worker is its own job step");
-  assert.deepEqual([a.local, b.local, a.node, b.node, a.localWorld], [0, 1, 0, 0, 2]);
+  // one node of 2 CPUs: local ranks 0 and 1 there; two nodes of 1 (scripts/slurm-local.sh's default): one each
+  const expected = a.node === b.node ? [[0, 0, 2], [0, 1, 2]] : [[0, 0, 1], [1, 0, 1]];
+  assert.deepEqual([[a.node, a.local, a.localWorld], [b.node, b.local, b.localWorld]], expected);
   assert.deepEqual([a.threads, b.threads], [1, 1]);
+});
+
+test("an allocation of 2 nodes: the workers are placed one per node, each node's rank 0 local", { skip: skipMulti }, () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-slurm2-"));
+  const { result } = drive(["probe", storage, "p2"], false, ["--nodes=2", "--ntasks=2", "--cpus-per-task=1"]);
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const rows = readFileSync(join(storage, "p2", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics).sort((x, y) => x.rank - y.rank);
+  assert.deepEqual(rows.map((m) => [m.node, m.local, m.localWorld]), [[0, 0, 1], [1, 0, 1]]);
+  assert.ok(rows[0].slurmNode && rows[1].slurmNode && rows[0].slurmNode !== rows[1].slurmNode, `steps on two Slurm nodes: ${rows.map((m) => m.slurmNode)}`);
 });
 
 test("from an sbatch script: the driver runs in the batch step and its workers are steps of the same job", { skip }, () => {

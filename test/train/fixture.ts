@@ -96,7 +96,7 @@ async function hangFunc() {
 async function probeFunc() {
   const c = getContext();
   await report({ rank: c.getWorldRank(), local: c.getLocalRank(), node: c.getNodeRank(), localWorld: c.getLocalWorldSize(), threads: torch.getNumThreads(),
-    slurmJob: process.env.SLURM_JOB_ID ?? null, slurmStep: process.env.SLURM_STEP_ID ?? null, pid: process.pid });
+    slurmJob: process.env.SLURM_JOB_ID ?? null, slurmStep: process.env.SLURM_STEP_ID ?? null, slurmNode: process.env.SLURMD_NODENAME ?? null, pid: process.pid });
 }
 
 const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: object; torch?: object }> = {
