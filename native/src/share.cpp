@@ -73,7 +73,7 @@ TL_FN(releaseTokens) {
 }
 
 TL_FN(sharedCount) {
-  TL_OP_BEGIN("share", 0);
+  TL_OP_BEGIN("share", 1);  // no arguments (a zero-length argv array is not C++)
   std::lock_guard<std::mutex> lock(g_mutex);
   return ret_int(c, static_cast<int64_t>(g_shared.size()));
   TL_OP_END;
