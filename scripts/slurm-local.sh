@@ -58,6 +58,10 @@ CONF
 for i in $(seq 1 "$nodes"); do
   echo "NodeName=n$i NodeHostname=${host} NodeAddr=127.0.0.1 Port=$((17000 + i)) CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN" | $SUDO tee -a /etc/slurm/slurm.conf >/dev/null
 done
+# the virtual nodes' names must resolve (Lightning's SLURMEnvironment uses the first one as MASTER_ADDR)
+for i in $(seq 1 "$nodes"); do
+  getent hosts "n$i" >/dev/null || { echo "[slurm-local] adding n$i to /etc/hosts (127.0.0.1)"; echo "127.0.0.1 n$i  # torchlight slurm-local" | $SUDO tee -a /etc/hosts >/dev/null; }
+done
 echo "[slurm-local] starting munged, slurmctld, slurmd"
 if ! pgrep -x munged >/dev/null; then
   if [ -z "$SUDO" ]; then su munge -s /bin/sh -c "/usr/sbin/munged --force"; else sudo -u munge /usr/sbin/munged --force; fi

@@ -80,3 +80,15 @@ test("kill -9 of a worker in a Slurm step: the group restarts from the latest ch
   for (const key of Object.keys(a.state_dict)) assert.ok(a.state_dict[key]!.equal(b.state_dict[key]!), `${key} equal after the restart`);
   torch.dispose([...Object.values(a.state_dict), ...Object.values(b.state_dict)]);
 });
+
+test("Lightning under `srun -n 2`: SLURMEnvironment gives the ranks (no process spawned) and the DDP fit equals the Trainer's own 2-process launch", { skip }, () => {
+  const script = join(here, "..", "lightning", "ddp_fit.js");
+  const json = (out: string) => JSON.parse(out.split("\n").find((l) => l.startsWith("{")) ?? "null") as { weights: number[]; worldSize: number } | null;
+  const local = spawnSync(process.execPath, [script, "2"], { encoding: "utf8", timeout: 120_000 });
+  const slurm = spawnSync("srun", ["--ntasks=2", "--cpus-per-task=1", "--quiet", process.execPath, script, "2"], { encoding: "utf8", timeout: 120_000 });
+  const a = json(local.stdout), b = json(slurm.stdout);
+  assert.ok(a && b, `local: ${local.stderr.slice(-1000)}\nslurm: ${slurm.stderr.slice(-1000)}`);
+  assert.equal(b.worldSize, 2);
+  assert.equal(slurm.stdout.split("\n").filter((l) => l.startsWith("{")).length, 1, "one rank 0 across the two tasks: the Trainer started no processes of its own");
+  assert.deepEqual(b.weights, a.weights);
+});
