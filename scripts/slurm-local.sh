@@ -19,10 +19,10 @@ case "$cmd" in
 esac
 
 if sinfo -h -o %t 2>/dev/null | grep -Eq 'idle|mix|alloc'; then echo "[slurm-local] a cluster already answers:"; sinfo; exit 0; fi
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v srun >/dev/null || ! command -v munged >/dev/null; then
-  echo "[slurm-local] installing slurmctld slurmd slurm-client munge (apt)"
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v srun >/dev/null || ! command -v munged >/dev/null || ! command -v mpirun >/dev/null; then
+  echo "[slurm-local] installing slurmctld slurmd slurm-client munge openmpi-bin (apt; Open MPI for the mpirun-inside-Slurm tests)"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge openmpi-bin
 fi
 nodes="${SLURM_LOCAL_NODES:-2}"
 [ "$nodes" -le "$(nproc)" ] || nodes="$(nproc)"
