@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import * as torch from "../torch/index.js";
 import { TrainConfigError } from "./errors.js";
 import { resolveLauncherKind, type LauncherKind } from "./launcher.js";
+import { ENV } from "./protocol.js";
 
 function checkKeys(cls: string, opts: object, known: readonly string[]): void {
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: expected an options object, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts}`);
@@ -55,7 +56,9 @@ export class ScalingConfig {
     if (rpw.CPU !== undefined && (!Number.isInteger(rpw.CPU) || rpw.CPU < 1)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: resourcesPerWorker.CPU must be a whole number of cores ≥ 1 (it sets the worker's threads), got ${rpw.CPU}`);
     if (rpw.GPU !== undefined && rpw.GPU > 0 && !this.useGpu) throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: resourcesPerWorker.GPU is set but useGpu is false; set useGpu: true");
     this.resourcesPerWorker = { ...rpw };
-    if (this.useGpu && resolveLauncherKind(this) === "local" && this.numWorkers > torch.cuda.deviceCount()) {
+    // the driver checks; a worker sees only its own GPU(s) (in a Slurm step, one)
+    const inWorker = process.env[ENV.control] !== undefined;
+    if (this.useGpu && !inWorker && resolveLauncherKind(this) === "local" && this.numWorkers > torch.cuda.deviceCount()) {
       throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: ${this.numWorkers} workers with useGpu need ${this.numWorkers} GPUs on this machine, but ${torch.cuda.deviceCount()} are visible; lower numWorkers`);
     }
     const ps = opts.placementStrategy ?? "PACK";
