@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import * as torch from "../torch/index.js";
 import { TrainConfigError } from "./errors.js";
 import { resolveLauncherKind, type LauncherKind } from "./launcher.js";
-import { ENV } from "./protocol.js";
+import { isWorkerProcess } from "./protocol.js";
 
 function checkKeys(cls: string, opts: object, known: readonly string[]): void {
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: expected an options object, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts}`);
@@ -57,17 +57,16 @@ export class ScalingConfig {
     if (rpw.GPU !== undefined && rpw.GPU > 0 && !this.useGpu) throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: resourcesPerWorker.GPU is set but useGpu is false; set useGpu: true");
     this.resourcesPerWorker = { ...rpw };
     // the driver checks; a worker sees only its own GPU(s) (in a Slurm step, one)
-    const inWorker = process.env[ENV.control] !== undefined;
-    if (this.useGpu && !inWorker && resolveLauncherKind(this) === "local" && this.numWorkers > torch.cuda.deviceCount()) {
+    if (this.useGpu && !isWorkerProcess() && resolveLauncherKind(this) === "local" && this.numWorkers > torch.cuda.deviceCount()) {
       throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: ${this.numWorkers} workers with useGpu need ${this.numWorkers} GPUs on this machine, but ${torch.cuda.deviceCount()} are visible; lower numWorkers`);
     }
     const ps = opts.placementStrategy ?? "PACK";
     if (!["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"].includes(ps)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: placementStrategy must be "PACK", "SPREAD", "STRICT_PACK" or "STRICT_SPREAD", got ${JSON.stringify(ps)}`);
     this.placementStrategy = ps;
   }
-  /** Intra-op threads per worker on a machine running `workersHere` of them: resourcesPerWorker.CPU, else the cores shared out. */
-  threadsPerWorker(workersHere = this.numWorkers): number {
-    return this.resourcesPerWorker.CPU ?? Math.max(1, Math.floor(availableParallelism() / workersHere));
+  /** Intra-op threads per worker on a machine with `cores` running `workersHere` of them: resourcesPerWorker.CPU, else the cores shared out. */
+  threadsPerWorker(workersHere = this.numWorkers, cores = availableParallelism()): number {
+    return this.resourcesPerWorker.CPU ?? Math.max(1, Math.floor(cores / workersHere));
   }
   toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy, launcher: this.launcher }; }
 }

@@ -1,10 +1,11 @@
 /**
- * @module torchlight/train/driver: the driver side of a run on one machine (the embedded
- * default). It owns the run folder, a control channel (a WebSocket server on loopback; each
- * worker presents the attempt's secret), the c10d rendezvous store (a TCPStore server in this
- * process, which the workers join as clients, as under torchrun's agent), and the worker group: `numWorkers` processes that
- * re-run the user's entry script with the same Node flags, their output prefixed with their
- * rank. It persists reports and checkpoints, watches for deaths, errors and hangs (heartbeats),
+ * @module torchlight/train/driver: the driver side of a run. It owns the run folder, a control
+ * channel (a WebSocket server on loopback, or on the cluster interface under Slurm; each worker
+ * presents the attempt's secret), the c10d rendezvous store (a TCPStore server in this process,
+ * which the workers join as clients, as under torchrun's agent), and the worker group:
+ * `numWorkers` processes, started by ./launcher (children of this process, or Slurm steps),
+ * that re-run the user's entry script with the same Node flags, their output prefixed with
+ * their rank. It persists reports and checkpoints, watches for deaths, errors and hangs (heartbeats),
  * restarts the group per `FailureConfig`, and builds the `Result`. Never imports the worker
  * runtime; both speak through ./protocol.
  */

@@ -111,7 +111,7 @@ function slurmLauncher(scaling: ScalingConfig, env: Env, hostnames: (nodelist: s
   // with useGpu each step asks Slurm for its GPU(s), which then are the only ones it sees: cuda:0
   const gpus = scaling.useGpu ? Math.max(1, Math.ceil(scaling.resourcesPerWorker.GPU ?? 1)) : 0;
   const placements = placed.map((p, rank) => ({
-    rank, ...p, threads: scaling.resourcesPerWorker.CPU ?? Math.max(1, Math.floor((cpus[p.nodeRank] ?? 1) / p.localWorldSize)), device: gpus ? "cuda:0" : "cpu",
+    rank, ...p, threads: scaling.threadsPerWorker(p.localWorldSize, cpus[p.nodeRank] ?? 1), device: gpus ? "cuda:0" : "cpu",
   }));
   const usedNodes = new Set(placed.map((p) => p.nodeRank)).size;
   return {

@@ -41,6 +41,9 @@ export type WorkerMessage =
   | { type: "error"; error: SerializedError; user: boolean }
   | { type: "done" };
 
+/** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
+export function isWorkerProcess(): boolean { return process.env[ENV.control] !== undefined; }
+
 /** Driver → worker. */
 export type DriverMessage =
   | { type: "start"; placement: WorkerPlacement; runPath: string; experimentName: string; attempt: number; latestCheckpoint: string | null; stagingDir: string }

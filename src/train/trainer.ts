@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError } from "./errors.js";
 import { runDriver } from "./driver.js";
-import { isWorkerProcess, runWorker } from "./worker.js";
+import { runWorker } from "./worker.js";
+import { isWorkerProcess } from "./protocol.js";
 import { ENV } from "./protocol.js";
 import { Result } from "./result.js";
 

@@ -13,7 +13,7 @@ import * as dist from "../distributed/index.js";
 import { setProgressSink } from "../lightning/callbacks/progress.js";
 import { Checkpoint } from "./checkpoint.js";
 import { TrainError } from "./errors.js";
-import { ENV, SECRET_HEADER, isPeerFailure, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
+import { ENV, SECRET_HEADER, isPeerFailure, isWorkerProcess, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
 
 /** Where the run is stored, as seen from a worker. */
 export interface StorageInfo {
@@ -61,9 +61,6 @@ let session: Session | null = null;
 const trace = (phase: string) => {
   if (process.env.TORCHLIGHT_TRAIN_TRACE === "1") console.error(`[trace] ${phase}: +${Date.now() - Number(process.env.TORCHLIGHT_TRAIN_SPAWNED_AT ?? Date.now())} ms`);
 };
-
-/** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
-export function isWorkerProcess(): boolean { return process.env[ENV.control] !== undefined; }
 
 function need(what: string): Session {
   if (!session) throw new TrainError("TRAIN_NOT_IN_WORKER", `${what} works only inside the train function a TorchTrainer runs (a worker process); call it from trainFunc, not from the driver script`);
