@@ -24,17 +24,12 @@
 #include <sched.h>
 #endif
 
+#include "compat.h"
 #include "convert.h"
 #include "errors.h"
 #include "generated/ops.h"
 #include "entries.h"
 
-#if __has_include(<torch/version.h>)
-#include <torch/version.h>
-#endif
-#ifndef TORCH_VERSION
-#define TORCH_VERSION "unknown"
-#endif
 
 namespace tl {
 namespace {
@@ -366,45 +361,16 @@ TL_FN(getNumThreads) {
 
 // ---- autocast (torch.autocast) ------------------------------------------------------------
 // The state is thread-local in libtorch, as in Python: it applies to ops started from the
-// calling JS thread. libtorch 2.4 keys it by device type; 1.13 has a function per device.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define TL_AUTOCAST_BY_DEVICE 1
-#endif
-
+// calling JS thread (compat.h reads and sets it on either libtorch line).
 c10::DeviceType autocast_device(const Call& c, size_t i) {
   at::Device d = device(c, i, "deviceType");
   if (d.type() != c10::DeviceType::CPU && d.type() != c10::DeviceType::CUDA)
     arg_error(c, i, "deviceType", "'cpu' or 'cuda'");
   return d.type();
 }
-bool autocast_enabled(c10::DeviceType d) {
-#ifdef TL_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(d);
-#else
-  return d == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-#endif
-}
-at::ScalarType autocast_dtype(c10::DeviceType d) {
-#ifdef TL_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(d);
-#else
-  return d == c10::DeviceType::CPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
-#endif
-}
-void set_autocast(c10::DeviceType d, bool enabled, at::ScalarType dtype) {
-#ifdef TL_AUTOCAST_BY_DEVICE
-  at::autocast::set_autocast_enabled(d, enabled);
-  at::autocast::set_autocast_dtype(d, dtype);
-#else
-  if (d == c10::DeviceType::CPU) {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  } else {
-    at::autocast::set_enabled(enabled);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  }
-#endif
-}
+using compat::autocast_dtype;
+using compat::autocast_enabled;
+using compat::set_autocast;
 
 // The arguments of autocastEnter/autocastExit: (deviceType, enabled, dtype, cacheEnabled).
 struct AutocastState {
@@ -501,6 +467,7 @@ std::string loaded_library(std::initializer_list<const char*> needles) {
 }
 
 std::string g_malloc_tuning = "none";
+std::string g_mkldnn_note;  // why oneDNN was turned off at load, if it was
 
 void tune_allocator() {
   if (!loaded_library({"libjemalloc", "libtcmalloc", "libmimalloc"}).empty()) return;
@@ -535,7 +502,7 @@ int default_threads() {
 Napi::Value Config(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("torchVersion", TORCH_VERSION);
+  o.Set("torchVersion", compat::torch_version());
   std::string blas = loaded_library({"libopenblas", "libmkl_rt", "libmkl_core", "libblis", "libblas.so"});
   // pip wheels link MKL statically into libtorch_cpu: no separate BLAS library is mapped
   std::string kind = blas.empty() ? "built into libtorch"
@@ -551,6 +518,7 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
                                                    : alloc.find("tcmalloc") != std::string::npos ? "tcmalloc"
                                                                                                  : "mimalloc");
   o.Set("allocatorTuning", g_malloc_tuning);
+  o.Set("mkldnn", !at::hasMKLDNN() ? "not built" : at::globalContext().userEnabledMkldnn() ? "enabled" : g_mkldnn_note.empty() ? "disabled" : "disabled: " + g_mkldnn_note);
   o.Set("numThreads", at::get_num_threads());
   o.Set("numInteropThreads", at::get_num_interop_threads());
   o.Set("cuda", at::hasCUDA());
@@ -594,6 +562,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static bool process_setup = [] {
     tune_allocator();
     at::set_num_threads(default_threads());
+    g_mkldnn_note = compat::mkldnn_self_check();
     return true;
   }();
   (void)process_setup;

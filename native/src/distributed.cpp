@@ -23,6 +23,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "compat.h"
 #include "convert.h"
 #include "entries.h"
 
@@ -214,12 +215,10 @@ TL_FN(pgInit) {
         opts.numWorkers = static_cast<size_t>(world);
         opts.waitWorkers = false;
         opts.timeout = std::chrono::milliseconds(rdv_ms);
-        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        c10::intrusive_ptr<c10d::Store> store = compat::tcp_store(host, opts);
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
-        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
-        gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
-        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, static_cast<int>(rank), static_cast<int>(world), gloo_opts);
+        auto pg = compat::gloo_group(prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
         g_groups[*id] = Group{store, pg};
@@ -251,7 +250,7 @@ TL_FN(storeServe) {
         opts.numWorkers = static_cast<size_t>(world);
         opts.waitWorkers = false;
         opts.timeout = std::chrono::milliseconds(timeout_ms);
-        auto store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+        auto store = compat::tcp_store(host, opts);
         std::lock_guard<std::mutex> lock(g_mutex);
         out->first = g_next_id++;
         out->second = store->getPort();
@@ -295,13 +294,11 @@ TL_FN(pgNew) {
         for (size_t k = 0; k < ranks.size(); ++k)
           if (ranks[k] == my_rank) sub_rank = static_cast<int>(k);
         if (sub_rank < 0) return;  // not a member: id stays 0
-        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
-        gloo_opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>(tag, store);
         c10::intrusive_ptr<c10d::ProcessGroup> pg;
         {
           std::lock_guard<std::mutex> store_lock(*store_mutex);  // its rendezvous talks to the store
-          pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, sub_rank, static_cast<int>(ranks.size()), gloo_opts);
+          pg = compat::gloo_group(prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms));
         }
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
@@ -526,8 +523,7 @@ TL_FN(reducerNew) {
   auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(params, {static_cast<size_t>(first), static_cast<size_t>(cap)}, sparse);
   std::reverse(buckets.begin(), buckets.end());
   std::reverse(limits.begin(), limits.end());
-  auto reducer = std::make_unique<c10d::Reducer>(params, buckets, limits, g.pg, sparse, cap, find_unused, as_view,
-                                                 std::unordered_map<size_t, std::string>{}, first);
+  auto reducer = compat::reducer(params, buckets, limits, g.pg, sparse, cap, find_unused, as_view, first);
   std::lock_guard<std::mutex> lock(g_mutex);
   uint32_t id = g_next_id++;
   g_reducers[id] = std::move(reducer);

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 
+#include "compat.h"
 #include "convert.h"
 #include "entries.h"
 
@@ -116,7 +117,7 @@ TL_FN(adamStep) {
     step_t.add_(1);
     if (decoupled) param.mul_(1 - lr * wd);
     else if (wd != 0) grad = grad.add(param, wd);
-    exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+    compat::running_average_(exp_avg, grad, beta1);
     exp_avg_sq.mul_(beta2).addcmul_(grad, decoupled ? grad : grad.conj(), 1 - beta2);
     double step = step_t.item<double>();
     double bias_correction1 = 1 - std::pow(beta1, step);
@@ -159,7 +160,7 @@ TL_FN(rmspropStep) {
     at::Tensor avg;
     if (centered) {
       at::Tensor& grad_avg = *st[3];
-      grad_avg.mul_(alpha).add_(grad, 1 - alpha);
+      compat::running_average_(grad_avg, grad, alpha);
       avg = square_avg.addcmul(grad_avg, grad_avg, -1).sqrt_();
     } else {
       avg = square_avg.sqrt();

@@ -1,6 +1,6 @@
 /**
  * @module torchlight/torch/serialization: `torch.save` / `torch.load` in PyTorch's own file
- * format (zip + pickle, written and read by libtorch), and safetensors.
+ * format (a zip of a pickle and tensor records; the zip by libtorch, the pickle here).
  * Python's `torch.load` opens what `save` writes, and `load` opens files saved by Python.
  */
 import { readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
@@ -10,6 +10,7 @@ import { native, ops } from "./native/index.js";
 import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor, wrap } from "./tensor.js";
 import { TorchError } from "./errors.js";
+import { pickle } from "./pickler.js";
 
 /**
  * What `save` stores and `load` returns: tensors, numbers, bigints, strings, booleans, null,
@@ -18,9 +19,16 @@ import { TorchError } from "./errors.js";
  */
 export type Saveable = Tensor | number | bigint | string | boolean | null | undefined | Saveable[] | { [key: string]: Saveable } | Map<string | number, Saveable>;
 
-/** The bytes of a torch.save file holding `obj`. */
+/**
+ * The bytes of a torch.save file holding `obj`, as Python's `torch.save` writes it: data.pkl
+ * (only types Python's default `weights_only` load allows), a `byteorder` record, and one
+ * record per tensor. Python 1.13 and 2.x open it with a plain `torch.load(path)`.
+ */
 export function serialize(obj: Saveable | object): Buffer {
-  return native.pickleSave(obj, Tensor);
+  const { pkl, storages } = pickle(obj);
+  const records: [string, Buffer][] = [["data.pkl", pkl], ["byteorder", Buffer.from("little")]];
+  for (const { key, tensor } of storages) records.push([`data/${key}`, Buffer.from(native.data(tensor._h))]);
+  return native.writeZip(records);
 }
 /** Options of {@link load}. */
 export interface LoadOptions {

@@ -8,6 +8,8 @@ import json
 import sys
 
 import torch
+
+import onednn_check  # noqa: F401  (turns oneDNN off where its gradients are wrong, as torchlight does)
 import torch.nn as nn
 
 torch.set_num_threads(2)

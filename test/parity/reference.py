@@ -9,6 +9,8 @@ import json
 import sys
 
 import torch
+
+import onednn_check  # noqa: F401  (turns oneDNN off where its gradients are wrong, as torchlight does)
 import torch.nn.functional as F
 
 torch.set_num_threads(2)

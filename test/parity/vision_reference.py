@@ -16,6 +16,8 @@ import shutil
 import sys
 
 import torch
+
+import onednn_check  # noqa: F401  (turns oneDNN off where its gradients are wrong, as torchlight does)
 import torchvision
 from torchvision import transforms as T
 

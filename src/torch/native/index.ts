@@ -15,6 +15,8 @@ export interface NativeConfig {
   blasLibrary: string;
   allocator: string;
   allocatorTuning: string;
+  /** oneDNN: "enabled", "not built", or "disabled: why" (a failed self-check at load turns it off). */
+  mkldnn: string;
   numThreads: number;
   numInteropThreads: number;
   cuda: boolean;
@@ -113,7 +115,7 @@ export interface NativeCore {
   reducerFree(reducer: number): void;
   syncBatchNorm(group: number, input: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, eps: number, momentum: number): Handle;
   // serialize.cpp: torch.save / torch.load bytes
-  pickleSave(value: unknown, tensorClass: abstract new (...args: never[]) => unknown): Buffer;
+  writeZip(records: [string, Buffer][]): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];
 }
 
