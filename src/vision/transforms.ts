@@ -4,7 +4,7 @@
  * Each transform takes an `Image` (HWC uint8, what datasets return) or a Tensor (C×H×W, what
  * `toTensor` returns) and gives the same kind back, except `toTensor`. Geometry follows
  * torchvision's tensor code path (crops and flips are exact; `resize` is bilinear with
- * `antialias=False`, as torchvision's tensor `resize`, not PIL's filter). Random transforms
+ * `antialias` on by default, as torchvision's since 0.17). Random transforms
  * draw the same numbers as torchvision (same calls on the same generator), from the
  * DataLoader worker's own Generator inside a worker thread, else from the default one.
  * Transforms made by these factories can be rebuilt in DataLoader workers (`spec()`).
@@ -111,8 +111,12 @@ export function pad(img: ImageLike, padding: number | number[], fill = 0): Image
   return onCHW(img, (t) => torch.nn.functional.pad(t, [p[0]!, p[2]!, p[1]!, p[3]!], fill));
 }
 
-/** Bilinear resize (torchvision's tensor path, antialias off). `size`: the smaller edge, or [h, w]. */
-export function resizeImage(img: ImageLike, size: number | [number, number], maxSize?: number): ImageLike {
+/**
+ * Bilinear resize (torchvision's tensor path). `size`: the smaller edge, or [h, w].
+ * `antialias` (default true, torchvision's default since 0.17; 0.16 and older default to false
+ * for tensors) filters when shrinking.
+ */
+export function resizeImage(img: ImageLike, size: number | [number, number], maxSize?: number, antialias = true): ImageLike {
   const [h, w] = hw(img);
   let nh: number, nw: number;
   if (typeof size === "number") {
@@ -129,14 +133,14 @@ export function resizeImage(img: ImageLike, size: number | [number, number], max
     const dtype = t.dtype;
     let x = t.ndim < 4 ? t.unsqueeze(0) : t;
     if (!dtype.startsWith("float")) x = x.to("float32");
-    let y = torch.nn.functional.interpolate(x, { size: [nh, nw], mode: "bilinear" });
+    let y = torch.nn.functional.interpolate(x, { size: [nh, nw], mode: "bilinear", antialias });
     if (!dtype.startsWith("float")) y = y.round().to(dtype);
     return t.ndim < 4 ? y.squeeze(0) : y;
   }));
 }
 
-export function resize(size: number | [number, number], opts: { maxSize?: number } = {}): Transform<ImageLike, ImageLike> {
-  return make((img: ImageLike) => resizeImage(img, size, opts.maxSize), ["resize", size, opts]);
+export function resize(size: number | [number, number], opts: { maxSize?: number; antialias?: boolean } = {}): Transform<ImageLike, ImageLike> {
+  return make((img: ImageLike) => resizeImage(img, size, opts.maxSize, opts.antialias ?? true), ["resize", size, opts]);
 }
 
 /** The central `size` crop (padded with zeros when the image is smaller). */
@@ -181,7 +185,8 @@ export function randomHorizontalFlip(p = 0.5): Transform<ImageLike, ImageLike> {
 }
 
 /** A random crop of random area and aspect ratio, resized to `size` (torchvision's draws). */
-export function randomResizedCrop(size: number | [number, number], o: { scale?: [number, number]; ratio?: [number, number] } = {}): Transform<ImageLike, ImageLike> {
+export function randomResizedCrop(size: number | [number, number], o: { scale?: [number, number]; ratio?: [number, number]; antialias?: boolean } = {}): Transform<ImageLike, ImageLike> {
+  const antialias = o.antialias ?? true;
   const out = pair(size), scale = o.scale ?? [0.08, 1.0], ratio = o.ratio ?? [3.0 / 4.0, 4.0 / 3.0];
   return make((img: ImageLike) => {
     const [height, width] = hw(img);
@@ -195,7 +200,7 @@ export function randomResizedCrop(size: number | [number, number], o: { scale?: 
       const h = Math.trunc(pyRound(Math.sqrt(targetArea / aspect)));
       if (w > 0 && w <= width && h > 0 && h <= height) {
         const i = randint(0, height - h + 1), j = randint(0, width - w + 1);
-        return tidyImage(() => resizeImage(crop(img, i, j, h, w), out));
+        return tidyImage(() => resizeImage(crop(img, i, j, h, w), out, undefined, antialias));
       }
     }
     const inRatio = width / height;
@@ -203,7 +208,7 @@ export function randomResizedCrop(size: number | [number, number], o: { scale?: 
     if (inRatio < Math.min(...ratio)) { w = width; h = Math.trunc(pyRound(w / Math.min(...ratio))); }
     else if (inRatio > Math.max(...ratio)) { h = height; w = Math.trunc(pyRound(h * Math.max(...ratio))); }
     else { w = width; h = height; }
-    return tidyImage(() => resizeImage(crop(img, Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w), out));
+    return tidyImage(() => resizeImage(crop(img, Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w), out, undefined, antialias));
   }, ["randomResizedCrop", size, o]);
 }
 

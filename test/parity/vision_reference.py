@@ -49,8 +49,10 @@ out["label_12345"] = train[12345][1]
 
 img = (torch.arange(3 * 11 * 14) * 7 % 256).to(torch.uint8).reshape(3, 11, 14)
 out["img"] = enc(img)
-out["resize_8"] = enc(T.Resize(8)(img))
-out["resize_hw"] = enc(T.Resize([5, 20])(img))
+# antialias given on both sides: its default for tensors changed in torchvision 0.17 (False -> True)
+out["resize_8"] = enc(T.Resize(8, antialias=True)(img))
+out["resize_8_no_aa"] = enc(T.Resize(8, antialias=False)(img))
+out["resize_hw"] = enc(T.Resize([5, 20], antialias=True)(img))
 out["center_crop"] = enc(T.CenterCrop(6)(img))
 out["center_crop_big"] = enc(T.CenterCrop([13, 15])(img))
 out["pad"] = enc(T.Pad([1, 2, 3, 4], fill=9)(img))
@@ -59,7 +61,7 @@ out["random_crop"] = [enc(T.RandomCrop(10, padding=4)(img)) for _ in range(3)]
 torch.manual_seed(22)
 out["random_flip"] = [enc(T.RandomHorizontalFlip()(img)) for _ in range(4)]
 torch.manual_seed(23)
-out["random_resized_crop"] = [enc(T.RandomResizedCrop(7)(img.float())) for _ in range(3)]
+out["random_resized_crop"] = [enc(T.RandomResizedCrop(7, antialias=True)(img.float())) for _ in range(3)]
 
 
 def resnet():

@@ -15,7 +15,7 @@ import { assertMatches, assertNoLeak, decode, liveTensors, pythonReference, type
 interface Ref {
   sizes: [number, number]; first_images: Encoded; first_labels: number[]; test_labels: number[];
   sample_12345: Encoded; label_12345: number; img: Encoded;
-  resize_8: Encoded; resize_hw: Encoded; center_crop: Encoded; center_crop_big: Encoded; pad: Encoded;
+  resize_8: Encoded; resize_8_no_aa: Encoded; resize_hw: Encoded; center_crop: Encoded; center_crop_big: Encoded; pad: Encoded;
   random_crop: Encoded[]; random_flip: Encoded[]; random_resized_crop: Encoded[];
   load_tl: string; logits_of_tl: Encoded; logits_of_py: Encoded;
 }
@@ -61,6 +61,7 @@ describe("torchlight/vision matches torchvision", () => {
       const img = decode(ref.img);
       assertMatches(T.resize(8)(img) as Tensor, ref.resize_8, "resize(8)", 0, 0);
       assertMatches(T.resize([5, 20])(img) as Tensor, ref.resize_hw, "resize([5, 20])", 0, 0);
+      assertMatches(T.resize(8, { antialias: false })(img) as Tensor, ref.resize_8_no_aa, "resize(8, { antialias: false })", 0, 0);
       assertMatches(T.centerCrop(6)(img) as Tensor, ref.center_crop, "centerCrop(6)", 0, 0);
       assertMatches(T.centerCrop([13, 15])(img) as Tensor, ref.center_crop_big, "centerCrop larger than the image", 0, 0);
       assertMatches(T.pad(img, [1, 2, 3, 4], 9) as Tensor, ref.pad, "pad", 0, 0);

@@ -1412,42 +1412,66 @@ static napi_value op_upsample_bilinear2d_vec(napi_env env, napi_callback_info in
   TL_OP_END;
 }
 
-// aten::isfinite(Tensor self) -> Tensor
-static napi_value op_isfinite(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isfinite", 1);
+// aten::_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor
+static napi_value op__upsample_bilinear2d_aa(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_upsample_bilinear2d_aa", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isfinite(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "output_size", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  bool a2 = tl::boolean(c, 2, "align_corners");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_h");
+  c10::optional<double> a4 = tl::opt_f64(c, 4, "scales_w");
+  return tl::wrap(c, at::_upsample_bilinear2d_aa(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::det(Tensor self) -> Tensor
-static napi_value op_det(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("det", 1);
+// aten::isposinf(Tensor self) -> Tensor
+static napi_value op_isposinf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isposinf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::det(a0));
+  return tl::wrap(c, at::isposinf(a0));
   TL_OP_END;
 }
 
-// aten::ger(Tensor self, Tensor vec2) -> Tensor
-static napi_value op_ger(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ger", 2);
+// aten::inverse(Tensor self) -> Tensor
+static napi_value op_inverse(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("inverse", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
-  return tl::wrap(c, at::ger(a0, a1));
+  return tl::wrap(c, at::inverse(a0));
   TL_OP_END;
 }
 
-// aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_matrix_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_matrix_norm", 5);
+// aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_norm_ord_str(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_norm.ord_str", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "ord");
-  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
-  tl::int_list_or(c, 2, "dim", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
+  std::string a1_s = tl::string(c, 1, "ord");
+  c10::string_view a1(a1_s);
+  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor)
+static napi_value op__native_multi_head_attention(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_native_multi_head_attention", 13);
+  const at::Tensor& a0 = tl::tensor(c, 0, "query");
+  const at::Tensor& a1 = tl::tensor(c, 1, "key");
+  const at::Tensor& a2 = tl::tensor(c, 2, "value");
+  int64_t a3 = tl::i64(c, 3, "embed_dim");
+  int64_t a4 = tl::i64(c, 4, "num_head");
+  const at::Tensor& a5 = tl::tensor(c, 5, "qkv_weight");
+  const at::Tensor& a6 = tl::tensor(c, 6, "qkv_bias");
+  const at::Tensor& a7 = tl::tensor(c, 7, "proj_weight");
+  const at::Tensor& a8 = tl::tensor(c, 8, "proj_bias");
+  auto a9 = tl::opt_tensor(c, 9, "mask");
+  bool a10 = tl::boolean_or(c, 10, "need_weights", true);
+  bool a11 = tl::boolean_or(c, 11, "average_attn_weights", true);
+  c10::optional<int64_t> a12 = tl::opt_i64(c, 12, "mask_type");
+  return tl::wrap_tuple(c, at::_native_multi_head_attention(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12));
   TL_OP_END;
 }
 
@@ -1586,10 +1610,11 @@ extern const OpEntry ops_1[] = {
   {"avg_pool2d", op_avg_pool2d},
   {"reflection_pad2d", op_reflection_pad2d},
   {"upsample_bilinear2d_vec", op_upsample_bilinear2d_vec},
-  {"isfinite", op_isfinite},
-  {"det", op_det},
-  {"ger", op_ger},
-  {"linalg_matrix_norm", op_linalg_matrix_norm},
+  {"_upsample_bilinear2d_aa", op__upsample_bilinear2d_aa},
+  {"isposinf", op_isposinf},
+  {"inverse", op_inverse},
+  {"linalg_norm_ord_str", op_linalg_norm_ord_str},
+  {"_native_multi_head_attention", op__native_multi_head_attention},
   {nullptr, nullptr},
 };
 }  // namespace tl

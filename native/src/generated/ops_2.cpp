@@ -1404,56 +1404,56 @@ static napi_value op_replication_pad1d(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
-static napi_value op_upsample_nearest2d_vec(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_nearest2d.vec", 3);
+// aten::_upsample_bilinear2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
+static napi_value op__upsample_bilinear2d_aa_vec(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_upsample_bilinear2d_aa.vec", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
-  std::vector<double> a2_v; c10::optional<at::ArrayRef<double>> a2 = tl::opt_float_list(c, 2, "scale_factors", a2_v);
-  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2));
+  bool a2 = tl::boolean(c, 2, "align_corners");
+  std::vector<double> a3_v; c10::optional<at::ArrayRef<double>> a3 = tl::opt_float_list(c, 3, "scale_factors", a3_v);
+  return tl::wrap(c, at::_upsample_bilinear2d_aa(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::isinf(Tensor self) -> Tensor
-static napi_value op_isinf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isinf", 1);
+// aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor
+static napi_value op_upsample_nearest2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_nearest2d", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isinf(a0));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "output_size", a1_v, 2);
+  at::IntArrayRef a1(a1_v);
+  c10::optional<double> a2 = tl::opt_f64(c, 2, "scales_h");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_w");
+  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::logdet(Tensor self) -> Tensor
-static napi_value op_logdet(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logdet", 1);
+// aten::isneginf(Tensor self) -> Tensor
+static napi_value op_isneginf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isneginf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::logdet(a0));
+  return tl::wrap(c, at::isneginf(a0));
   TL_OP_END;
 }
 
-// aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_norm", 5);
+// aten::outer(Tensor self, Tensor vec2) -> Tensor
+static napi_value op_outer(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("outer", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "ord");
+  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
+  return tl::wrap(c, at::outer(a0, a1));
+  TL_OP_END;
+}
+
+// aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_vector_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_vector_norm", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
   std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_matrix_norm_str_ord(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_matrix_norm.str_ord", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string_or(c, 1, "ord", std::string("fro"));
-  c10::string_view a1(a1_s);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
-  tl::int_list_or(c, 2, "dim", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::linalg_vector_norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
@@ -1591,11 +1591,11 @@ extern const OpEntry ops_2[] = {
   {"adaptive_avg_pool2d", op_adaptive_avg_pool2d},
   {"avg_pool3d", op_avg_pool3d},
   {"replication_pad1d", op_replication_pad1d},
-  {"upsample_nearest2d_vec", op_upsample_nearest2d_vec},
-  {"isinf", op_isinf},
-  {"logdet", op_logdet},
-  {"linalg_norm", op_linalg_norm},
-  {"linalg_matrix_norm_str_ord", op_linalg_matrix_norm_str_ord},
+  {"_upsample_bilinear2d_aa_vec", op__upsample_bilinear2d_aa_vec},
+  {"upsample_nearest2d", op_upsample_nearest2d},
+  {"isneginf", op_isneginf},
+  {"outer", op_outer},
+  {"linalg_vector_norm", op_linalg_vector_norm},
   {nullptr, nullptr},
 };
 }  // namespace tl

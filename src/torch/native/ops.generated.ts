@@ -1051,10 +1051,14 @@ export interface NativeOps {
   pad(self: Handle, pad: number | number[], mode?: string, value?: number | null): Handle;
   /** aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
   upsample_bilinear2d_vec(input: Handle, output_size: number | number[] | null | undefined, align_corners: boolean, scale_factors?: number[] | null): Handle;
+  /** aten::_upsample_bilinear2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
+  _upsample_bilinear2d_aa_vec(input: Handle, output_size: number | number[] | null | undefined, align_corners: boolean, scale_factors?: number[] | null): Handle;
   /** aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
   upsample_nearest2d_vec(input: Handle, output_size?: number | number[] | null, scale_factors?: number[] | null): Handle;
   /** aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
   upsample_bilinear2d(self: Handle, output_size: number | number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Handle;
+  /** aten::_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
+  _upsample_bilinear2d_aa(self: Handle, output_size: number | number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Handle;
   /** aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
   upsample_nearest2d(self: Handle, output_size: number | number[], scales_h?: number | null, scales_w?: number | null): Handle;
   /** aten::isfinite(Tensor self) -> Tensor */

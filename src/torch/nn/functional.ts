@@ -179,9 +179,10 @@ export function klDiv(input: Tensor, target: Tensor, o: { reduction?: Reduction 
 
 /**
  * Resizes (N, C, H, W) to `size` [H', W'] or by `scaleFactor`, as `F.interpolate`
- * ("nearest" or "bilinear"; bilinear with `alignCorners` false by default).
+ * ("nearest" or "bilinear"; bilinear with `alignCorners` false by default, and with
+ * `antialias` a low-pass filter when shrinking, as PIL and torchvision's resize).
  */
-export function interpolate(input: Tensor, opts: { size?: number | [number, number]; scaleFactor?: number | [number, number]; mode?: "nearest" | "bilinear"; alignCorners?: boolean }): Tensor {
+export function interpolate(input: Tensor, opts: { size?: number | [number, number]; scaleFactor?: number | [number, number]; mode?: "nearest" | "bilinear"; alignCorners?: boolean; antialias?: boolean }): Tensor {
   if (input.ndim !== 4) throw new TypeError(`interpolate: expected a 4-D input (N, C, H, W) but received ${input.ndim}-D; unsqueeze(0) a single image`);
   if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new TypeError("interpolate: give exactly one of size and scaleFactor");
   const size = opts.size === undefined ? null : typeof opts.size === "number" ? [opts.size, opts.size] : opts.size;
@@ -189,8 +190,10 @@ export function interpolate(input: Tensor, opts: { size?: number | [number, numb
   const mode = opts.mode ?? "nearest";
   if (mode === "nearest") {
     if (opts.alignCorners !== undefined) throw new TypeError("interpolate: alignCorners can only be set with mode 'bilinear'");
+    if (opts.antialias) throw new TypeError("interpolate: antialias can only be set with mode 'bilinear'");
     return wrap(ops.upsample_nearest2d_vec(h(input, "interpolate", "input"), size, scales));
   }
   if (mode !== "bilinear") throw new TypeError(`interpolate: mode must be "nearest" or "bilinear"; got ${JSON.stringify(mode)}`);
-  return wrap(ops.upsample_bilinear2d_vec(h(input, "interpolate", "input"), size, opts.alignCorners ?? false, scales));
+  const upsample = opts.antialias ? ops._upsample_bilinear2d_aa_vec : ops.upsample_bilinear2d_vec;
+  return wrap(upsample(h(input, "interpolate", "input"), size, opts.alignCorners ?? false, scales));
 }
