@@ -6,9 +6,9 @@
 //   3. the system package (Debian/Ubuntu libtorch-dev).
 // Prints one field for binding.gyp (`--include`, `--libdir`, `--cuda`, `--json`), or, when
 // no usable libtorch exists, exits 1 with one message that names all three remedies.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const REMEDIES = `torchlight could not find a usable libtorch. Pick one:
   1. Debian/Ubuntu: sudo apt-get install libtorch-dev libgloo-dev   (npm test / npm run demo do this for you as root)
@@ -79,7 +79,26 @@ export function findLibtorch() {
       }
     }
   }
-  return { ...found, cuda: cudaLib, version, cxx11abi: cxx11Abi(found) };
+  const includes = cudaLib ? [...found.includes, ...cudaIncludes(found)] : found.includes;
+  return { ...found, includes, cuda: cudaLib, version, cxx11abi: cxx11Abi(found) };
+}
+
+// A CUDA libtorch's headers include the CUDA runtime's (cuda_runtime_api.h) and NCCL's
+// (nccl.h). A distribution's packages put them beside libtorch's; a pip torch has them in
+// its nvidia-* wheels (site-packages/nvidia/*/include); a toolkit in CUDA_HOME, CUDA_PATH
+// or /usr/local/cuda.
+function cudaIncludes(found) {
+  const dirs = [];
+  const has = (d, f) => existsSync(join(d, f));
+  const site = dirname(dirname(found.libdir));  // .../site-packages/torch/lib -> .../site-packages
+  const nvidia = join(site, "nvidia");
+  if (existsSync(nvidia)) {
+    for (const pkg of readdirSync(nvidia)) if (existsSync(join(nvidia, pkg, "include"))) dirs.push(join(nvidia, pkg, "include"));
+  }
+  for (const home of [process.env.CUDA_HOME, process.env.CUDA_PATH, "/usr/local/cuda"]) {
+    if (home && has(join(home, "include"), "cuda_runtime_api.h")) { dirs.push(join(home, "include")); break; }
+  }
+  return dirs.filter((d) => !found.includes.includes(d));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -89,7 +108,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (arg === "--libdir") console.log(t.libdir);
   else if (arg === "--ldflags") console.log([`-L${t.libdir}`, ...(t.rpath ? [`-Wl,-rpath,${t.libdir}`] : [])].join(" "));
   else if (arg === "--libs") console.log(["-ltorch", "-ltorch_cpu", "-lc10", ...(t.cuda ? ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"] : [])].join(" "));
-  else if (arg === "--defines") console.log([...(t.cuda ? ["TL_WITH_CUDA=1"] : [])].join(" "));
+  // USE_C10D_NCCL: ProcessGroupNCCL.hpp declares nothing without it
+  else if (arg === "--defines") console.log([...(t.cuda ? ["TL_WITH_CUDA=1", "USE_C10D_NCCL"] : [])].join(" "));
   else if (arg === "--cxx11-abi") console.log(t.cxx11abi);
   else console.log(JSON.stringify(t, null, 2));
 }
