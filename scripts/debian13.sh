@@ -18,7 +18,7 @@ CHECKOUT=$(pwd)
 CACHE=${TORCHLIGHT_CACHE:-/var/cache/torchlight}
 ROOT=$CACHE/trixie-root
 PACKAGES="libtorch-dev python3-torch python3-torchvision nodejs npm g++ make python3 libgloo-dev libopenblas0-pthread libjemalloc2 dataset-fashion-mnist ca-certificates"
-CUDA_PACKAGES="libtorch-cuda-dev libtorch-cuda-2.6 nvidia-cuda-dev libnccl-dev libnccl2 libcudart12 libnvtoolsext1"
+CUDA_PACKAGES="libtorch-cuda-dev libtorch-cuda-2.6 nvidia-cuda-dev libcu++-dev libnccl-dev libnccl2 libcudart12 libnvtoolsext1"
 say() { echo "[debian13] $*"; }
 
 [ "$(id -u)" = 0 ] || { echo "[debian13] needs root (debootstrap, chroot and mounts); run it as root" >&2; exit 1; }

@@ -528,6 +528,7 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
 #else
   o.Set("builtWithCuda", false);
 #endif
+  o.Set("nccl", compat::has_nccl());
   o.Set("parallelInfo", at::get_parallel_info());
   return o;
 }

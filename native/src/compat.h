@@ -190,6 +190,7 @@ inline c10::intrusive_ptr<c10d::ProcessGroup> gloo_group(const c10::intrusive_pt
 inline c10::intrusive_ptr<c10d::ProcessGroup> nccl_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                          std::chrono::milliseconds timeout) {
 #ifdef TL_WITH_NCCL
+  if (!at::hasCUDA()) throw std::runtime_error("backend \"nccl\" needs a CUDA device, and none is visible here (CUDA_VISIBLE_DEVICES, the driver); use backend \"gloo\"");
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = timeout;
   auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, opts);
@@ -198,6 +199,7 @@ inline c10::intrusive_ptr<c10d::ProcessGroup> nccl_group(const c10::intrusive_pt
   pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
   return pg;
 #else
+  (void)store, (void)rank, (void)size, (void)timeout;
   throw std::runtime_error("backend \"nccl\" needs a CUDA build of libtorch 2.x, and this addon was built against libtorch " +
                            torch_version() + " without CUDA; use backend \"gloo\", or rebuild against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1 with a CUDA pip torch)");
 #endif

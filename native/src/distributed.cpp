@@ -1,5 +1,5 @@
-// c10d for JS: TCPStore rendezvous, ProcessGroupGloo (ProcessGroupNCCL when built with
-// CUDA comes later), collectives that return Promises without blocking the JS thread, and
+// c10d for JS: TCPStore rendezvous, ProcessGroupGloo (and ProcessGroupNCCL in a CUDA build of
+// libtorch 2.x; compat.h builds either), collectives that return Promises without blocking the JS thread, and
 // c10d::Reducer — the bucketing, backward-overlapped gradient averaging engine behind
 // PyTorch's own DistributedDataParallel.
 //
@@ -38,7 +38,20 @@ struct Group {
   // A TCPStore client is one socket and is not safe for concurrent requests (1.13): every
   // store call of ours holds this lock, and waiting for a key is polling, never a blocking get.
   std::shared_ptr<std::mutex> store_mutex = std::make_shared<std::mutex>();
+  bool nccl = false;  // its subgroups use the same backend
 };
+
+// "gloo" or "nccl" (a CUDA build of libtorch 2.x; compat::nccl_group says the fix otherwise)
+c10::intrusive_ptr<c10d::ProcessGroup> make_group(bool nccl, const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                  std::chrono::milliseconds timeout) {
+  return nccl ? compat::nccl_group(store, rank, size, timeout) : compat::gloo_group(store, rank, size, timeout);
+}
+
+bool is_nccl(const Call& c, size_t i) {
+  std::string b = string_or(c, i, "backend", "gloo");
+  if (b != "gloo" && b != "nccl") throw ArgError(std::string(c.op) + "(): expected backend \"gloo\" or \"nccl\" but received \"" + b + "\"");
+  return b == "nccl";
+}
 
 std::mutex g_mutex;
 std::unordered_map<uint32_t, Group> g_groups;
@@ -191,18 +204,20 @@ napi_value run_async(const Call& c, std::function<void()> run, std::function<nap
 
 // ---- process groups ------------------------------------------------------------------------
 
-// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix) -> Promise<id>.
+// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix, backend) -> Promise<id>.
 // Rank 0 (or whoever isServer) hosts the TCPStore, unless a launcher hosts it (then every rank
 // is a client, as under torchrun's agent store); everyone then builds a Gloo group over it.
 // `prefix` (default none) scopes every key of this group, its subgroups and store calls, as
 // PyTorch's "/worker/attempt_N" does, so a restarted group never reads the last attempt's keys.
 TL_FN(pgInit) {
-  TL_OP_BEGIN("init_process_group", 8);
+  TL_OP_BEGIN("init_process_group", 9);
   std::string host = string(c, 0, "host");
   int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), rank = i64(c, 3, "rank"), timeout_ms = i64(c, 4, "timeoutMs");
   bool is_server = boolean(c, 5, "isServer");
   int64_t rdv_ms = i64_or(c, 6, "rendezvousTimeoutMs", timeout_ms);
   std::string prefix = string_or(c, 7, "prefix", "");
+  bool nccl = is_nccl(c, 8);
+  if (nccl && !compat::has_nccl()) compat::nccl_group({}, 0, 1, {});  // throws the message that names the fix, before any rendezvous
   if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
   auto id = std::make_shared<uint32_t>(0);
@@ -218,10 +233,12 @@ TL_FN(pgInit) {
         c10::intrusive_ptr<c10d::Store> store = compat::tcp_store(host, opts);
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
-        auto pg = compat::gloo_group(prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
+        auto pg = make_group(nccl, prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
-        g_groups[*id] = Group{store, pg};
+        Group g{store, pg};
+        g.nccl = nccl;
+        g_groups[*id] = g;
       },
       [id](napi_env env) {
         napi_value v;
@@ -286,6 +303,7 @@ TL_FN(pgNew) {
   std::string tag = string(c, 4, "tag");
   auto store = parent.store;
   auto store_mutex = parent.store_mutex;
+  bool nccl = parent.nccl;
   auto id = std::make_shared<uint32_t>(0);
   return run_async(
       c,
@@ -298,11 +316,11 @@ TL_FN(pgNew) {
         c10::intrusive_ptr<c10d::ProcessGroup> pg;
         {
           std::lock_guard<std::mutex> store_lock(*store_mutex);  // its rendezvous talks to the store
-          pg = compat::gloo_group(prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms));
+          pg = make_group(nccl, prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms));
         }
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
-        g_groups[*id] = Group{store, pg, store_mutex};
+        g_groups[*id] = Group{store, pg, store_mutex, nccl};
       },
       [id](napi_env env) {
         napi_value v;

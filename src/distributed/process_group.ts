@@ -74,10 +74,14 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   if (world) throw new DistributedError("initProcessGroup: the default process group is already initialised; call destroyProcessGroup() first", "DIST_ALREADY_INITIALIZED");
   const backend = opts.backend ?? "gloo";
   if (backend === "nccl") {
-    if (!torch.cuda.isAvailable()) throw new DistributedError("initProcessGroup: backend \"nccl\" needs CUDA, and this libtorch has none; use backend \"gloo\"", "DIST_BAD_ARGUMENT");
-    throw new DistributedError("initProcessGroup: the NCCL backend is not built into torchlight yet; use backend \"gloo\" (it also moves CUDA tensors through host memory)", "DIST_BAD_ARGUMENT");
+    const cfg = torch.config();
+    if (!cfg.nccl) {
+      throw new DistributedError(`initProcessGroup: backend "nccl" needs a CUDA build of libtorch 2.x, and torchlight was built against libtorch ${cfg.torchVersion} without CUDA; use backend "gloo", or rebuild against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1 npm run build:native with a CUDA pip torch)`, "DIST_BAD_ARGUMENT");
+    }
+    if (!torch.cuda.isAvailable()) throw new DistributedError("initProcessGroup: backend \"nccl\" needs a CUDA device, and none is visible (check CUDA_VISIBLE_DEVICES and the driver); use backend \"gloo\"", "DIST_BAD_ARGUMENT");
+  } else if (backend !== "gloo") {
+    throw new DistributedError(`initProcessGroup: unknown backend ${JSON.stringify(backend)}; use "gloo" (CPU) or "nccl" (CUDA)`, "DIST_BAD_ARGUMENT");
   }
-  if (backend !== "gloo") throw new DistributedError(`initProcessGroup: unknown backend ${JSON.stringify(backend)}; use "gloo"`, "DIST_BAD_ARGUMENT");
   const method = opts.initMethod ?? "env://";
   let host: string, port: number;
   if (method === "env://") {
@@ -102,7 +106,7 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   try {
     const agentStore = process.env.TORCHELASTIC_USE_AGENT_STORE === "True";
     const prefix = agentStore ? `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` : "";
-    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0 && !agentStore, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000), prefix);
+    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0 && !agentStore, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000), prefix, backend);
   } catch (e) {
     throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
   }

@@ -9,8 +9,8 @@ import { handle, wrap, type Tensor } from "./tensor.js";
 
 const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
 
-export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string): Promise<number> =>
-  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix);
+export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend: "gloo" | "nccl" = "gloo"): Promise<number> =>
+  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix ?? "", backend);
 /** A TCPStore server in this process (port 0: a free one); resolves its id and port. */
 export async function serveStore(host: string, port: number, worldSize: number, timeoutMs: number): Promise<{ id: number; port: number }> {
   const [id, p] = await native.storeServe(host, port, worldSize, timeoutMs);

@@ -44,3 +44,30 @@ describe("cuda", { skip }, () => {
     });
   });
 });
+
+// The NCCL backend: its errors everywhere, its collectives where a CUDA build sees a GPU.
+describe("nccl backend", () => {
+  it("without a CUDA build of libtorch 2.x (or without a GPU), backend \"nccl\" fails at once naming the fix", async () => {
+    if (torch.config().nccl && torch.cuda.isAvailable()) return;  // the GPU test below covers it
+    const dist = await import("../../src/distributed/index.js");
+    await assert.rejects(dist.initProcessGroup({ backend: "nccl", initMethod: "tcp://127.0.0.1:1", worldSize: 1, rank: 0 }),
+      (e: Error & { code?: string }) => e.code === "DIST_BAD_ARGUMENT" && /backend "gloo"/.test(e.message) &&
+        (torch.config().nccl ? /CUDA device/.test(e.message) : /CUDA build of libtorch 2\.x.*LIBTORCH_USE_PYTORCH=1/.test(e.message)));
+    assert.equal(dist.isInitialized(), false);
+  });
+
+  const ncclSkip = torch.config().nccl && torch.cuda.isAvailable() ? false : "needs a CUDA build of libtorch 2.x (NCCL) and a GPU";
+  it("a one-rank NCCL group all-reduces and broadcasts CUDA tensors", { skip: ncclSkip }, async () => {
+    const dist = await import("../../src/distributed/index.js");
+    const net = await import("node:net");
+    const port = await new Promise<number>((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+    await dist.initProcessGroup({ backend: "nccl", initMethod: `tcp://127.0.0.1:${port}`, worldSize: 1, rank: 0 });
+    try {
+      const t = torch.arange(4, { dtype: "float32" }).cuda();
+      await dist.allReduce(t, { op: "sum" });
+      await dist.broadcast(t, 0);
+      assert.deepEqual(t.cpu().toArray(), [0, 1, 2, 3]);
+      t.dispose();
+    } finally { dist.destroyProcessGroup(); }
+  });
+});

@@ -22,6 +22,8 @@ export interface NativeConfig {
   cuda: boolean;
   cudaDeviceCount: number;
   builtWithCuda: boolean;
+  /** Whether this build can make NCCL process groups (a CUDA build of libtorch 2.x). */
+  nccl: boolean;
   parallelInfo: string;
 }
 
@@ -91,7 +93,7 @@ export interface NativeCore {
   releaseTokens(tokens: number[]): void;
   sharedCount(): number;
   // distributed.cpp: c10d process groups, collectives, DDP's Reducer
-  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string): Promise<number>;
+  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend?: "gloo" | "nccl"): Promise<number>;
   storeServe(host: string, port: number, worldSize: number, timeoutMs: number): Promise<[number, number]>;
   storeClose(store: number): void;
   pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
