@@ -5,7 +5,7 @@
 //      (this is how a CUDA build of PyTorch 2.x is used);
 //   3. the system package (Debian/Ubuntu libtorch-dev).
 // Prints one field for binding.gyp (`--include`, `--ldflags`, `--libs`, `--defines`, `--cxx11-abi`,
-// `--std`, `--json`), or, when
+// `--json`), or, when
 // no usable libtorch exists, exits 1 with one message that names all three remedies.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -112,10 +112,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // USE_C10D_NCCL: ProcessGroupNCCL.hpp declares nothing without it
   else if (arg === "--defines") console.log([...(t.cuda ? ["TL_WITH_CUDA=1", "USE_C10D_NCCL"] : [])].join(" "));
   else if (arg === "--cxx11-abi") console.log(t.cxx11abi);
-  // PyTorch's headers need C++20 from 2.10 on; C++17 before (1.13's do not build as C++20)
-  else if (arg === "--std") {
-    const [major, minor] = t.version.split(".").map(Number);
-    console.log(major > 2 || (major === 2 && minor >= 10) ? "-std=c++20" : "-std=c++17");
-  }
+
   else console.log(JSON.stringify(t, null, 2));
 }
