@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
+import { native } from "../../src/torch/native/index.js";
 import { assertMatches, assertNoLeak, liveTensors, pythonReference, type Encoded } from "../helpers.js";
 
 const net = () => new nn.Sequential(new nn.Conv2d(1, 4, 3), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Flatten(), new nn.Linear(4 * 6 * 6, 3));
@@ -63,6 +64,25 @@ describe("serialization interoperates with Python", () => {
   it("torchlight's safetensors file holds the same tensors, readable by the format's spec", () => {
     assert.equal(report.safetensors_equal_pt, true);
     assert.deepEqual(report.safetensors_metadata, { source: "torchlight" });
+  });
+
+  it("a file names only globals Python's weights_only load allows (2.6's default), with a byteorder record", () => {
+    const bytes = torch.tidy(() => torch.serialize({ a: torch.ones([2, 3]), h: torch.arange(4).to("float16"), big: 2n ** 40n, neg: -70000,
+      list: [1.5, "x", null, true], m: new Map([[3, { t: torch.zeros([1], { dtype: "bool" }) }]]), p: torch.ones([2]).requiresGrad_(true) }));
+    const records = new Map(native.readZip(bytes));
+    assert.equal(records.get("byteorder")?.toString(), "little");
+    assert.deepEqual([...records.keys()].filter((k) => k.startsWith("data/")).sort(), ["data/0", "data/1", "data/2", "data/3"]);
+    // GLOBAL opcodes (protocol 2): 'c' module '\n' name '\n'
+    const pkl = records.get("data.pkl")!.toString("latin1");
+    const globals = new Set([...pkl.matchAll(/c([A-Za-z_][\w.]*)\n([A-Za-z_]\w*)\n/g)].map((m) => `${m[1]}.${m[2]}`));
+    assert.deepEqual([...globals].sort(), ["collections.OrderedDict", "torch.BoolStorage", "torch.FloatStorage", "torch.HalfStorage", "torch._utils._rebuild_tensor_v2"]);
+    const back = torch.deserialize(bytes) as Record<string, unknown>;
+    assert.equal(back.big, 2 ** 40);  // LONG1, read back as a safe integer
+    assert.equal(back.neg, -70000);
+    assert.deepEqual(back.list, [1.5, "x", null, true]);
+    assert.equal((back.p as Tensor).requiresGrad, true);
+    torch.dispose(Object.values(back).filter((v): v is Tensor => v instanceof torch.Tensor));
+    torch.dispose([((back.m as Map<number, { t: Tensor }>).get(3)!.t)]);
   });
 
   it("nested objects keep their Python types", () => {

@@ -5,7 +5,7 @@ import json, sys
 import torch
 
 path, x = sys.argv[1], torch.tensor(json.loads(sys.argv[2]))
-ckpt = torch.load(path)
+ckpt = torch.load(path)  # the default load: weights_only=True since 2.6, so only allowed globals pass
 hp = ckpt["hyper_parameters"]
 h = hp.get("hidden", 16)
 

@@ -62,6 +62,7 @@ def write_safetensors(tensors, path):
 
 report = {}
 # torchlight's files, read by Python
+# the default load of each line: weights_only=True since 2.6, so only allowed globals pass
 sd = torch.load(os.path.join(d, "tl_model.pt"))
 m = net()
 report["load_state_dict"] = str(m.load_state_dict(sd, strict=True))
