@@ -139,5 +139,15 @@ function load(): NativeCore {
 
 /** The loaded addon (loaded once per process or worker thread). */
 export const native: NativeCore = load();
+
+// The addon's load-time oneDNN check failed (compat.h): say what it costs and how to choose.
+{
+  const mkldnn = native.config().mkldnn;
+  if (mkldnn.startsWith("disabled: oneDNN") && !(globalThis as { __torchlightMkldnnWarned?: boolean }).__torchlightMkldnnWarned) {
+    (globalThis as { __torchlightMkldnnWarned?: boolean }).__torchlightMkldnnWarned = true;
+    process.emitWarning(`${mkldnn.slice("disabled: ".length)}. Convolutions run several times slower without it (ResNet-18 10x here). ` +
+      "TORCHLIGHT_MKLDNN=1 keeps oneDNN on (fast, but convolutions with few channels may get wrong input gradients); TORCHLIGHT_MKLDNN=0 turns it off without this check.", { code: "TORCHLIGHT_MKLDNN" });
+  }
+}
 /** The generated op bindings. */
 export const ops: NativeOps = native.ops;
