@@ -9,6 +9,7 @@
 #                                    2.6 with ProcessGroupNCCL (files taken with apt-get download
 #                                    + dpkg -x: the packages cannot be installed without a GPU
 #                                    stack), then check what it links
+#   scripts/debian13.sh bench [SUITE...]   npm run bench in the root (against Python torch 2.6)
 #   scripts/debian13.sh shell        a shell in the root (for a person)
 #
 # Cache: ${TORCHLIGHT_CACHE:-/var/cache/torchlight}. Needs root (debootstrap, chroot, mounts).
@@ -112,12 +113,18 @@ case "${1:-}" in
     in_root "cd /work/torchlight && readelf -d build/Release/torchlight.node | grep -E 'NEEDED.*(torch_cuda|c10_cuda)' && nm -C -D build/Release/torchlight.node | grep -c 'ProcessGroupNCCL' | sed 's/^/ProcessGroupNCCL symbols referenced: /'"
     say "compiled and linked against CUDA libtorch 2.6 with NCCL (loading it needs cuDNN and a driver: scripts/gpu-check.sh)"
     ;;
+  bench)
+    shift
+    make_root
+    copy_checkout
+    in_root "cd /work/torchlight && npm run bench -- $*"
+    ;;
   shell)
     make_root
     in_root "cd /work/torchlight 2>/dev/null || cd /; exec bash -i"
     ;;
   *)
-    sed -n '2,16p' "$0"
+    sed -n '2,17p' "$0"
     exit 2
     ;;
 esac

@@ -330,6 +330,39 @@ TL_FN(manualSeed) {
   TL_OP_END;
 }
 
+// cudaSynchronize(device?), cudaManualSeed(seed, device?), cudaMemoryStats(device) -> {name: n},
+// cudaEmptyCache(): torch.cuda's helpers (compat.h; a clear error without a CUDA build or GPU)
+TL_FN(cudaSynchronize) {
+  TL_OP_BEGIN("cuda.synchronize", 1);
+  compat::cuda_synchronize(static_cast<int>(i64_or(c, 0, "device", -1)));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(cudaManualSeed) {
+  TL_OP_BEGIN("cuda.manual_seed", 2);
+  compat::cuda_manual_seed(static_cast<uint64_t>(i64(c, 0, "seed")), static_cast<int>(i64_or(c, 1, "device", -2)));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+TL_FN(cudaMemoryStats) {
+  TL_OP_BEGIN("cuda.memory_stats", 1);
+  napi_value o;
+  napi_create_object(env, &o);
+  for (const auto& [name, v] : compat::cuda_memory_stats(static_cast<int>(i64(c, 0, "device"))))
+    napi_set_named_property(env, o, name.c_str(), ret_int(c, v));
+  return o;
+  TL_OP_END;
+}
+
+TL_FN(cudaEmptyCache) {
+  TL_OP_BEGIN("cuda.empty_cache", 0);
+  compat::cuda_empty_cache();
+  return undefined_value(c);
+  TL_OP_END;
+}
+
 // setThreadNumThreads(n): intra-op threads for ops started from *this* thread only (OpenMP's
 // per-thread setting), so DataLoader worker threads do not each start a team of threads
 // that competes with the training step's. at::set_num_threads would change every thread.
@@ -550,7 +583,8 @@ const Entry kCore[] = {
     {"getNumThreads", getNumThreads}, {"setThreadNumThreads", setThreadNumThreads}, {"setErrorFactory", setErrorFactory},
     {"flushMemoryPressure", flushMemoryPressure}, {"autocastEnter", autocastEnter}, {"autocastExit", autocastExit},
     {"isAutocastEnabled", isAutocastEnabled}, {"setDeterministicAlgorithms", setDeterministicAlgorithms},
-    {"deterministicAlgorithms", deterministicAlgorithms},
+    {"deterministicAlgorithms", deterministicAlgorithms}, {"cudaSynchronize", cudaSynchronize}, {"cudaManualSeed", cudaManualSeed},
+    {"cudaMemoryStats", cudaMemoryStats}, {"cudaEmptyCache", cudaEmptyCache},
 };
 
 void define(napi_env env, napi_value target, const char* name, napi_callback fn) {

@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -30,8 +32,12 @@
   (TORCH_VERSION_MAJOR > (MAJOR) || (TORCH_VERSION_MAJOR == (MAJOR) && TORCH_VERSION_MINOR >= (MINOR)))
 
 #if defined(TL_WITH_CUDA) && TL_TORCH_AT_LEAST(2, 0)
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define TL_WITH_NCCL 1
+#define TL_CUDA_RUNTIME 1
 #endif
 
 namespace tl {
@@ -79,6 +85,85 @@ inline void set_autocast(c10::DeviceType d, bool enabled, at::ScalarType dtype) 
     at::autocast::set_enabled(enabled);
     at::autocast::set_autocast_gpu_dtype(dtype);
   }
+#endif
+}
+
+// ---- torch.cuda: synchronize, per-device seeds, the caching allocator's statistics --------
+// (CUDA builds of libtorch 2.x; elsewhere each throws the error that names the fix)
+
+inline void need_cuda(const char* what) {
+#ifdef TL_CUDA_RUNTIME
+  if (!at::hasCUDA()) throw std::runtime_error(std::string("torch.cuda.") + what + "(): no CUDA device is visible (check CUDA_VISIBLE_DEVICES and the driver)");
+#else
+  throw std::runtime_error(std::string("torch.cuda.") + what + "(): torchlight was built against libtorch " + TORCH_VERSION +
+                           " without CUDA; rebuild it against a CUDA libtorch 2.x (LIBTORCH_USE_PYTORCH=1 npm run build:native with a CUDA pip torch)");
+#endif
+}
+
+// Waits for every kernel queued on `device` (-1: the current one).
+inline void cuda_synchronize(int device) {
+  need_cuda("synchronize");
+#ifdef TL_CUDA_RUNTIME
+  if (device < 0) {
+    c10::cuda::device_synchronize();
+  } else {
+    auto prev = c10::cuda::current_device();
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
+    c10::cuda::device_synchronize();
+    c10::cuda::set_device(prev);
+  }
+#else
+  (void)device;
+#endif
+}
+
+// Seeds the default generator of one CUDA device (-1: every device; -2: the current one), as
+// torch.cuda.manual_seed(_all).
+inline void cuda_manual_seed(uint64_t seed, int device) {
+  need_cuda("manualSeed");
+#ifdef TL_CUDA_RUNTIME
+  if (device == -2) device = c10::cuda::current_device();
+  int n = static_cast<int>(c10::cuda::device_count());
+  for (int d = device < 0 ? 0 : device; d < (device < 0 ? n : device + 1); ++d) {
+    auto gen = at::cuda::detail::getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(d));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+#else
+  (void)seed, (void)device;
+#endif
+}
+
+// The caching allocator's counters for `device`, by torch.cuda.memory_stats' names
+// ("allocated_bytes.all.current", ...: the aggregate pool only).
+inline std::vector<std::pair<std::string, int64_t>> cuda_memory_stats(int device) {
+  need_cuda("memoryStats");
+  std::vector<std::pair<std::string, int64_t>> out;
+#ifdef TL_CUDA_RUNTIME
+  auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  const size_t all = 0;  // StatType::AGGREGATE
+  auto put = [&](const char* name, const auto& stats) {
+    out.emplace_back(std::string(name) + ".all.current", stats[all].current);
+    out.emplace_back(std::string(name) + ".all.peak", stats[all].peak);
+  };
+  put("allocated_bytes", s.allocated_bytes);
+  put("reserved_bytes", s.reserved_bytes);
+  put("active_bytes", s.active_bytes);
+  put("allocation", s.allocation);
+  put("segment", s.segment);
+  out.emplace_back("num_alloc_retries", s.num_alloc_retries);
+  out.emplace_back("num_ooms", s.num_ooms);
+#else
+  (void)device;
+#endif
+  return out;
+}
+
+// Frees the cached blocks no tensor uses (torch.cuda.empty_cache).
+inline void cuda_empty_cache() {
+  need_cuda("emptyCache");
+#ifdef TL_CUDA_RUNTIME
+  c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
 }
 

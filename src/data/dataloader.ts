@@ -41,7 +41,11 @@ export interface DataLoaderOptions<T> {
   persistentWorkers?: boolean;
   /** Draws the shuffle order and the workers' base seed (default: the default generator). */
   generator?: Generator;
-  /** Accepted for PyTorch compatibility; CPU batches are not pinned. */
+  /**
+   * Batches in page-locked memory (with CUDA), so copying them to the GPU with
+   * `{ nonBlocking: true }` overlaps with compute. Without CUDA it has no effect and says so
+   * once, as PyTorch does.
+   */
   pinMemory?: boolean;
 }
 
@@ -60,6 +64,13 @@ const optionError = (msg: string) => new DataLoaderError(`DataLoader: ${msg}`, "
  * const loader = new DataLoader(train, { batchSize: 128, shuffle: true, numWorkers: 2 });
  * for await (const [x, y] of loader) { ... }
  */
+let warnedNoPinning = false;
+function warnNoPinning(): void {
+  if (warnedNoPinning) return;
+  warnedNoPinning = true;
+  process.emitWarning("'pinMemory' is set to true but no CUDA device is available, so pinned memory is not used (as PyTorch's DataLoader).", { code: "TORCHLIGHT_PIN_MEMORY" });
+}
+
 export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   readonly dataset: Dataset<T> | IterableDataset<T>;
   readonly batchSize: number | null;
@@ -68,6 +79,8 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   readonly prefetchFactor: number;
   readonly persistentWorkers: boolean;
   readonly timeoutMs: number;
+  /** Whether batches are pinned (pinMemory was asked for and CUDA is available). */
+  readonly pinMemory: boolean;
   readonly generator: Generator | undefined;
   readonly sampler: (Iterable<number> & Partial<Sized>) | null;
   readonly batchSampler: (Iterable<number[]> & Partial<Sized>) | null;
@@ -105,6 +118,8 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
     this.prefetchFactor = opts.prefetchFactor ?? 2;
     this.persistentWorkers = opts.persistentWorkers ?? false;
     this.timeoutMs = opts.timeoutMs ?? 0;
+    this.pinMemory = opts.pinMemory === true && torch.cuda.isAvailable();
+    if (opts.pinMemory === true && !this.pinMemory) warnNoPinning();
     this.generator = opts.generator;
     this.workerInitFn = opts.workerInitFn;
     this.collateFn = opts.collateFn ?? null;
@@ -157,8 +172,27 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   }
 
   private collate(samples: T[]): Batch {
-    if (this.batchSize === null && !this.batchSampler) return samples[0];
-    return this.collateFn ? this.collateFn(samples) : defaultCollate(samples);
+    if (this.batchSize === null && !this.batchSampler) return this.pin(samples[0]);
+    return this.pin(this.collateFn ? this.collateFn(samples) : defaultCollate(samples));
+  }
+
+  /** With pinMemory and CUDA: every tensor of the batch moved to page-locked memory. */
+  private pin<B>(batch: B): B {
+    if (!this.pinMemory) return batch;
+    const visit = (v: unknown): unknown => {
+      if (v instanceof torch.Tensor) {
+        if (v.device !== "cpu" || v.isPinned()) return v;
+        const p = v.pinMemory();
+        v.dispose();
+        return p;
+      }
+      if (Array.isArray(v)) return v.map(visit);
+      if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visit(x)]));
+      }
+      return v;
+    };
+    return visit(batch) as B;
   }
 
   /** Loads in the calling thread (numWorkers 0). */
@@ -236,7 +270,7 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
         const batch = await inFlight.shift()!;
         send();
         const out = torch.sharing.decode(batch);
-        yield custom ? this.collate(out as T[]) : out;
+        yield custom ? this.collate(out as T[]) : this.pin(out);
       }
     } finally {
       // results still in flight are received and freed; a pool not kept is shut down

@@ -50,10 +50,39 @@ export function config(): TorchConfig {
   return { ...native.config(), opCount: native.opCount };
 }
 
-/** CUDA helpers, as `torch.cuda`. */
+const cudaDevice = (device: number | string | undefined, op: string): number | undefined => {
+  if (device === undefined) return undefined;
+  const index = typeof device === "number" ? device : /^cuda(?::(\d+))?$/.exec(device)?.[1] ?? (device === "cuda" ? "0" : undefined);
+  if (index === undefined || !Number.isInteger(Number(index)) || Number(index) < 0) {
+    throw new TypeError(`torch.cuda.${op}: expected a device index or "cuda:N" but received ${JSON.stringify(device)}`);
+  }
+  return Number(index);
+};
+
+/**
+ * CUDA helpers, as `torch.cuda`. Everything but `isAvailable` and `deviceCount` needs a CUDA
+ * build and a GPU, and otherwise throws a TorchError that names the fix.
+ * @example if (torch.cuda.isAvailable()) { torch.cuda.synchronize(); console.log(torch.cuda.memoryAllocated()); }
+ */
 export const cuda = {
   isAvailable: (): boolean => native.config().cuda,
   deviceCount: (): number => native.config().cudaDeviceCount,
+  /** Waits for all kernels queued on `device` (default: the current device). */
+  synchronize: (device?: number | string): void => native.cudaSynchronize(cudaDevice(device, "synchronize")),
+  /** Seeds the CUDA generator of `device` (default: the current one). `torch.manualSeed` seeds every device. */
+  manualSeed: (seed: number, device?: number | string): void => native.cudaManualSeed(seed, cudaDevice(device, "manualSeed")),
+  /** Seeds the CUDA generators of every device. */
+  manualSeedAll: (seed: number): void => native.cudaManualSeed(seed, -1),
+  /** The caching allocator's counters, by `torch.cuda.memory_stats`' names (aggregate pool). */
+  memoryStats: (device: number | string = 0): Record<string, number> => native.cudaMemoryStats(cudaDevice(device, "memoryStats")!),
+  /** Bytes held by tensors on `device`, as `torch.cuda.memory_allocated`. */
+  memoryAllocated: (device: number | string = 0): number => native.cudaMemoryStats(cudaDevice(device, "memoryAllocated")!)["allocated_bytes.all.current"]!,
+  /** Bytes the caching allocator holds from the driver, as `torch.cuda.memory_reserved`. */
+  memoryReserved: (device: number | string = 0): number => native.cudaMemoryStats(cudaDevice(device, "memoryReserved")!)["reserved_bytes.all.current"]!,
+  /** The peak of memoryAllocated, as `torch.cuda.max_memory_allocated`. */
+  maxMemoryAllocated: (device: number | string = 0): number => native.cudaMemoryStats(cudaDevice(device, "maxMemoryAllocated")!)["allocated_bytes.all.peak"]!,
+  /** Returns cached, unused blocks to the driver, as `torch.cuda.empty_cache`. */
+  emptyCache: (): void => native.cudaEmptyCache(),
 };
 export { save, load, saveAsync, loadAsync, serialize, deserialize, writeAtomic, type Saveable } from "./serialization.js";
 export * as safetensors from "./safetensors.js";

@@ -144,6 +144,10 @@ export class Tensor {
   contiguous(memoryFormat?: MemoryFormat): Tensor {
     return wrap(native.contiguous(this._h, memoryFormat === undefined ? undefined : MEMORY_FORMAT[memoryFormat]));
   }
+  /** A copy in page-locked host memory, so `to("cuda", { nonBlocking: true })` overlaps with compute (needs CUDA). */
+  pinMemory(): Tensor { return wrap(ops.pin_memory(this._h)); }
+  /** Whether this tensor lives in page-locked host memory. */
+  isPinned(): boolean { return ops.is_pinned(this._h); }
 
   // ---- autograd ------------------------------------------------------------------------
   get requiresGrad(): boolean { return native.requiresGrad(this._h); }

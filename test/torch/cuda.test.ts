@@ -2,6 +2,7 @@
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import * as torch from "../../src/torch/index.js";
+import type { Tensor } from "../../src/torch/index.js";
 import { assertNoLeak, liveTensors } from "../helpers.js";
 
 const skip = torch.cuda.isAvailable() ? false : "no CUDA device (libtorch without CUDA, or no GPU)";
@@ -69,5 +70,52 @@ describe("nccl backend", () => {
       assert.deepEqual(t.cpu().toArray(), [0, 1, 2, 3]);
       t.dispose();
     } finally { dist.destroyProcessGroup(); }
+  });
+});
+
+describe("torch.cuda helpers and pinned memory", () => {
+  const gpu = torch.cuda.isAvailable();
+  it("without CUDA: synchronize, manualSeed, memoryStats and emptyCache throw naming the fix; pinMemory warns once and loads as usual", { skip: gpu ? "a GPU is visible: the GPU test below covers these" : false }, async () => {
+    for (const f of [() => torch.cuda.synchronize(), () => torch.cuda.manualSeed(1), () => torch.cuda.memoryStats(), () => torch.cuda.emptyCache()]) {
+      assert.throws(f, (e: Error) => e instanceof torch.TorchError && (torch.config().builtWithCuda ? /no CUDA device is visible/ : /without CUDA; rebuild it against a CUDA libtorch 2\.x \(LIBTORCH_USE_PYTORCH=1/).test(e.message));
+    }
+    assert.throws(() => torch.cuda.synchronize("gpu0"), /expected a device index or "cuda:N" but received "gpu0"/);
+    const { DataLoader, TensorDataset } = await import("../../src/data/index.js");
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const ds = new TensorDataset(torch.arange(6, { dtype: "float32" }));
+      const loader = new DataLoader(ds, { batchSize: 4, pinMemory: true });
+      new DataLoader(ds, { batchSize: 4, pinMemory: true });  // warned once per process
+      assert.equal(loader.pinMemory, false);
+      const batches = [...loader] as Tensor[][];
+      assert.deepEqual(batches.map((b) => b[0]!.toArray()), [[0, 1, 2, 3], [4, 5]]);
+      torch.dispose(batches.flat());
+      torch.dispose(ds.tensors);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w.code === "TORCHLIGHT_PIN_MEMORY").length, 1);
+    } finally { process.off("warning", onWarning); }
+  });
+
+  it("with CUDA: pinned batches, nonBlocking copies, seeds per device, allocator statistics", { skip: gpu ? false : "no CUDA device" }, async () => {
+    const { DataLoader, TensorDataset } = await import("../../src/data/index.js");
+    const ds = new TensorDataset(torch.arange(8, { dtype: "float32" }).view(4, 2));
+    const batches = [...new DataLoader(ds, { batchSize: 2, pinMemory: true })] as Tensor[][];
+    assert.ok(batches.every((b) => b[0]!.isPinned()));
+    const before = torch.cuda.memoryAllocated();
+    const g = batches[0]![0]!.to("cuda", { nonBlocking: true });
+    torch.cuda.synchronize();
+    assert.deepEqual(g.cpu().toArray(), [[0, 1], [2, 3]]);
+    assert.ok(torch.cuda.memoryAllocated() > before);
+    assert.ok(torch.cuda.maxMemoryAllocated() >= torch.cuda.memoryAllocated());
+    torch.tidy(() => {
+      torch.cuda.manualSeed(5);
+      const a = torch.randn([4], { device: "cuda" }).cpu().toArray();
+      torch.cuda.manualSeed(5);
+      assert.deepEqual(torch.randn([4], { device: "cuda" }).cpu().toArray(), a);
+    });
+    torch.dispose([g, ...batches.flat(), ...ds.tensors]);
+    torch.cuda.emptyCache();
   });
 });

@@ -591,713 +591,750 @@ static napi_value op_pixel_shuffle(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_scalar_tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scalar_tensor", 5);
-  at::Scalar a0 = tl::scalar(c, 0, "s");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::scalar_tensor(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::randint(int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint", 6);
-  int64_t a0 = tl::i64(c, 0, "high");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
-  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
-  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
-  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5));
-  TL_OP_END;
-}
-
-// aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randint_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint_like", 7);
+// aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)
+static napi_value op_pin_memory(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pin_memory", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "high");
+  c10::optional<at::Device> a1 = tl::opt_device(c, 1, "device");
+  return tl::wrap(c, a0.pin_memory(a1));
+  TL_OP_END;
+}
+
+// aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_rand_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rand.generator", 6);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
   c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
   c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
   c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
   c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
-  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
-  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randn_like(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randn_like", 6);
+// aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint_low(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint.low", 7);
+  int64_t a0 = tl::i64(c, 0, "low");
+  int64_t a1 = tl::i64(c, 1, "high");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "size", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randn(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randn", 5);
+  std::vector<int64_t> a0_v;
+  tl::int_list(c, 0, "size", a0_v, 0);
+  at::IntArrayRef a0(a0_v);
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randperm_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randperm.generator", 6);
+  int64_t a0 = tl::i64(c, 0, "n");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
+  c10::optional<at::ScalarType> a2 = tl::absent(c, 2) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::neg_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_neg_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("neg_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::neg_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
+static napi_value op_repeat_interleave_self_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat_interleave.self_int", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "repeats");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
+  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::round_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_round_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::round_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::relu(Tensor self) -> Tensor
+static napi_value op_relu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("relu", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::relu(a0));
+  TL_OP_END;
+}
+
+// aten::gelu(Tensor self, *, str approximate='none') -> Tensor
+static napi_value op_gelu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gelu", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::string a1_s = tl::string_or(c, 1, "approximate", std::string("none"));
+  c10::string_view a1(a1_s);
+  return tl::wrap(c, at::gelu(a0, a1));
+  TL_OP_END;
+}
+
+// aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
+static napi_value op_select_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("select.int", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  int64_t a2 = tl::i64(c, 2, "index");
+  return tl::wrap(c, at::select(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::silu_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_silu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("silu_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::silu_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::logit(Tensor self, float? eps=None) -> Tensor
+static napi_value op_logit(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("logit", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<double> a1 = tl::opt_f64(c, 1, "eps");
+  return tl::wrap(c, at::logit(a0, a1));
+  TL_OP_END;
+}
+
+// aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
+static napi_value op_slice_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("slice.Tensor", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "start");
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "end");
+  int64_t a4 = tl::i64_or(c, 4, "step", 1);
+  return tl::wrap(c, at::slice(a0, a1, a2, a3, a4));
+  TL_OP_END;
+}
+
+// aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]
+static napi_value op_split_sizes(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("split.sizes", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "split_size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
+  return tl::wrap_list(c, at::split(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::stack(Tensor[] tensors, int dim=0) -> Tensor
+static napi_value op_stack(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("stack", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  return tl::wrap(c, at::stack(a0, a1));
+  TL_OP_END;
+}
+
+// aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_sum_dim_IntList(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sum.dim_IntList", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::sum(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::square(Tensor self) -> Tensor
+static napi_value op_square(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("square", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::square(a0));
+  TL_OP_END;
+}
+
+// aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
+static napi_value op_std_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std.correction", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::std(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_prod(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("prod", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  return tl::wrap(c, at::prod(a0, a1));
+  TL_OP_END;
+}
+
+// aten::tanh(Tensor self) -> Tensor
+static napi_value op_tanh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tanh", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::tanh(a0));
+  TL_OP_END;
+}
+
+// aten::tile(Tensor self, int[] dims) -> Tensor
+static napi_value op_tile(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tile", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "dims", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::tile(a0, a1));
+  TL_OP_END;
+}
+
+// aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
+static napi_value op_roll(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("roll", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "shifts", a1_v, 1);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "dims", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  return tl::wrap(c, at::roll(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::type_as(Tensor self, Tensor other) -> Tensor
+static napi_value op_type_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("type_as", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.type_as(a1));
+  TL_OP_END;
+}
+
+// aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
+static napi_value op_var_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var.dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::var(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
+static napi_value op_var_mean_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var_mean.correction", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor
+static napi_value op_where_ScalarOther(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.ScalarOther", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
+  const at::Tensor& a1 = tl::tensor(c, 1, "self");
+  at::Scalar a2 = tl::scalar(c, 2, "other");
+  return tl::wrap(c, at::where(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_zeros_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("zeros_like", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
   c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, at::randn_like(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::zeros_like(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_reciprocal_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reciprocal_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::reciprocal_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor
-static napi_value op_repeat_interleave_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat_interleave.Tensor", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "repeats");
-  c10::optional<int64_t> a1 = tl::opt_i64(c, 1, "output_size");
-  return tl::wrap(c, at::repeat_interleave(a0, a1));
-  TL_OP_END;
-}
-
-// aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)
-static napi_value op_reshape_as(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reshape_as", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, a0.reshape_as(a1));
-  TL_OP_END;
-}
-
-// aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)
-static napi_value op_round__decimals(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round_.decimals", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "decimals");
-  at::round_(a0, a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::relu6(Tensor self) -> Tensor
-static napi_value op_relu6(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("relu6", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::relu6(a0));
-  TL_OP_END;
-}
-
-// aten::rsqrt(Tensor self) -> Tensor
-static napi_value op_rsqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsqrt", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::rsqrt(a0));
-  TL_OP_END;
-}
-
-// aten::celu(Tensor self, Scalar alpha=1.0) -> Tensor
-static napi_value op_celu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("celu", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1.0);
-  return tl::wrap(c, at::celu(a0, a1));
-  TL_OP_END;
-}
-
-// aten::sigmoid(Tensor self) -> Tensor
-static napi_value op_sigmoid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sigmoid", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sigmoid(a0));
-  TL_OP_END;
-}
-
-// aten::sinh(Tensor self) -> Tensor
-static napi_value op_sinh(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sinh", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sinh(a0));
-  TL_OP_END;
-}
-
-// aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor
-static napi_value op__softmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_softmax", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  bool a2 = tl::boolean(c, 2, "half_to_float");
-  return tl::wrap(c, at::_softmax(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::squeeze(Tensor(a) self) -> Tensor(a)
-static napi_value op_squeeze(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("squeeze", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::squeeze(a0));
-  TL_OP_END;
-}
-
-// aten::vstack(Tensor[] tensors) -> Tensor
-static napi_value op_vstack(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("vstack", 1);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  return tl::wrap(c, at::vstack(a0));
-  TL_OP_END;
-}
-
-// aten::sqrt(Tensor self) -> Tensor
-static napi_value op_sqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sqrt", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sqrt(a0));
-  TL_OP_END;
-}
-
-// aten::std(Tensor self, bool unbiased=True) -> Tensor
-static napi_value op_std(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap(c, at::std(a0, a1));
-  TL_OP_END;
-}
-
-// aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_std_mean_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std_mean.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::std_mean(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::t(Tensor(a) self) -> Tensor(a)
-static napi_value op_t(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("t", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::t(a0));
-  TL_OP_END;
-}
-
-// aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor
-static napi_value op_tensordot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tensordot", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "dims_self", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  std::vector<int64_t> a3_v;
-  tl::int_list(c, 3, "dims_other", a3_v, 0);
-  at::IntArrayRef a3(a3_v);
-  return tl::wrap(c, at::tensordot(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::one_hot(Tensor self, int num_classes=-1) -> Tensor
-static napi_value op_one_hot(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("one_hot", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "num_classes", -1);
-  return tl::wrap(c, at::one_hot(a0, a1));
-  TL_OP_END;
-}
-
-// aten::trunc(Tensor self) -> Tensor
-static napi_value op_trunc(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("trunc", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::trunc(a0));
-  TL_OP_END;
-}
-
-// aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
-static napi_value op_unsqueeze(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("unsqueeze", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap(c, at::unsqueeze(a0, a1));
-  TL_OP_END;
-}
-
-// aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
-static napi_value op_var_mean(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var_mean", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap_tuple(c, at::var_mean(a0, a1));
-  TL_OP_END;
-}
-
-// aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor
-static napi_value op_where_self(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.self", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  const at::Tensor& a1 = tl::tensor(c, 1, "self");
-  const at::Tensor& a2 = tl::tensor(c, 2, "other");
-  return tl::wrap(c, at::where(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::where(Tensor condition) -> Tensor[]
-static napi_value op_where(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "condition");
-  return tl::wrap_list(c, at::where(a0));
-  TL_OP_END;
-}
-
-// aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor
-static napi_value op_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.ScalarOpt_dtype", 3);
+// aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor
+static napi_value op_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.ScalarOpt_dim_dtype", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
-  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
-  return tl::wrap(c, at::norm(a0, a1, a2));
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "dim", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  bool a3 = tl::boolean(c, 3, "keepdim");
+  at::ScalarType a4 = tl::dtype(c, 4, "dtype");
+  return tl::wrap(c, at::norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_clone(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("clone", 2);
+// aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+static napi_value op_sub_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub.Tensor", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::MemoryFormat> a1 = tl::opt_memory_format(c, 1, "memory_format");
-  return tl::wrap(c, at::clone(a0, a1));
-  TL_OP_END;
-}
-
-// aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
-static napi_value op_sub_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap(c, at::sub(a0, at::native::wrapped_scalar_tensor(a1), a2));
+  return tl::wrap(c, at::sub(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
-static napi_value op_addmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addmm", 5);
+// aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+static napi_value op_rsub_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsub.Tensor", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mat1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "mat2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::addmm(a0, a1, a2, a3, a4));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  return tl::wrap(c, at::rsub(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
-static napi_value op_to_device(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("to.device", 6);
+// aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
+static napi_value op_unbind_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unbind.int", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Device a1 = tl::device(c, 1, "device");
-  at::ScalarType a2 = tl::dtype(c, 2, "dtype");
-  bool a3 = tl::boolean_or(c, 3, "non_blocking", false);
-  bool a4 = tl::boolean_or(c, 4, "copy", false);
-  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
-  return tl::wrap(c, a0.to(a1, a2, a3, a4, a5));
+  int64_t a1 = tl::i64_or(c, 1, "dim", 0);
+  return tl::wrap_list(c, at::unbind(a0, a1));
   TL_OP_END;
 }
 
-// aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]
-static napi_value op_meshgrid_indexing(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("meshgrid.indexing", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
-  at::TensorList a0(a0_v);
-  std::string a1_s = tl::string(c, 1, "indexing");
-  c10::string_view a1(a1_s);
-  return tl::wrap_list(c, at::meshgrid(a0, a1));
+// aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
+static napi_value op_to_other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("to.other", 5);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
+  bool a3 = tl::boolean_or(c, 3, "copy", false);
+  c10::optional<at::MemoryFormat> a4 = tl::opt_memory_format(c, 4, "memory_format");
+  return tl::wrap(c, a0.to(a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor
-static napi_value op_masked_fill_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill.Tensor", 3);
+// aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor
+static napi_value op_masked_fill_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill.Scalar", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  const at::Tensor& a2 = tl::tensor(c, 2, "value");
+  at::Scalar a2 = tl::scalar(c, 2, "value");
   return tl::wrap(c, at::masked_fill(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_index_add_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_add_", 5);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "source");
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  a0.index_add_(a1, a2, a3, a4);
-  return c.argv[0];
+// aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
+static napi_value op_view(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "size", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, a0.view(a1));
   TL_OP_END;
 }
 
-// aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)
-static napi_value op_index_fill__int_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill_.int_Tensor", 4);
+// aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
+static napi_value op_index_fill__int_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill_.int_Scalar", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "value");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
   a0.index_fill_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
-static napi_value op_scatter_value(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.value", 4);
+// aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+static napi_value op_scatter_src(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.src", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
   return tl::wrap(c, at::scatter(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor
-static napi_value op_scatter_value_reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter.value_reduce", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
-  std::string a4_s = tl::string(c, 4, "reduce");
-  c10::string_view a4(a4_s);
-  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor
-static napi_value op_scatter_reduce_two(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_reduce.two", 6);
+// aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor
+static napi_value op_scatter_reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter.reduce", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
   const at::Tensor& a3 = tl::tensor(c, 3, "src");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
-  bool a5 = tl::boolean_or(c, 5, "include_self", true);
-  return tl::wrap(c, at::scatter_reduce(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::scatter(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_bitwise_and_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_and.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::bitwise_and(a0, a1));
-  TL_OP_END;
-}
-
-// aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_bitwise_or_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_or.Tensor", 2);
+// aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+static napi_value op_scatter_add(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_add", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  return tl::wrap(c, at::scatter_add(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_eq__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("eq_.Tensor", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  a0.eq_(a1);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_bitwise_or_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_or.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::bitwise_or(a0, a1));
   TL_OP_END;
 }
 
-// aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
-static napi_value op_tril_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tril_", 2);
+// aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_bitwise_xor_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_xor.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::bitwise_xor(a0, a1));
+  TL_OP_END;
+}
+
+// aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)
+static napi_value op_lerp__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp_.Scalar", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  a0.tril_(a1);
+  const at::Tensor& a1 = tl::tensor(c, 1, "end");
+  at::Scalar a2 = tl::scalar(c, 2, "weight");
+  a0.lerp_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
-static napi_value op_addbmm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addbmm", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "batch1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "batch2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::addbmm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_uniform_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("uniform_", 4);
+// aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_random__to(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("random_.to", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "from", 0.0);
-  double a2 = tl::f64_or(c, 2, "to", 1.0);
-  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
-  a0.uniform_(a1, a2, a3);
+  int64_t a1 = tl::i64(c, 1, "to");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
+  a0.random_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::triu(Tensor self, int diagonal=0) -> Tensor
-static napi_value op_triu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triu", 2);
+// aten::diag(Tensor self, int diagonal=0) -> Tensor
+static napi_value op_diag(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("diag", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  return tl::wrap(c, at::triu(a0, a1));
+  return tl::wrap(c, at::diag(a0, a1));
   TL_OP_END;
 }
 
-// aten::ne.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_ne_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne.Scalar", 2);
+// aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_tril_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tril_indices", 7);
+  int64_t a0 = tl::i64(c, 0, "row");
+  int64_t a1 = tl::i64(c, 1, "col");
+  int64_t a2 = tl::i64_or(c, 2, "offset", 0);
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::tril_indices(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+static napi_value op_ne__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne_.Scalar", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  a0.ne_(a1);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::ge.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_ge_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ge.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::ne(a0, a1));
+  return tl::wrap(c, at::ge(a0, a1));
   TL_OP_END;
 }
 
-// aten::eq.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_eq_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq.Scalar", 2);
+// aten::gt.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_gt_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gt.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::eq(a0, a1));
+  return tl::wrap(c, at::gt(a0, a1));
   TL_OP_END;
 }
 
-// aten::le.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_le_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("le.Scalar", 2);
+// aten::take(Tensor self, Tensor index) -> Tensor
+static napi_value op_take(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("take", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::le(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "index");
+  return tl::wrap(c, at::take(a0, a1));
   TL_OP_END;
 }
 
-// aten::lt.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_lt_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lt.Scalar", 2);
+// aten::nonzero(Tensor self) -> Tensor
+static napi_value op_nonzero(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nonzero", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::lt(a0, a1));
+  return tl::wrap(c, at::nonzero(a0));
   TL_OP_END;
 }
 
-// aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
-static napi_value op_index_select(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_select", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  return tl::wrap(c, at::index_select(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
-static napi_value op_addcmul(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcmul", 4);
+// aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor
+static napi_value op_addcdiv(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcdiv", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap(c, at::addcmul(a0, a1, a2, a3));
+  return tl::wrap(c, at::addcdiv(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor
-static napi_value op_cross_entropy_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("cross_entropy_loss", 6);
+// aten::lgamma(Tensor self) -> Tensor
+static napi_value op_lgamma(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lgamma", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  double a5 = tl::f64_or(c, 5, "label_smoothing", 0.0);
-  return tl::wrap(c, at::cross_entropy_loss(a0, a1, a2, a3, a4, a5));
+  return tl::wrap(c, at::lgamma(a0));
   TL_OP_END;
 }
 
-// aten::erfinv(Tensor self) -> Tensor
-static napi_value op_erfinv(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("erfinv", 1);
+// aten::signbit(Tensor self) -> Tensor
+static napi_value op_signbit(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("signbit", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::erfinv(a0));
+  return tl::wrap(c, at::signbit(a0));
   TL_OP_END;
 }
 
-// aten::atan2(Tensor self, Tensor other) -> Tensor
-static napi_value op_atan2(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("atan2", 2);
+// aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor
+static napi_value op_lerp_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp.Tensor", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::atan2(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "end");
+  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  return tl::wrap(c, at::lerp(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_fmod_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmod.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  return tl::wrap(c, at::fmod(a0, a1));
-  TL_OP_END;
-}
-
-// aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_remainder_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("remainder.Tensor", 2);
+// aten::hypot(Tensor self, Tensor other) -> Tensor
+static napi_value op_hypot(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hypot", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::remainder(a0, a1));
+  return tl::wrap(c, at::hypot(a0, a1));
   TL_OP_END;
 }
 
-// aten::max(Tensor self) -> Tensor
-static napi_value op_max(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("max", 1);
+// aten::min(Tensor self) -> Tensor
+static napi_value op_min(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("min", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::max(a0));
+  return tl::wrap(c, at::min(a0));
   TL_OP_END;
 }
 
-// aten::minimum(Tensor self, Tensor other) -> Tensor
-static napi_value op_minimum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("minimum", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::minimum(a0, a1));
-  TL_OP_END;
-}
-
-// aten::msort(Tensor self) -> Tensor
-static napi_value op_msort(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("msort", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::msort(a0));
-  TL_OP_END;
-}
-
-// aten::all(Tensor self) -> Tensor
-static napi_value op_all(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("all", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::all(a0));
-  TL_OP_END;
-}
-
-// aten::equal(Tensor self, Tensor other) -> bool
-static napi_value op_equal(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("equal", 2);
+// aten::maximum(Tensor self, Tensor other) -> Tensor
+static napi_value op_maximum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("maximum", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::ret_bool(c, at::equal(a0, a1));
+  return tl::wrap(c, at::maximum(a0, a1));
   TL_OP_END;
 }
 
-// aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)
-static napi_value op_pow__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow_.Scalar", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "exponent");
-  a0.pow_(a1);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
-static napi_value op_float_power_Tensor_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("float_power.Tensor_Scalar", 2);
+// aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+static napi_value op_sort(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sort", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "exponent");
+  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
+  bool a2 = tl::boolean_or(c, 2, "descending", false);
+  return tl::wrap_tuple(c, at::sort(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor
+static napi_value op_argsort_stable(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("argsort.stable", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean(c, 1, "stable");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "descending", false);
+  return tl::wrap(c, at::argsort(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor
+static napi_value op_renorm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("renorm", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "p");
+  int64_t a2 = tl::i64(c, 2, "dim");
+  at::Scalar a3 = tl::scalar(c, 3, "maxnorm");
+  return tl::wrap(c, at::renorm(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::pow.Scalar(Scalar self, Tensor exponent) -> Tensor
+static napi_value op_pow_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow.Scalar", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
+  return tl::wrap(c, at::pow(a0, a1));
+  TL_OP_END;
+}
+
+// aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
+static napi_value op_float_power_Tensor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("float_power.Tensor_Tensor", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
   return tl::wrap(c, at::float_power(a0, a1));
   TL_OP_END;
 }
 
-// aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor
-static napi_value op_normal_Tensor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.Tensor_Tensor", 3);
+// aten::normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor
+static napi_value op_normal_Tensor_float(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.Tensor_float", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "mean");
-  const at::Tensor& a1 = tl::tensor(c, 1, "std");
+  double a1 = tl::f64_or(c, 1, "std", 1.0);
   c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
   return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_add__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add_.Scalar", 2);
+// aten::alias(Tensor(a) self) -> Tensor(a)
+static napi_value op_alias(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("alias", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::alias(a0));
+  TL_OP_END;
+}
+
+// aten::_foreach_sub_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_sub__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub_.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_add_(a0, a1);
+  at::_foreach_sub_(a0, a1);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
-static napi_value op__foreach_mul__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul_.Scalar", 2);
+// aten::_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()
+static napi_value op__foreach_div__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div_.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  at::_foreach_mul_(a0, a1);
+  at::_foreach_div_(a0, a1);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_add_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
-static napi_value op__foreach_add__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_add_.List", 3);
+// aten::_foreach_sub_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> ()
+static napi_value op__foreach_sub__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sub_.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  at::_foreach_add_(a0, a1, a2);
+  at::_foreach_sub_(a0, a1, a2);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_mul_.List(Tensor(a!)[] self, Tensor[] other) -> ()
-static napi_value op__foreach_mul__List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_mul_.List", 2);
+// aten::_foreach_div_.List(Tensor(a!)[] self, Tensor[] other) -> ()
+static napi_value op__foreach_div__List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_div_.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
-  at::_foreach_mul_(a0, a1);
+  at::_foreach_div_(a0, a1);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_zero_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_zero_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_zero_", 1);
+// aten::_foreach_sqrt_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_sqrt_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_sqrt_", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::_foreach_zero_(a0);
+  at::_foreach_sqrt_(a0);
   return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_neg(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_neg(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_neg", 1);
+// aten::_foreach_reciprocal_(Tensor(a!)[] self) -> ()
+static napi_value op__foreach_reciprocal_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_reciprocal_", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_neg(a0));
+  at::_foreach_reciprocal_(a0);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
-static napi_value op__foreach_addcmul__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcmul_.Scalar", 4);
+// aten::_foreach_addcmul.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
+static napi_value op__foreach_addcmul_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcmul.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1305,161 +1342,155 @@ static napi_value op__foreach_addcmul__Scalar(napi_env env, napi_callback_info i
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  at::_foreach_addcmul_(a0, a1, a2, a3);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_addcmul(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::_foreach_norm.Scalar(Tensor[] self, Scalar ord=2) -> Tensor[]
-static napi_value op__foreach_norm_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_norm.Scalar", 2);
-  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
-  at::TensorList a0(a0_v);
-  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
-  return tl::wrap_list(c, at::_foreach_norm(a0, a1));
+// aten::l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_l1_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("l1_loss", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::l1_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
-static napi_value op_nll_loss_nd(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nll_loss_nd", 5);
+// aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
+static napi_value op_nll_loss2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nll_loss2d", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   auto a2 = tl::opt_tensor(c, 2, "weight");
   int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
   int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  return tl::wrap(c, at::nll_loss_nd(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::nll_loss2d(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor
-static napi_value op_huber_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("huber_loss", 4);
+// aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor
+static napi_value op_elu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("elu", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  double a3 = tl::f64_or(c, 3, "delta", 1.0);
-  return tl::wrap(c, at::huber_loss(a0, a1, a2, a3));
+  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "scale", 1);
+  at::Scalar a3 = tl::scalar_or(c, 3, "input_scale", 1);
+  return tl::wrap(c, at::elu(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::glu(Tensor self, int dim=-1) -> Tensor
-static napi_value op_glu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("glu", 2);
+// aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor
+static napi_value op_hardtanh(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardtanh", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
-  return tl::wrap(c, at::glu(a0, a1));
+  at::Scalar a1 = tl::scalar_or(c, 1, "min_val", -1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "max_val", 1);
+  return tl::wrap(c, at::hardtanh(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::hardswish(Tensor self) -> Tensor
-static napi_value op_hardswish(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardswish", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::hardswish(a0));
+// aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)
+static napi_value op_leaky_relu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("leaky_relu_", 2);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "negative_slope", 0.01);
+  at::leaky_relu_(a0, a1);
+  return c.argv[0];
   TL_OP_END;
 }
 
-// aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor
-static napi_value op_softplus(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("softplus", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "beta", 1);
-  at::Scalar a2 = tl::scalar_or(c, 2, "threshold", 20);
-  return tl::wrap(c, at::softplus(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)
-static napi_value op_adaptive_max_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("adaptive_max_pool2d", 2);
+// aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor
+static napi_value op_adaptive_avg_pool2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("adaptive_avg_pool2d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "output_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap_tuple(c, at::adaptive_max_pool2d(a0, a1));
+  return tl::wrap(c, at::adaptive_avg_pool2d(a0, a1));
   TL_OP_END;
 }
 
-// aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor
-static napi_value op_reflection_pad1d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reflection_pad1d", 2);
+// aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
+static napi_value op_avg_pool3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("avg_pool3d", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "kernel_size", a1_v, 3);
+  at::IntArrayRef a1(a1_v);
+  std::vector<int64_t> a2_v = std::vector<int64_t>{};
+  tl::int_list_or(c, 2, "stride", a2_v, 3);
+  at::IntArrayRef a2(a2_v);
+  std::vector<int64_t> a3_v = std::vector<int64_t>(3, 0);
+  tl::int_list_or(c, 3, "padding", a3_v, 3);
+  at::IntArrayRef a3(a3_v);
+  bool a4 = tl::boolean_or(c, 4, "ceil_mode", false);
+  bool a5 = tl::boolean_or(c, 5, "count_include_pad", true);
+  c10::optional<int64_t> a6 = tl::opt_i64(c, 6, "divisor_override");
+  return tl::wrap(c, at::avg_pool3d(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor
+static napi_value op_replication_pad1d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("replication_pad1d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "padding", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::reflection_pad1d(a0, a1));
+  return tl::wrap(c, at::replication_pad1d(a0, a1));
   TL_OP_END;
 }
 
-// aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor
-static napi_value op_pad(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pad", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "pad", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  std::string a2_s = tl::string_or(c, 2, "mode", std::string("constant"));
-  c10::string_view a2(a2_s);
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "value");
-  return tl::wrap(c, at::pad(a0, a1, a2, a3));
+// aten::_upsample_bilinear2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
+static napi_value op__upsample_bilinear2d_aa_vec(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_upsample_bilinear2d_aa.vec", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
+  bool a2 = tl::boolean(c, 2, "align_corners");
+  std::vector<double> a3_v; c10::optional<at::ArrayRef<double>> a3 = tl::opt_float_list(c, 3, "scale_factors", a3_v);
+  return tl::wrap(c, at::_upsample_bilinear2d_aa(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor
-static napi_value op_upsample_bilinear2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_bilinear2d", 5);
+// aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor
+static napi_value op_upsample_nearest2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_nearest2d", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "output_size", a1_v, 2);
   at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean(c, 2, "align_corners");
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_h");
-  c10::optional<double> a4 = tl::opt_f64(c, 4, "scales_w");
-  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3, a4));
+  c10::optional<double> a2 = tl::opt_f64(c, 2, "scales_h");
+  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_w");
+  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::isinf(Tensor self) -> Tensor
-static napi_value op_isinf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isinf", 1);
+// aten::isneginf(Tensor self) -> Tensor
+static napi_value op_isneginf(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isneginf", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isinf(a0));
+  return tl::wrap(c, at::isneginf(a0));
   TL_OP_END;
 }
 
-// aten::logdet(Tensor self) -> Tensor
-static napi_value op_logdet(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("logdet", 1);
+// aten::outer(Tensor self, Tensor vec2) -> Tensor
+static napi_value op_outer(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("outer", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::logdet(a0));
+  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
+  return tl::wrap(c, at::outer(a0, a1));
   TL_OP_END;
 }
 
-// aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_norm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_norm", 5);
+// aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_vector_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_vector_norm", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "ord");
+  at::Scalar a1 = tl::scalar_or(c, 1, "ord", 2);
   std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_matrix_norm_str_ord(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_matrix_norm.str_ord", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string_or(c, 1, "ord", std::string("fro"));
-  c10::string_view a1(a1_s);
-  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
-  tl::int_list_or(c, 2, "dim", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::linalg_vector_norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
@@ -1518,91 +1549,91 @@ extern const OpEntry ops_0[] = {
   {"ones", op_ones},
   {"cosine_similarity", op_cosine_similarity},
   {"pixel_shuffle", op_pixel_shuffle},
-  {"scalar_tensor", op_scalar_tensor},
-  {"randint", op_randint},
-  {"randint_like", op_randint_like},
-  {"randn_like", op_randn_like},
-  {"reciprocal_", op_reciprocal_},
-  {"repeat_interleave_Tensor", op_repeat_interleave_Tensor},
-  {"reshape_as", op_reshape_as},
-  {"round__decimals", op_round__decimals},
-  {"relu6", op_relu6},
-  {"rsqrt", op_rsqrt},
-  {"celu", op_celu},
-  {"sigmoid", op_sigmoid},
-  {"sinh", op_sinh},
-  {"_softmax", op__softmax},
-  {"squeeze", op_squeeze},
-  {"vstack", op_vstack},
-  {"sqrt", op_sqrt},
-  {"std", op_std},
-  {"std_mean_dim", op_std_mean_dim},
-  {"t", op_t},
-  {"tensordot", op_tensordot},
-  {"one_hot", op_one_hot},
-  {"trunc", op_trunc},
-  {"unsqueeze", op_unsqueeze},
-  {"var_mean", op_var_mean},
-  {"where_self", op_where_self},
-  {"where", op_where},
-  {"norm_ScalarOpt_dtype", op_norm_ScalarOpt_dtype},
-  {"clone", op_clone},
-  {"sub_Scalar", op_sub_Scalar},
-  {"addmm", op_addmm},
-  {"to_device", op_to_device},
-  {"meshgrid_indexing", op_meshgrid_indexing},
-  {"masked_fill_Tensor", op_masked_fill_Tensor},
-  {"index_add_", op_index_add_},
-  {"index_fill__int_Tensor", op_index_fill__int_Tensor},
-  {"scatter_value", op_scatter_value},
-  {"scatter_value_reduce", op_scatter_value_reduce},
-  {"scatter_reduce_two", op_scatter_reduce_two},
-  {"bitwise_and_Scalar_Tensor", op_bitwise_and_Scalar_Tensor},
-  {"bitwise_or_Tensor", op_bitwise_or_Tensor},
-  {"tril_", op_tril_},
-  {"addbmm", op_addbmm},
-  {"uniform_", op_uniform_},
-  {"triu", op_triu},
-  {"ne_Scalar", op_ne_Scalar},
-  {"eq_Scalar", op_eq_Scalar},
-  {"le_Scalar", op_le_Scalar},
-  {"lt_Scalar", op_lt_Scalar},
-  {"index_select", op_index_select},
-  {"addcmul", op_addcmul},
-  {"cross_entropy_loss", op_cross_entropy_loss},
-  {"erfinv", op_erfinv},
-  {"atan2", op_atan2},
-  {"fmod_Scalar", op_fmod_Scalar},
-  {"remainder_Tensor", op_remainder_Tensor},
-  {"max", op_max},
-  {"minimum", op_minimum},
-  {"msort", op_msort},
-  {"all", op_all},
-  {"equal", op_equal},
-  {"pow__Scalar", op_pow__Scalar},
-  {"float_power_Tensor_Scalar", op_float_power_Tensor_Scalar},
-  {"normal_Tensor_Tensor", op_normal_Tensor_Tensor},
-  {"_foreach_add__Scalar", op__foreach_add__Scalar},
-  {"_foreach_mul__Scalar", op__foreach_mul__Scalar},
-  {"_foreach_add__List", op__foreach_add__List},
-  {"_foreach_mul__List", op__foreach_mul__List},
-  {"_foreach_zero_", op__foreach_zero_},
-  {"_foreach_neg", op__foreach_neg},
-  {"_foreach_addcmul__Scalar", op__foreach_addcmul__Scalar},
-  {"_foreach_norm_Scalar", op__foreach_norm_Scalar},
-  {"nll_loss_nd", op_nll_loss_nd},
-  {"huber_loss", op_huber_loss},
-  {"glu", op_glu},
-  {"hardswish", op_hardswish},
-  {"softplus", op_softplus},
-  {"adaptive_max_pool2d", op_adaptive_max_pool2d},
-  {"reflection_pad1d", op_reflection_pad1d},
-  {"pad", op_pad},
-  {"upsample_bilinear2d", op_upsample_bilinear2d},
-  {"isinf", op_isinf},
-  {"logdet", op_logdet},
-  {"linalg_norm", op_linalg_norm},
-  {"linalg_matrix_norm_str_ord", op_linalg_matrix_norm_str_ord},
+  {"pin_memory", op_pin_memory},
+  {"rand_generator", op_rand_generator},
+  {"randint_low", op_randint_low},
+  {"randn", op_randn},
+  {"randperm_generator", op_randperm_generator},
+  {"neg_", op_neg_},
+  {"repeat_interleave_self_int", op_repeat_interleave_self_int},
+  {"round_", op_round_},
+  {"relu", op_relu},
+  {"gelu", op_gelu},
+  {"select_int", op_select_int},
+  {"silu_", op_silu_},
+  {"logit", op_logit},
+  {"slice_Tensor", op_slice_Tensor},
+  {"split_sizes", op_split_sizes},
+  {"stack", op_stack},
+  {"sum_dim_IntList", op_sum_dim_IntList},
+  {"square", op_square},
+  {"std_correction", op_std_correction},
+  {"prod", op_prod},
+  {"tanh", op_tanh},
+  {"tile", op_tile},
+  {"roll", op_roll},
+  {"type_as", op_type_as},
+  {"var_dim", op_var_dim},
+  {"var_mean_correction", op_var_mean_correction},
+  {"where_ScalarOther", op_where_ScalarOther},
+  {"zeros_like", op_zeros_like},
+  {"norm_ScalarOpt_dim_dtype", op_norm_ScalarOpt_dim_dtype},
+  {"sub_Tensor", op_sub_Tensor},
+  {"rsub_Tensor", op_rsub_Tensor},
+  {"unbind_int", op_unbind_int},
+  {"to_other", op_to_other},
+  {"masked_fill_Scalar", op_masked_fill_Scalar},
+  {"view", op_view},
+  {"index_fill__int_Scalar", op_index_fill__int_Scalar},
+  {"scatter_src", op_scatter_src},
+  {"scatter_reduce", op_scatter_reduce},
+  {"scatter_add", op_scatter_add},
+  {"eq__Tensor", op_eq__Tensor},
+  {"bitwise_or_Scalar", op_bitwise_or_Scalar},
+  {"bitwise_xor_Scalar_Tensor", op_bitwise_xor_Scalar_Tensor},
+  {"lerp__Scalar", op_lerp__Scalar},
+  {"random__to", op_random__to},
+  {"diag", op_diag},
+  {"tril_indices", op_tril_indices},
+  {"ne__Scalar", op_ne__Scalar},
+  {"ge_Scalar", op_ge_Scalar},
+  {"gt_Scalar", op_gt_Scalar},
+  {"take", op_take},
+  {"nonzero", op_nonzero},
+  {"addcdiv", op_addcdiv},
+  {"lgamma", op_lgamma},
+  {"signbit", op_signbit},
+  {"lerp_Tensor", op_lerp_Tensor},
+  {"hypot", op_hypot},
+  {"min", op_min},
+  {"maximum", op_maximum},
+  {"sort", op_sort},
+  {"argsort_stable", op_argsort_stable},
+  {"renorm", op_renorm},
+  {"pow_Scalar", op_pow_Scalar},
+  {"float_power_Tensor_Tensor", op_float_power_Tensor_Tensor},
+  {"normal_Tensor_float", op_normal_Tensor_float},
+  {"alias", op_alias},
+  {"_foreach_sub__Scalar", op__foreach_sub__Scalar},
+  {"_foreach_div__Scalar", op__foreach_div__Scalar},
+  {"_foreach_sub__List", op__foreach_sub__List},
+  {"_foreach_div__List", op__foreach_div__List},
+  {"_foreach_sqrt_", op__foreach_sqrt_},
+  {"_foreach_reciprocal_", op__foreach_reciprocal_},
+  {"_foreach_addcmul_Scalar", op__foreach_addcmul_Scalar},
+  {"l1_loss", op_l1_loss},
+  {"nll_loss2d", op_nll_loss2d},
+  {"elu", op_elu},
+  {"hardtanh", op_hardtanh},
+  {"leaky_relu_", op_leaky_relu_},
+  {"adaptive_avg_pool2d", op_adaptive_avg_pool2d},
+  {"avg_pool3d", op_avg_pool3d},
+  {"replication_pad1d", op_replication_pad1d},
+  {"_upsample_bilinear2d_aa_vec", op__upsample_bilinear2d_aa_vec},
+  {"upsample_nearest2d", op_upsample_nearest2d},
+  {"isneginf", op_isneginf},
+  {"outer", op_outer},
+  {"linalg_vector_norm", op_linalg_vector_norm},
   {nullptr, nullptr},
 };
 }  // namespace tl

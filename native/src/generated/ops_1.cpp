@@ -574,403 +574,407 @@ static napi_value op_pixel_unshuffle(napi_env env, napi_callback_info info) {
   TL_OP_END;
 }
 
-// aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_rand(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rand", 5);
+// aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor
+static napi_value op_poisson_nll_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("poisson_nll_loss", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "input");
+  const at::Tensor& a1 = tl::tensor(c, 1, "target");
+  bool a2 = tl::boolean(c, 2, "log_input");
+  bool a3 = tl::boolean(c, 3, "full");
+  double a4 = tl::f64(c, 4, "eps");
+  int64_t a5 = tl::i64(c, 5, "reduction");
+  return tl::wrap(c, at::poisson_nll_loss(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op_rand_like(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rand_like", 6);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
+  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
+  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
+  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
+  c10::optional<at::MemoryFormat> a5 = tl::opt_memory_format(c, 5, "memory_format");
+  return tl::wrap(c, at::rand_like(a0, a1, a2, a3, a4, a5));
+  TL_OP_END;
+}
+
+// aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randint_low_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randint.low_generator", 8);
+  int64_t a0 = tl::i64(c, 0, "low");
+  int64_t a1 = tl::i64(c, 1, "high");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "size", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
+  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
+  c10::optional<at::ScalarType> a4 = tl::absent(c, 4) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 4, "dtype");
+  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
+  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
+  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
+  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6, a7));
+  TL_OP_END;
+}
+
+// aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_randn_generator(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("randn.generator", 6);
   std::vector<int64_t> a0_v;
   tl::int_list(c, 0, "size", a0_v, 0);
   at::IntArrayRef a0(a0_v);
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::rand(a0, a1, a2, a3, a4));
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  c10::optional<at::Layout> a3 = tl::opt_layout(c, 3, "layout");
+  c10::optional<at::Device> a4 = tl::opt_device(c, 4, "device");
+  c10::optional<bool> a5 = tl::opt_boolean(c, 5, "pin_memory");
+  return tl::wrap(c, at::randn(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randint_generator(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint.generator", 7);
-  int64_t a0 = tl::i64(c, 0, "high");
+// aten::reciprocal(Tensor self) -> Tensor
+static napi_value op_reciprocal(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reciprocal", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::reciprocal(a0));
+  TL_OP_END;
+}
+
+// aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
+static napi_value op_repeat(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("repeat", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "size", a1_v, 0);
+  tl::int_list(c, 1, "repeats", a1_v, 0);
   at::IntArrayRef a1(a1_v);
-  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
-  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  return tl::wrap(c, at::randint(a0, a1, a2, a3, a4, a5, a6));
+  return tl::wrap(c, a0.repeat(a1));
   TL_OP_END;
 }
 
-// aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
-static napi_value op_randint_like_low_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randint_like.low_dtype", 8);
+// aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
+static napi_value op_reshape(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("reshape", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "low");
-  int64_t a2 = tl::i64(c, 2, "high");
-  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
-  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
-  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
-  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
-  c10::optional<at::MemoryFormat> a7 = tl::opt_memory_format(c, 7, "memory_format");
-  return tl::wrap(c, at::randint_like(a0, a1, a2, a3, a4, a5, a6, a7));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "shape", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::reshape(a0, a1));
   TL_OP_END;
 }
 
-// aten::randperm(int n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_randperm(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("randperm", 5);
-  int64_t a0 = tl::i64(c, 0, "n");
-  c10::optional<at::ScalarType> a1 = tl::absent(c, 1) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 1, "dtype");
-  c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
-  c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
-  c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::randperm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::neg(Tensor self) -> Tensor
-static napi_value op_neg(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("neg", 1);
+// aten::round.decimals(Tensor self, *, int decimals) -> Tensor
+static napi_value op_round_decimals(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("round.decimals", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::neg(a0));
+  int64_t a1 = tl::i64(c, 1, "decimals");
+  return tl::wrap(c, at::round(a0, a1));
   TL_OP_END;
 }
 
-// aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor
-static napi_value op_repeat_interleave_self_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("repeat_interleave.self_Tensor", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "repeats");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
-  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "output_size");
-  return tl::wrap(c, at::repeat_interleave(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::round(Tensor self) -> Tensor
-static napi_value op_round(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("round", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::round(a0));
-  TL_OP_END;
-}
-
-// aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor
-static napi_value op_rrelu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rrelu", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "lower", 0.125);
-  at::Scalar a2 = tl::scalar_or(c, 2, "upper", 0.3333333333333333);
-  bool a3 = tl::boolean_or(c, 3, "training", false);
-  c10::optional<at::Generator> a4 = tl::opt_generator(c, 4, "generator");
-  return tl::wrap(c, at::rrelu(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::prelu(Tensor self, Tensor weight) -> Tensor
-static napi_value op_prelu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("prelu", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "weight");
-  return tl::wrap(c, at::prelu(a0, a1));
-  TL_OP_END;
-}
-
-// aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_rsqrt_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("rsqrt_", 1);
+// aten::relu_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_relu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("relu_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::rsqrt_(a0);
+  at::relu_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::silu(Tensor self) -> Tensor
-static napi_value op_silu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("silu", 1);
+// aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor
+static napi_value op_hardshrink(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardshrink", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::silu(a0));
+  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
+  return tl::wrap(c, at::hardshrink(a0, a1));
   TL_OP_END;
 }
 
-// aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_sigmoid_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sigmoid_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::sigmoid_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::detach(Tensor(a) self) -> Tensor(a)
-static napi_value op_detach(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("detach", 1);
+// aten::selu(Tensor self) -> Tensor
+static napi_value op_selu(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("selu", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::detach(a0));
+  return tl::wrap(c, at::selu(a0));
   TL_OP_END;
 }
 
-// aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
-static napi_value op_split_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("split.Tensor", 3);
+// aten::mish(Tensor self) -> Tensor
+static napi_value op_mish(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("mish", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "split_size");
-  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
-  return tl::wrap_list(c, at::split(a0, a1, a2));
+  return tl::wrap(c, at::mish(a0));
   TL_OP_END;
 }
 
-// aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)
-static napi_value op_squeeze_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("squeeze.dim", 2);
+// aten::sin(Tensor self) -> Tensor
+static napi_value op_sin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sin", 1);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  return tl::wrap(c, at::sin(a0));
+  TL_OP_END;
+}
+
+// aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
+static napi_value op_softmax_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("softmax.int", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
-  return tl::wrap(c, at::squeeze(a0, a1));
+  c10::optional<at::ScalarType> a2 = tl::opt_dtype(c, 2, "dtype");
+  return tl::wrap(c, at::softmax(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_sum(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sum", 2);
+// aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]
+static napi_value op_split_with_sizes(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("split_with_sizes", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
-  return tl::wrap(c, at::sum(a0, a1));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "split_sizes", a1_v, 0);
+  at::IntArrayRef a1(a1_v);
+  int64_t a2 = tl::i64_or(c, 2, "dim", 0);
+  return tl::wrap_list(c, at::split_with_sizes(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::sqrt_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_sqrt_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sqrt_", 1);
+// aten::hstack(Tensor[] tensors) -> Tensor
+static napi_value op_hstack(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hstack", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  return tl::wrap(c, at::hstack(a0));
+  TL_OP_END;
+}
+
+// aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_nansum(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("nansum", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::nansum(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::square_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_square_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("square_", 1);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::sqrt_(a0);
+  at::square_(a0);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor
-static napi_value op_std_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std.dim", 4);
+// aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)
+static napi_value op_std_mean(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("std_mean", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap(c, at::std(a0, a1, a2, a3));
+  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
+  return tl::wrap_tuple(c, at::std_mean(a0, a1));
   TL_OP_END;
 }
 
-// aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_std_mean_correction(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("std_mean.correction", 4);
+// aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_prod_dim_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("prod.dim_int", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim");
+  bool a2 = tl::boolean_or(c, 2, "keepdim", false);
+  c10::optional<at::ScalarType> a3 = tl::opt_dtype(c, 3, "dtype");
+  return tl::wrap(c, at::prod(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::tanh_(Tensor(a!) self) -> Tensor(a!)
+static napi_value op_tanh_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("tanh_", 1);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::tanh_(a0);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
+static napi_value op_transpose_int(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("transpose.int", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64(c, 1, "dim0");
+  int64_t a2 = tl::i64(c, 2, "dim1");
+  return tl::wrap(c, at::transpose(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor
+static napi_value op_triplet_margin_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triplet_margin_loss", 8);
+  const at::Tensor& a0 = tl::tensor(c, 0, "anchor");
+  const at::Tensor& a1 = tl::tensor(c, 1, "positive");
+  const at::Tensor& a2 = tl::tensor(c, 2, "negative");
+  double a3 = tl::f64_or(c, 3, "margin", 1.0);
+  double a4 = tl::f64_or(c, 4, "p", 2.0);
+  double a5 = tl::f64_or(c, 5, "eps", 1e-06);
+  bool a6 = tl::boolean_or(c, 6, "swap", false);
+  int64_t a7 = tl::i64_or(c, 7, "reduction", at::Reduction::Mean);
+  return tl::wrap(c, at::triplet_margin_loss(a0, a1, a2, a3, a4, a5, a6, a7));
+  TL_OP_END;
+}
+
+// aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)
+static napi_value op_unique_consecutive(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unique_consecutive", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  bool a1 = tl::boolean_or(c, 1, "return_inverse", false);
+  bool a2 = tl::boolean_or(c, 2, "return_counts", false);
+  c10::optional<int64_t> a3 = tl::opt_i64(c, 3, "dim");
+  return tl::wrap_tuple(c, at::unique_consecutive(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
+static napi_value op_var_correction(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("var.correction", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
   c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "correction");
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::std_mean(a0, a1, a2, a3));
+  return tl::wrap(c, at::var(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::tan(Tensor self) -> Tensor
-static napi_value op_tan(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tan", 1);
+// aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)
+static napi_value op_view_as(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view_as", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::tan(a0));
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, a0.view_as(a1));
   TL_OP_END;
 }
 
-// aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor
-static napi_value op_threshold(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("threshold", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "threshold");
-  at::Scalar a2 = tl::scalar(c, 2, "value");
-  return tl::wrap(c, at::threshold(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::flip(Tensor self, int[] dims) -> Tensor
-static napi_value op_flip(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("flip", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "dims", a1_v, 0);
-  at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::flip(a0, a1));
-  TL_OP_END;
-}
-
-// aten::trunc_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_trunc_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("trunc_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::trunc_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::var(Tensor self, bool unbiased=True) -> Tensor
-static napi_value op_var(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  bool a1 = tl::boolean_or(c, 1, "unbiased", true);
-  return tl::wrap(c, at::var(a0, a1));
-  TL_OP_END;
-}
-
-// aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)
-static napi_value op_var_mean_dim(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("var_mean.dim", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "dim", a1_v, 1);
-  bool a2 = tl::boolean_or(c, 2, "unbiased", true);
-  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
-  return tl::wrap_tuple(c, at::var_mean(a0, a1, a2, a3));
-  TL_OP_END;
-}
-
-// aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor
-static napi_value op_where_ScalarSelf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("where.ScalarSelf", 3);
+// aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor
+static napi_value op_where_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("where.Scalar", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "condition");
   at::Scalar a1 = tl::scalar(c, 1, "self");
-  const at::Tensor& a2 = tl::tensor(c, 2, "other");
+  at::Scalar a2 = tl::scalar(c, 2, "other");
   return tl::wrap(c, at::where(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_zeros(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("zeros", 5);
-  std::vector<int64_t> a0_v;
-  tl::int_list(c, 0, "size", a0_v, 0);
-  at::IntArrayRef a0(a0_v);
+// aten::poisson(Tensor self, Generator? generator=None) -> Tensor
+static napi_value op_poisson(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("poisson", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
+  return tl::wrap(c, at::poisson(a0, a1));
+  TL_OP_END;
+}
+
+// aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor
+static napi_value op_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("norm.ScalarOpt_dim", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  c10::optional<at::Scalar> a1 = tl::opt_scalar(c, 1, "p");
+  std::vector<int64_t> a2_v;
+  tl::int_list(c, 2, "dim", a2_v, 1);
+  at::IntArrayRef a2(a2_v);
+  bool a3 = tl::boolean_or(c, 3, "keepdim", false);
+  return tl::wrap(c, at::norm(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)
+static napi_value op_sub__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sub_.Tensor", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  a0.sub_(a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+static napi_value op_rsub_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("rsub.Scalar", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
+  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
+  return tl::wrap(c, at::rsub(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::_to_copy(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, MemoryFormat? memory_format=None) -> Tensor
+static napi_value op__to_copy(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_to_copy", 7);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
   c10::optional<at::ScalarType> a1 = tl::opt_dtype(c, 1, "dtype");
   c10::optional<at::Layout> a2 = tl::opt_layout(c, 2, "layout");
   c10::optional<at::Device> a3 = tl::opt_device(c, 3, "device");
   c10::optional<bool> a4 = tl::opt_boolean(c, 4, "pin_memory");
-  return tl::wrap(c, at::zeros(a0, a1, a2, a3, a4));
+  bool a5 = tl::boolean_or(c, 5, "non_blocking", false);
+  c10::optional<at::MemoryFormat> a6 = tl::opt_memory_format(c, 6, "memory_format");
+  return tl::wrap(c, at::_to_copy(a0, a1, a2, a3, a4, a5, a6));
   TL_OP_END;
 }
 
-// aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor
-static napi_value op_norm_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("norm.Scalar", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "p", 2);
-  return tl::wrap(c, at::norm(a0, a1));
+// aten::meshgrid(Tensor[] tensors) -> Tensor[]
+static napi_value op_meshgrid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("meshgrid", 1);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "tensors");
+  at::TensorList a0(a0_v);
+  return tl::wrap_list(c, at::meshgrid(a0));
   TL_OP_END;
 }
 
-// aten::zero_(Tensor(a!) self) -> Tensor(a!)
-static napi_value op_zero_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("zero_", 1);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::zero_(a0);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_sub__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sub_.Scalar", 3);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  a0.sub_(at::native::wrapped_scalar_tensor(a1), a2);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)
-static napi_value op_addmm_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addmm_", 5);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mat1");
-  const at::Tensor& a2 = tl::tensor(c, 2, "mat2");
-  at::Scalar a3 = tl::scalar_or(c, 3, "beta", 1);
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  a0.addmm_(a1, a2, a3, a4);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
-static napi_value op_to_dtype(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("to.dtype", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
-  bool a2 = tl::boolean_or(c, 2, "non_blocking", false);
-  bool a3 = tl::boolean_or(c, 3, "copy", false);
-  c10::optional<at::MemoryFormat> a4 = tl::opt_memory_format(c, 4, "memory_format");
-  return tl::wrap(c, a0.to(a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)
-static napi_value op_masked_fill__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_fill_.Scalar", 3);
+// aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)
+static napi_value op_masked_fill__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("masked_fill_.Tensor", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  at::Scalar a2 = tl::scalar(c, 2, "value");
+  const at::Tensor& a2 = tl::tensor(c, 2, "value");
   a0.masked_fill_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor
-static napi_value op_masked_scatter(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_scatter", 3);
+// aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a)
+static napi_value op_view_dtype(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("view.dtype", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  const at::Tensor& a2 = tl::tensor(c, 2, "source");
-  return tl::wrap(c, at::masked_scatter(a0, a1, a2));
+  at::ScalarType a1 = tl::dtype(c, 1, "dtype");
+  return tl::wrap(c, a0.view(a1));
   TL_OP_END;
 }
 
-// aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor
-static napi_value op_index_add(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_add", 5);
+// aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor
+static napi_value op_index_fill_int_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("index_fill.int_Scalar", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "source");
-  at::Scalar a4 = tl::scalar_or(c, 4, "alpha", 1);
-  return tl::wrap(c, at::index_add(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor
-static napi_value op_index_fill_int_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("index_fill.int_Tensor", 4);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "dim");
-  const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  const at::Tensor& a3 = tl::tensor(c, 3, "value");
+  at::Scalar a3 = tl::scalar(c, 3, "value");
   return tl::wrap(c, at::index_fill(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)
-static napi_value op_scatter__value(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.value", 4);
+// aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
+static napi_value op_scatter__src(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.src", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
   a0.scatter_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)
-static napi_value op_scatter__value_reduce(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("scatter_.value_reduce", 5);
+// aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)
+static napi_value op_scatter__reduce(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_.reduce", 5);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   int64_t a1 = tl::i64(c, 1, "dim");
   const at::Tensor& a2 = tl::tensor(c, 2, "index");
-  at::Scalar a3 = tl::scalar(c, 3, "value");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
   std::string a4_s = tl::string(c, 4, "reduce");
   c10::string_view a4(a4_s);
   a0.scatter_(a1, a2, a3, a4);
@@ -978,329 +982,333 @@ static napi_value op_scatter__value_reduce(napi_env env, napi_callback_info info
   TL_OP_END;
 }
 
-// aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
-static napi_value op_eq__Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq_.Scalar", 2);
+// aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
+static napi_value op_scatter_add_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("scatter_add_", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
-  a0.eq_(a1);
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  const at::Tensor& a3 = tl::tensor(c, 3, "src");
+  a0.scatter_add_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_bitwise_and_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_and.Tensor", 2);
+// aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_bitwise_and_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_and.Scalar", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::bitwise_and(a0, a1));
   TL_OP_END;
 }
 
-// aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor
-static napi_value op_bitwise_xor_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("bitwise_xor.Scalar", 2);
+// aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
+static napi_value op_bitwise_or_Scalar_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_or.Scalar_Tensor", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  return tl::wrap(c, at::bitwise_or(a0, a1));
+  TL_OP_END;
+}
+
+// aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_bitwise_xor_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("bitwise_xor.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar(c, 1, "other");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
   return tl::wrap(c, at::bitwise_xor(a0, a1));
   TL_OP_END;
 }
 
-// aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)
-static napi_value op_triu_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("triu_", 2);
+// aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)
+static napi_value op_lerp__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("lerp_.Tensor", 3);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  a0.triu_(a1);
+  const at::Tensor& a1 = tl::tensor(c, 1, "end");
+  const at::Tensor& a2 = tl::tensor(c, 2, "weight");
+  a0.lerp_(a1, a2);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_random__from(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("random_.from", 4);
+// aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)
+static napi_value op_random_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("random_", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "from");
-  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "to");
-  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
-  a0.random_(a1, a2, a3);
+  c10::optional<at::Generator> a1 = tl::opt_generator(c, 1, "generator");
+  a0.random_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_exponential_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("exponential_", 3);
+// aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor
+static napi_value op_cross(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("cross", 3);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  return tl::wrap(c, at::cross(a0, a1, a2));
+  TL_OP_END;
+}
+
+// aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
+static napi_value op_triu_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("triu_indices", 7);
+  int64_t a0 = tl::i64(c, 0, "row");
+  int64_t a1 = tl::i64(c, 1, "col");
+  int64_t a2 = tl::i64_or(c, 2, "offset", 0);
+  c10::optional<at::ScalarType> a3 = tl::absent(c, 3) ? c10::optional<at::ScalarType>(at::kLong) : tl::opt_dtype(c, 3, "dtype");
+  c10::optional<at::Layout> a4 = tl::opt_layout(c, 4, "layout");
+  c10::optional<at::Device> a5 = tl::opt_device(c, 5, "device");
+  c10::optional<bool> a6 = tl::opt_boolean(c, 6, "pin_memory");
+  return tl::wrap(c, at::triu_indices(a0, a1, a2, a3, a4, a5, a6));
+  TL_OP_END;
+}
+
+// aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+static napi_value op_ne__Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ne_.Tensor", 2);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "lambd", 1.0);
-  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
-  a0.exponential_(a1, a2);
+  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+  a0.ne_(a1);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::tril(Tensor self, int diagonal=0) -> Tensor
-static napi_value op_tril(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("tril", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "diagonal", 0);
-  return tl::wrap(c, at::tril(a0, a1));
-  TL_OP_END;
-}
-
-// aten::ne.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_ne_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("ne.Tensor", 2);
+// aten::ge.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_ge_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ge.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::ne(a0, a1));
+  return tl::wrap(c, at::ge(a0, a1));
   TL_OP_END;
 }
 
-// aten::eq.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_eq_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("eq.Tensor", 2);
+// aten::gt.Tensor(Tensor self, Tensor other) -> Tensor
+static napi_value op_gt_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gt.Tensor", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::eq(a0, a1));
+  return tl::wrap(c, at::gt(a0, a1));
   TL_OP_END;
 }
 
-// aten::le.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_le_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("le.Tensor", 2);
+// aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor
+static napi_value op_take_along_dim(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("take_along_dim", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::le(a0, a1));
+  const at::Tensor& a1 = tl::tensor(c, 1, "indices");
+  c10::optional<int64_t> a2 = tl::opt_i64(c, 2, "dim");
+  return tl::wrap(c, at::take_along_dim(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::lt.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_lt_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lt.Tensor", 2);
+// aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
+static napi_value op_gather(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("gather", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::lt(a0, a1));
+  int64_t a1 = tl::i64(c, 1, "dim");
+  const at::Tensor& a2 = tl::tensor(c, 2, "index");
+  bool a3 = tl::boolean_or(c, 3, "sparse_grad", false);
+  return tl::wrap(c, at::gather(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::masked_select(Tensor self, Tensor mask) -> Tensor
-static napi_value op_masked_select(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("masked_select", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "mask");
-  return tl::wrap(c, at::masked_select(a0, a1));
-  TL_OP_END;
-}
-
-// aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
-static napi_value op_addcmul_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("addcmul_", 4);
+// aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
+static napi_value op_addcdiv_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("addcdiv_", 4);
   at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "tensor1");
   const at::Tensor& a2 = tl::tensor(c, 2, "tensor2");
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  a0.addcmul_(a1, a2, a3);
+  a0.addcdiv_(a1, a2, a3);
   return c.argv[0];
   TL_OP_END;
 }
 
-// aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
-static napi_value op_multinomial(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("multinomial", 4);
+// aten::digamma(Tensor self) -> Tensor
+static napi_value op_digamma(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("digamma", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64(c, 1, "num_samples");
-  bool a2 = tl::boolean_or(c, 2, "replacement", false);
-  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
-  return tl::wrap(c, at::multinomial(a0, a1, a2, a3));
+  return tl::wrap(c, at::digamma(a0));
   TL_OP_END;
 }
 
-// aten::sign(Tensor self) -> Tensor
-static napi_value op_sign(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("sign", 1);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::sign(a0));
-  TL_OP_END;
-}
-
-// aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor
-static napi_value op_lerp_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("lerp.Scalar", 3);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "end");
-  at::Scalar a2 = tl::scalar(c, 2, "weight");
-  return tl::wrap(c, at::lerp(a0, a1, a2));
-  TL_OP_END;
-}
-
-// aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor
-static napi_value op_fmod_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmod.Tensor", 2);
+// aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor
+static napi_value op_dist(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("dist", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::fmod(a0, a1));
+  at::Scalar a2 = tl::scalar_or(c, 2, "p", 2);
+  return tl::wrap(c, at::dist(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor
-static napi_value op_remainder_Scalar_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("remainder.Scalar_Tensor", 2);
-  at::Scalar a0 = tl::scalar(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "other");
+// aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor
+static napi_value op_histc(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("histc", 4);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  int64_t a1 = tl::i64_or(c, 1, "bins", 100);
+  at::Scalar a2 = tl::scalar_or(c, 2, "min", 0);
+  at::Scalar a3 = tl::scalar_or(c, 3, "max", 0);
+  return tl::wrap(c, at::histc(a0, a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor
+static napi_value op_remainder_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("remainder.Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "other");
   return tl::wrap(c, at::remainder(a0, a1));
   TL_OP_END;
 }
 
-// aten::fmax(Tensor self, Tensor other) -> Tensor
-static napi_value op_fmax(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("fmax", 2);
+// aten::fmin(Tensor self, Tensor other) -> Tensor
+static napi_value op_fmin(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("fmin", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::fmax(a0, a1));
+  return tl::wrap(c, at::fmin(a0, a1));
   TL_OP_END;
 }
 
-// aten::min.other(Tensor self, Tensor other) -> Tensor
-static napi_value op_min_other(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("min.other", 2);
+// aten::max.other(Tensor self, Tensor other) -> Tensor
+static napi_value op_max_other(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max.other", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "other");
-  return tl::wrap(c, at::min(a0, a1));
+  return tl::wrap(c, at::max(a0, a1));
   TL_OP_END;
 }
 
-// aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
-static napi_value op_argsort(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("argsort", 3);
+// aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+static napi_value op_sort_stable(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("sort.stable", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  int64_t a1 = tl::i64_or(c, 1, "dim", -1);
-  bool a2 = tl::boolean_or(c, 2, "descending", false);
-  return tl::wrap(c, at::argsort(a0, a1, a2));
+  c10::optional<bool> a1 = tl::opt_boolean(c, 1, "stable");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "descending", false);
+  return tl::wrap_tuple(c, at::sort(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::any(Tensor self) -> Tensor
-static napi_value op_any(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("any", 1);
+// aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)
+static napi_value op_topk(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("topk", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::any(a0));
+  int64_t a1 = tl::i64(c, 1, "k");
+  int64_t a2 = tl::i64_or(c, 2, "dim", -1);
+  bool a3 = tl::boolean_or(c, 3, "largest", true);
+  bool a4 = tl::boolean_or(c, 4, "sorted", true);
+  return tl::wrap_tuple(c, at::topk(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
-// aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
-static napi_value op_pow_Tensor_Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow.Tensor_Tensor", 2);
+// aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)
+static napi_value op_unfold(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("unfold", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
+  int64_t a1 = tl::i64(c, 1, "dimension");
+  int64_t a2 = tl::i64(c, 2, "size");
+  int64_t a3 = tl::i64(c, 3, "step");
+  return tl::wrap(c, a0.unfold(a1, a2, a3));
+  TL_OP_END;
+}
+
+// aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
+static napi_value op_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("pow.Tensor_Scalar", 2);
+  const at::Tensor& a0 = tl::tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar(c, 1, "exponent");
   return tl::wrap(c, at::pow(a0, a1));
   TL_OP_END;
 }
 
-// aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)
-static napi_value op_pow__Tensor(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("pow_.Tensor", 2);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+// aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor
+static napi_value op_float_power_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("float_power.Scalar", 2);
+  at::Scalar a0 = tl::scalar(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "exponent");
-  a0.pow_(a1);
-  return c.argv[0];
+  return tl::wrap(c, at::float_power(a0, a1));
   TL_OP_END;
 }
 
-// aten::normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)
-static napi_value op_normal_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal_", 4);
-  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
-  double a1 = tl::f64_or(c, 1, "mean", 0.0);
-  double a2 = tl::f64_or(c, 2, "std", 1.0);
-  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
-  a0.normal_(a1, a2, a3);
-  return c.argv[0];
-  TL_OP_END;
-}
-
-// aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
-static napi_value op_normal_float_float(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("normal.float_float", 8);
+// aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor
+static napi_value op_normal_float_Tensor(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("normal.float_Tensor", 3);
   double a0 = tl::f64(c, 0, "mean");
-  double a1 = tl::f64(c, 1, "std");
-  std::vector<int64_t> a2_v;
-  tl::int_list(c, 2, "size", a2_v, 0);
-  at::IntArrayRef a2(a2_v);
-  c10::optional<at::Generator> a3 = tl::opt_generator(c, 3, "generator");
-  c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  c10::optional<at::Layout> a5 = tl::opt_layout(c, 5, "layout");
-  c10::optional<at::Device> a6 = tl::opt_device(c, 6, "device");
-  c10::optional<bool> a7 = tl::opt_boolean(c, 7, "pin_memory");
-  return tl::wrap(c, at::normal(a0, a1, a2, a3, a4, a5, a6, a7));
+  const at::Tensor& a1 = tl::tensor(c, 1, "std");
+  c10::optional<at::Generator> a2 = tl::opt_generator(c, 2, "generator");
+  return tl::wrap(c, at::normal(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_sub.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_sub_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub.Scalar", 2);
+// aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_add_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_sub(a0, a1));
+  return tl::wrap_list(c, at::_foreach_add(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_div.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
-static napi_value op__foreach_div_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div.Scalar", 2);
+// aten::_foreach_mul.Scalar(Tensor[] self, Scalar scalar) -> Tensor[]
+static napi_value op__foreach_mul_Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul.Scalar", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   at::Scalar a1 = tl::scalar(c, 1, "scalar");
-  return tl::wrap_list(c, at::_foreach_div(a0, a1));
+  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_sub.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
-static napi_value op__foreach_sub_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sub.List", 3);
+// aten::_foreach_add.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[]
+static napi_value op__foreach_add_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_add.List", 3);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
   at::Scalar a2 = tl::scalar_or(c, 2, "alpha", 1);
-  return tl::wrap_list(c, at::_foreach_sub(a0, a1, a2));
+  return tl::wrap_list(c, at::_foreach_add(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_foreach_div.List(Tensor[] self, Tensor[] other) -> Tensor[]
-static napi_value op__foreach_div_List(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_div.List", 2);
+// aten::_foreach_mul.List(Tensor[] self, Tensor[] other) -> Tensor[]
+static napi_value op__foreach_mul_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_mul.List", 2);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
   at::TensorList a1(a1_v);
-  return tl::wrap_list(c, at::_foreach_div(a0, a1));
+  return tl::wrap_list(c, at::_foreach_mul(a0, a1));
   TL_OP_END;
 }
 
-// aten::_foreach_sqrt(Tensor[] self) -> Tensor[]
-static napi_value op__foreach_sqrt(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_sqrt", 1);
+// aten::_foreach_exp(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_exp(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_exp", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  return tl::wrap_list(c, at::_foreach_sqrt(a0));
+  return tl::wrap_list(c, at::_foreach_exp(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_neg_(Tensor(a!)[] self) -> ()
-static napi_value op__foreach_neg_(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_neg_", 1);
+// aten::_foreach_abs(Tensor[] self) -> Tensor[]
+static napi_value op__foreach_abs(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_abs", 1);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
-  at::_foreach_neg_(a0);
-  return tl::undefined_value(c);
+  return tl::wrap_list(c, at::_foreach_abs(a0));
   TL_OP_END;
 }
 
-// aten::_foreach_addcdiv.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[]
-static napi_value op__foreach_addcdiv_Scalar(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_foreach_addcdiv.Scalar", 4);
+// aten::_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()
+static napi_value op__foreach_addcdiv__Scalar(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_addcdiv_.Scalar", 4);
   std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
   at::TensorList a0(a0_v);
   std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "tensor1");
@@ -1308,71 +1316,88 @@ static napi_value op__foreach_addcdiv_Scalar(napi_env env, napi_callback_info in
   std::vector<at::Tensor> a2_v = tl::tensor_list(c, 2, "tensor2");
   at::TensorList a2(a2_v);
   at::Scalar a3 = tl::scalar_or(c, 3, "value", 1);
-  return tl::wrap_list(c, at::_foreach_addcdiv(a0, a1, a2, a3));
+  at::_foreach_addcdiv_(a0, a1, a2, a3);
+  return tl::undefined_value(c);
   TL_OP_END;
 }
 
-// aten::mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_mse_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("mse_loss", 3);
+// aten::_foreach_maximum.List(Tensor[] self, Tensor[] other) -> Tensor[]
+static napi_value op__foreach_maximum_List(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("_foreach_maximum.List", 2);
+  std::vector<at::Tensor> a0_v = tl::tensor_list(c, 0, "self");
+  at::TensorList a0(a0_v);
+  std::vector<at::Tensor> a1_v = tl::tensor_list(c, 1, "other");
+  at::TensorList a1(a1_v);
+  return tl::wrap_list(c, at::_foreach_maximum(a0, a1));
+  TL_OP_END;
+}
+
+// aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
+static napi_value op_multilabel_margin_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("multilabel_margin_loss", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::mse_loss(a0, a1, a2));
+  return tl::wrap(c, at::multilabel_margin_loss(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor
-static napi_value op_nll_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("nll_loss", 5);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  const at::Tensor& a1 = tl::tensor(c, 1, "target");
-  auto a2 = tl::opt_tensor(c, 2, "weight");
-  int64_t a3 = tl::i64_or(c, 3, "reduction", at::Reduction::Mean);
-  int64_t a4 = tl::i64_or(c, 4, "ignore_index", -100);
-  return tl::wrap(c, at::nll_loss(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor
-static napi_value op_soft_margin_loss(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("soft_margin_loss", 3);
+// aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor
+static napi_value op_smooth_l1_loss(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("smooth_l1_loss", 4);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   const at::Tensor& a1 = tl::tensor(c, 1, "target");
   int64_t a2 = tl::i64_or(c, 2, "reduction", at::Reduction::Mean);
-  return tl::wrap(c, at::soft_margin_loss(a0, a1, a2));
+  double a3 = tl::f64_or(c, 3, "beta", 1.0);
+  return tl::wrap(c, at::smooth_l1_loss(a0, a1, a2, a3));
   TL_OP_END;
 }
 
-// aten::hardsigmoid(Tensor self) -> Tensor
-static napi_value op_hardsigmoid(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("hardsigmoid", 1);
+// aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)
+static napi_value op_elu_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("elu_", 4);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "alpha", 1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "scale", 1);
+  at::Scalar a3 = tl::scalar_or(c, 3, "input_scale", 1);
+  at::elu_(a0, a1, a2, a3);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)
+static napi_value op_hardtanh_(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("hardtanh_", 3);
+  at::Tensor& a0 = tl::mut_tensor(c, 0, "self");
+  at::Scalar a1 = tl::scalar_or(c, 1, "min_val", -1);
+  at::Scalar a2 = tl::scalar_or(c, 2, "max_val", 1);
+  at::hardtanh_(a0, a1, a2);
+  return c.argv[0];
+  TL_OP_END;
+}
+
+// aten::log_sigmoid(Tensor self) -> Tensor
+static napi_value op_log_sigmoid(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("log_sigmoid", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::hardsigmoid(a0));
+  return tl::wrap(c, at::log_sigmoid(a0));
   TL_OP_END;
 }
 
-// aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
-static napi_value op_leaky_relu(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("leaky_relu", 2);
+// aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor
+static napi_value op_adaptive_avg_pool3d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("adaptive_avg_pool3d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "negative_slope", 0.01);
-  return tl::wrap(c, at::leaky_relu(a0, a1));
+  std::vector<int64_t> a1_v;
+  tl::int_list(c, 1, "output_size", a1_v, 3);
+  at::IntArrayRef a1(a1_v);
+  return tl::wrap(c, at::adaptive_avg_pool3d(a0, a1));
   TL_OP_END;
 }
 
-// aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor
-static napi_value op_softshrink(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("softshrink", 2);
-  const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  at::Scalar a1 = tl::scalar_or(c, 1, "lambd", 0.5);
-  return tl::wrap(c, at::softshrink(a0, a1));
-  TL_OP_END;
-}
-
-// aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
-static napi_value op_avg_pool2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("avg_pool2d", 7);
+// aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)
+static napi_value op_max_pool2d_with_indices(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("max_pool2d_with_indices", 6);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "kernel_size", a1_v, 2);
@@ -1383,95 +1408,71 @@ static napi_value op_avg_pool2d(napi_env env, napi_callback_info info) {
   std::vector<int64_t> a3_v = std::vector<int64_t>(2, 0);
   tl::int_list_or(c, 3, "padding", a3_v, 2);
   at::IntArrayRef a3(a3_v);
-  bool a4 = tl::boolean_or(c, 4, "ceil_mode", false);
-  bool a5 = tl::boolean_or(c, 5, "count_include_pad", true);
-  c10::optional<int64_t> a6 = tl::opt_i64(c, 6, "divisor_override");
-  return tl::wrap(c, at::avg_pool2d(a0, a1, a2, a3, a4, a5, a6));
+  std::vector<int64_t> a4_v = std::vector<int64_t>(2, 1);
+  tl::int_list_or(c, 4, "dilation", a4_v, 2);
+  at::IntArrayRef a4(a4_v);
+  bool a5 = tl::boolean_or(c, 5, "ceil_mode", false);
+  return tl::wrap_tuple(c, at::max_pool2d_with_indices(a0, a1, a2, a3, a4, a5));
   TL_OP_END;
 }
 
-// aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor
-static napi_value op_reflection_pad2d(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("reflection_pad2d", 2);
+// aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor
+static napi_value op_replication_pad2d(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("replication_pad2d", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
   std::vector<int64_t> a1_v;
   tl::int_list(c, 1, "padding", a1_v, 4);
   at::IntArrayRef a1(a1_v);
-  return tl::wrap(c, at::reflection_pad2d(a0, a1));
+  return tl::wrap(c, at::replication_pad2d(a0, a1));
   TL_OP_END;
 }
 
-// aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
-static napi_value op_upsample_bilinear2d_vec(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("upsample_bilinear2d.vec", 4);
+// aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
+static napi_value op_upsample_nearest2d_vec(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("upsample_nearest2d.vec", 3);
   const at::Tensor& a0 = tl::tensor(c, 0, "input");
   std::vector<int64_t> a1_v; at::OptionalIntArrayRef a1 = tl::opt_int_list(c, 1, "output_size", a1_v, 0);
-  bool a2 = tl::boolean(c, 2, "align_corners");
-  std::vector<double> a3_v; c10::optional<at::ArrayRef<double>> a3 = tl::opt_float_list(c, 3, "scale_factors", a3_v);
-  return tl::wrap(c, at::upsample_bilinear2d(a0, a1, a2, a3));
+  std::vector<double> a2_v; c10::optional<at::ArrayRef<double>> a2 = tl::opt_float_list(c, 2, "scale_factors", a2_v);
+  return tl::wrap(c, at::upsample_nearest2d(a0, a1, a2));
   TL_OP_END;
 }
 
-// aten::_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor
-static napi_value op__upsample_bilinear2d_aa(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_upsample_bilinear2d_aa", 5);
+// aten::isfinite(Tensor self) -> Tensor
+static napi_value op_isfinite(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("isfinite", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::vector<int64_t> a1_v;
-  tl::int_list(c, 1, "output_size", a1_v, 2);
-  at::IntArrayRef a1(a1_v);
-  bool a2 = tl::boolean(c, 2, "align_corners");
-  c10::optional<double> a3 = tl::opt_f64(c, 3, "scales_h");
-  c10::optional<double> a4 = tl::opt_f64(c, 4, "scales_w");
-  return tl::wrap(c, at::_upsample_bilinear2d_aa(a0, a1, a2, a3, a4));
+  return tl::wrap(c, at::isfinite(a0));
   TL_OP_END;
 }
 
-// aten::isposinf(Tensor self) -> Tensor
-static napi_value op_isposinf(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("isposinf", 1);
+// aten::det(Tensor self) -> Tensor
+static napi_value op_det(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("det", 1);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::isposinf(a0));
+  return tl::wrap(c, at::det(a0));
   TL_OP_END;
 }
 
-// aten::inverse(Tensor self) -> Tensor
-static napi_value op_inverse(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("inverse", 1);
+// aten::ger(Tensor self, Tensor vec2) -> Tensor
+static napi_value op_ger(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("ger", 2);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  return tl::wrap(c, at::inverse(a0));
+  const at::Tensor& a1 = tl::tensor(c, 1, "vec2");
+  return tl::wrap(c, at::ger(a0, a1));
   TL_OP_END;
 }
 
-// aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
-static napi_value op_linalg_norm_ord_str(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("linalg_norm.ord_str", 5);
+// aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+static napi_value op_linalg_matrix_norm(napi_env env, napi_callback_info info) {
+  TL_OP_BEGIN("linalg_matrix_norm", 5);
   const at::Tensor& a0 = tl::tensor(c, 0, "self");
-  std::string a1_s = tl::string(c, 1, "ord");
-  c10::string_view a1(a1_s);
-  std::vector<int64_t> a2_v; at::OptionalIntArrayRef a2 = tl::opt_int_list(c, 2, "dim", a2_v, 1);
+  at::Scalar a1 = tl::scalar(c, 1, "ord");
+  std::vector<int64_t> a2_v = std::vector<int64_t>{-2, -1};
+  tl::int_list_or(c, 2, "dim", a2_v, 0);
+  at::IntArrayRef a2(a2_v);
   bool a3 = tl::boolean_or(c, 3, "keepdim", false);
   c10::optional<at::ScalarType> a4 = tl::opt_dtype(c, 4, "dtype");
-  return tl::wrap(c, at::linalg_norm(a0, a1, a2, a3, a4));
-  TL_OP_END;
-}
-
-// aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor)
-static napi_value op__native_multi_head_attention(napi_env env, napi_callback_info info) {
-  TL_OP_BEGIN("_native_multi_head_attention", 13);
-  const at::Tensor& a0 = tl::tensor(c, 0, "query");
-  const at::Tensor& a1 = tl::tensor(c, 1, "key");
-  const at::Tensor& a2 = tl::tensor(c, 2, "value");
-  int64_t a3 = tl::i64(c, 3, "embed_dim");
-  int64_t a4 = tl::i64(c, 4, "num_head");
-  const at::Tensor& a5 = tl::tensor(c, 5, "qkv_weight");
-  const at::Tensor& a6 = tl::tensor(c, 6, "qkv_bias");
-  const at::Tensor& a7 = tl::tensor(c, 7, "proj_weight");
-  const at::Tensor& a8 = tl::tensor(c, 8, "proj_bias");
-  auto a9 = tl::opt_tensor(c, 9, "mask");
-  bool a10 = tl::boolean_or(c, 10, "need_weights", true);
-  bool a11 = tl::boolean_or(c, 11, "average_attn_weights", true);
-  c10::optional<int64_t> a12 = tl::opt_i64(c, 12, "mask_type");
-  return tl::wrap_tuple(c, at::_native_multi_head_attention(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12));
+  return tl::wrap(c, at::linalg_matrix_norm(a0, a1, a2, a3, a4));
   TL_OP_END;
 }
 
@@ -1530,91 +1531,91 @@ extern const OpEntry ops_1[] = {
   {"ones_like", op_ones_like},
   {"permute", op_permute},
   {"pixel_unshuffle", op_pixel_unshuffle},
-  {"rand", op_rand},
-  {"randint_generator", op_randint_generator},
-  {"randint_like_low_dtype", op_randint_like_low_dtype},
-  {"randperm", op_randperm},
-  {"neg", op_neg},
-  {"repeat_interleave_self_Tensor", op_repeat_interleave_self_Tensor},
-  {"round", op_round},
-  {"rrelu", op_rrelu},
-  {"prelu", op_prelu},
-  {"rsqrt_", op_rsqrt_},
-  {"silu", op_silu},
-  {"sigmoid_", op_sigmoid_},
-  {"detach", op_detach},
-  {"split_Tensor", op_split_Tensor},
-  {"squeeze_dim", op_squeeze_dim},
-  {"sum", op_sum},
-  {"sqrt_", op_sqrt_},
-  {"std_dim", op_std_dim},
-  {"std_mean_correction", op_std_mean_correction},
-  {"tan", op_tan},
-  {"threshold", op_threshold},
-  {"flip", op_flip},
-  {"trunc_", op_trunc_},
-  {"var", op_var},
-  {"var_mean_dim", op_var_mean_dim},
-  {"where_ScalarSelf", op_where_ScalarSelf},
-  {"zeros", op_zeros},
-  {"norm_Scalar", op_norm_Scalar},
-  {"zero_", op_zero_},
-  {"sub__Scalar", op_sub__Scalar},
-  {"addmm_", op_addmm_},
-  {"to_dtype", op_to_dtype},
-  {"masked_fill__Scalar", op_masked_fill__Scalar},
-  {"masked_scatter", op_masked_scatter},
-  {"index_add", op_index_add},
-  {"index_fill_int_Tensor", op_index_fill_int_Tensor},
-  {"scatter__value", op_scatter__value},
-  {"scatter__value_reduce", op_scatter__value_reduce},
-  {"eq__Scalar", op_eq__Scalar},
-  {"bitwise_and_Tensor", op_bitwise_and_Tensor},
-  {"bitwise_xor_Scalar", op_bitwise_xor_Scalar},
-  {"triu_", op_triu_},
-  {"random__from", op_random__from},
-  {"exponential_", op_exponential_},
-  {"tril", op_tril},
-  {"ne_Tensor", op_ne_Tensor},
-  {"eq_Tensor", op_eq_Tensor},
-  {"le_Tensor", op_le_Tensor},
-  {"lt_Tensor", op_lt_Tensor},
-  {"masked_select", op_masked_select},
-  {"addcmul_", op_addcmul_},
-  {"multinomial", op_multinomial},
-  {"sign", op_sign},
-  {"lerp_Scalar", op_lerp_Scalar},
-  {"fmod_Tensor", op_fmod_Tensor},
-  {"remainder_Scalar_Tensor", op_remainder_Scalar_Tensor},
-  {"fmax", op_fmax},
-  {"min_other", op_min_other},
-  {"argsort", op_argsort},
-  {"any", op_any},
-  {"pow_Tensor_Tensor", op_pow_Tensor_Tensor},
-  {"pow__Tensor", op_pow__Tensor},
-  {"normal_", op_normal_},
-  {"normal_float_float", op_normal_float_float},
-  {"_foreach_sub_Scalar", op__foreach_sub_Scalar},
-  {"_foreach_div_Scalar", op__foreach_div_Scalar},
-  {"_foreach_sub_List", op__foreach_sub_List},
-  {"_foreach_div_List", op__foreach_div_List},
-  {"_foreach_sqrt", op__foreach_sqrt},
-  {"_foreach_neg_", op__foreach_neg_},
-  {"_foreach_addcdiv_Scalar", op__foreach_addcdiv_Scalar},
-  {"mse_loss", op_mse_loss},
-  {"nll_loss", op_nll_loss},
-  {"soft_margin_loss", op_soft_margin_loss},
-  {"hardsigmoid", op_hardsigmoid},
-  {"leaky_relu", op_leaky_relu},
-  {"softshrink", op_softshrink},
-  {"avg_pool2d", op_avg_pool2d},
-  {"reflection_pad2d", op_reflection_pad2d},
-  {"upsample_bilinear2d_vec", op_upsample_bilinear2d_vec},
-  {"_upsample_bilinear2d_aa", op__upsample_bilinear2d_aa},
-  {"isposinf", op_isposinf},
-  {"inverse", op_inverse},
-  {"linalg_norm_ord_str", op_linalg_norm_ord_str},
-  {"_native_multi_head_attention", op__native_multi_head_attention},
+  {"poisson_nll_loss", op_poisson_nll_loss},
+  {"rand_like", op_rand_like},
+  {"randint_low_generator", op_randint_low_generator},
+  {"randn_generator", op_randn_generator},
+  {"reciprocal", op_reciprocal},
+  {"repeat", op_repeat},
+  {"reshape", op_reshape},
+  {"round_decimals", op_round_decimals},
+  {"relu_", op_relu_},
+  {"hardshrink", op_hardshrink},
+  {"selu", op_selu},
+  {"mish", op_mish},
+  {"sin", op_sin},
+  {"softmax_int", op_softmax_int},
+  {"split_with_sizes", op_split_with_sizes},
+  {"hstack", op_hstack},
+  {"nansum", op_nansum},
+  {"square_", op_square_},
+  {"std_mean", op_std_mean},
+  {"prod_dim_int", op_prod_dim_int},
+  {"tanh_", op_tanh_},
+  {"transpose_int", op_transpose_int},
+  {"triplet_margin_loss", op_triplet_margin_loss},
+  {"unique_consecutive", op_unique_consecutive},
+  {"var_correction", op_var_correction},
+  {"view_as", op_view_as},
+  {"where_Scalar", op_where_Scalar},
+  {"poisson", op_poisson},
+  {"norm_ScalarOpt_dim", op_norm_ScalarOpt_dim},
+  {"sub__Tensor", op_sub__Tensor},
+  {"rsub_Scalar", op_rsub_Scalar},
+  {"_to_copy", op__to_copy},
+  {"meshgrid", op_meshgrid},
+  {"masked_fill__Tensor", op_masked_fill__Tensor},
+  {"view_dtype", op_view_dtype},
+  {"index_fill_int_Scalar", op_index_fill_int_Scalar},
+  {"scatter__src", op_scatter__src},
+  {"scatter__reduce", op_scatter__reduce},
+  {"scatter_add_", op_scatter_add_},
+  {"bitwise_and_Scalar", op_bitwise_and_Scalar},
+  {"bitwise_or_Scalar_Tensor", op_bitwise_or_Scalar_Tensor},
+  {"bitwise_xor_Tensor", op_bitwise_xor_Tensor},
+  {"lerp__Tensor", op_lerp__Tensor},
+  {"random_", op_random_},
+  {"cross", op_cross},
+  {"triu_indices", op_triu_indices},
+  {"ne__Tensor", op_ne__Tensor},
+  {"ge_Tensor", op_ge_Tensor},
+  {"gt_Tensor", op_gt_Tensor},
+  {"take_along_dim", op_take_along_dim},
+  {"gather", op_gather},
+  {"addcdiv_", op_addcdiv_},
+  {"digamma", op_digamma},
+  {"dist", op_dist},
+  {"histc", op_histc},
+  {"remainder_Scalar", op_remainder_Scalar},
+  {"fmin", op_fmin},
+  {"max_other", op_max_other},
+  {"sort_stable", op_sort_stable},
+  {"topk", op_topk},
+  {"unfold", op_unfold},
+  {"pow_Tensor_Scalar", op_pow_Tensor_Scalar},
+  {"float_power_Scalar", op_float_power_Scalar},
+  {"normal_float_Tensor", op_normal_float_Tensor},
+  {"_foreach_add_Scalar", op__foreach_add_Scalar},
+  {"_foreach_mul_Scalar", op__foreach_mul_Scalar},
+  {"_foreach_add_List", op__foreach_add_List},
+  {"_foreach_mul_List", op__foreach_mul_List},
+  {"_foreach_exp", op__foreach_exp},
+  {"_foreach_abs", op__foreach_abs},
+  {"_foreach_addcdiv__Scalar", op__foreach_addcdiv__Scalar},
+  {"_foreach_maximum_List", op__foreach_maximum_List},
+  {"multilabel_margin_loss", op_multilabel_margin_loss},
+  {"smooth_l1_loss", op_smooth_l1_loss},
+  {"elu_", op_elu_},
+  {"hardtanh_", op_hardtanh_},
+  {"log_sigmoid", op_log_sigmoid},
+  {"adaptive_avg_pool3d", op_adaptive_avg_pool3d},
+  {"max_pool2d_with_indices", op_max_pool2d_with_indices},
+  {"replication_pad2d", op_replication_pad2d},
+  {"upsample_nearest2d_vec", op_upsample_nearest2d_vec},
+  {"isfinite", op_isfinite},
+  {"det", op_det},
+  {"ger", op_ger},
+  {"linalg_matrix_norm", op_linalg_matrix_norm},
   {nullptr, nullptr},
 };
 }  // namespace tl

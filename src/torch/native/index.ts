@@ -116,6 +116,11 @@ export interface NativeCore {
   reducerPrepareBackward(reducer: number, outputs: Handle[]): void;
   reducerFree(reducer: number): void;
   syncBatchNorm(group: number, input: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, eps: number, momentum: number): Handle;
+  // torch.cuda (CUDA builds; a TorchError naming the fix elsewhere)
+  cudaSynchronize(device?: number): void;
+  cudaManualSeed(seed: number, device?: number): void;
+  cudaMemoryStats(device: number): Record<string, number>;
+  cudaEmptyCache(): void;
   // serialize.cpp: torch.save / torch.load bytes
   writeZip(records: [string, Buffer][]): Buffer;
   readZip(bytes: Buffer): [string, Buffer][];

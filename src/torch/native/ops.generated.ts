@@ -413,6 +413,10 @@ export interface NativeOps {
   pixel_unshuffle(self: Handle, downscale_factor: number): Handle;
   /** aten::channel_shuffle(Tensor self, int groups) -> Tensor */
   channel_shuffle(self: Handle, groups: number): Handle;
+  /** aten::is_pinned(Tensor self, Device? device=None) -> bool */
+  is_pinned(self: Handle, device?: string | null): boolean;
+  /** aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a) */
+  pin_memory(self: Handle, device?: string | null): Handle;
   /** aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor */
   poisson_nll_loss(input: Handle, target: Handle, log_input: boolean, full: boolean, eps: number, reduction: number): Handle;
   /** aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
