@@ -15,6 +15,8 @@ export { tidy, keep, dispose, memory } from "./memory.js";
 export { Generator, getRngState, setRngState, initialSeed, seed } from "./generator.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";
 export { autocast, isAutocastEnabled, type AutocastOptions, type AutocastDevice } from "./amp.js";
+/** `torch.amp`: {@link GradScaler} (loss scaling for float16). */
+export * as amp from "./grad_scaler.js";
 export * as autograd from "./autograd.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
