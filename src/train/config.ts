@@ -146,15 +146,18 @@ export class RunConfig {
 
 /** The process group the workers join before the train function runs: backend and collective timeout (also the hang timeout of a worker). */
 export class TorchConfig {
-  readonly backend: "gloo" | "nccl";
+  /** "gloo", "nccl", or undefined: NCCL when ScalingConfig.useGpu, else Gloo (Ray's default); see {@link backendFor}. */
+  readonly backend: "gloo" | "nccl" | undefined;
   readonly timeoutMs: number;
   constructor(opts: { backend?: "gloo" | "nccl"; timeoutMs?: number } = {}) {
     checkKeys("TorchConfig", opts, ["backend", "timeoutMs"]);
-    this.backend = opts.backend ?? "gloo";
-    if (!["gloo", "nccl"].includes(this.backend)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: backend must be "gloo" or "nccl", got ${JSON.stringify(opts.backend)}`);
+    this.backend = opts.backend;
+    if (this.backend !== undefined && !["gloo", "nccl"].includes(this.backend)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: backend must be "gloo" or "nccl", got ${JSON.stringify(opts.backend)}`);
     if (this.backend === "nccl" && !torch.cuda.isAvailable()) throw new TrainConfigError("TRAIN_NO_CUDA", "TorchConfig: backend \"nccl\" needs a CUDA libtorch and a GPU; use backend \"gloo\"");
     this.timeoutMs = opts.timeoutMs ?? 1_800_000;
     if (typeof this.timeoutMs !== "number" || !(this.timeoutMs >= 100)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: timeoutMs must be a number of milliseconds ≥ 100, got ${JSON.stringify(opts.timeoutMs)}`);
   }
-  toJSON(): object { return { backend: this.backend, timeoutMs: this.timeoutMs }; }
+  /** The backend the workers use: the one given, else "nccl" with GPUs and "gloo" without, as Ray's TorchConfig. */
+  backendFor(useGpu: boolean): "gloo" | "nccl" { return this.backend ?? (useGpu ? "nccl" : "gloo"); }
+  toJSON(): object { return { backend: this.backend ?? "default (nccl with useGpu, else gloo)", timeoutMs: this.timeoutMs }; }
 }

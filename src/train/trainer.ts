@@ -76,7 +76,8 @@ export class TorchTrainer<C = Record<string, unknown>> {
         if (!prior) throw new TrainConfigError("TRAIN_CONFIG", `TorchTrainer: this worker serves fit() call #${mine} of the script, but the driver has no run for call #${index}; make the script's sequence of fit() calls the same in every process`);
         return Result.fromPath(prior);
       }
-      return runWorker(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.torchConfig);
+      return runWorker(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {},
+        { backend: this.torchConfig.backendFor(this.scalingConfig.useGpu), timeoutMs: this.torchConfig.timeoutMs });
     }
     const result = await runDriver({
       scaling: this.scalingConfig, run: this.runConfig, torch: this.torchConfig, trainLoopConfig: this.trainLoopConfig,

@@ -196,6 +196,10 @@ test("configuration errors are coded and name the fix", async () => {
   code(() => new FailureConfig({ maxFailures: -2 }), "TRAIN_CONFIG", /-1 \(no limit\)/);
   code(() => new TorchConfig({ backend: "mpi" as never }), "TRAIN_CONFIG");
   code(() => new TorchConfig({ backend: "nccl" }), "TRAIN_NO_CUDA");
+  // Ray's default backend: NCCL with GPUs, Gloo without; a given one is kept
+  assert.equal(new TorchConfig().backendFor(true), "nccl");
+  assert.equal(new TorchConfig().backendFor(false), "gloo");
+  assert.equal(new TorchConfig({ backend: "gloo" }).backendFor(true), "gloo");
   code(() => new TorchTrainer(undefined as never), "TRAIN_NO_TRAIN_FUNC", /train function/);
   code(() => new TorchTrainer((() => 1) as never, { scaling: 1 } as never), "TRAIN_UNKNOWN_OPTION");
   code(() => new TorchTrainer(() => 1, { scalingConfig: { numWorkers: 2 } as never }), "TRAIN_CONFIG", /new ScalingConfig/);
