@@ -195,7 +195,8 @@ inline at::Tensor conv_input_grad(bool mkldnn, int64_t offset) {
 // never built). Found on Debian 13's libtorch 2.6 (system oneDNN 3.7, AVX-512 CPU): with more
 // than one thread, the input gradient of a float32 convolution with few channels is now and
 // then wrong by up to 90 % (a race: never with one thread); Python torch on that library is as
-// wrong. The check is statistical: CI runs that stack with TORCHLIGHT_MKLDNN=0. About 10 ms.
+// wrong. The check is statistical: CI runs that stack with TORCHLIGHT_MKLDNN=0. About 30 ms
+// at load on 2 cores.
 inline std::string mkldnn_self_check() {
   if (!at::hasMKLDNN()) return "";
   const char* env = std::getenv("TORCHLIGHT_MKLDNN");
