@@ -134,12 +134,17 @@ export class DDPStrategy extends Strategy {
     }
   }
 
+  /** The backend the process group gets: the one given, else NCCL on a CUDA root device and Gloo otherwise (Lightning's rule). */
+  resolvedProcessGroupBackend(): "gloo" | "nccl" {
+    return this.processGroupBackend ?? (this.rootDevice.startsWith("cuda") ? "nccl" : "gloo");
+  }
+
   override async setup(module: LightningModule): Promise<void> {
     await super.setup(module);
     if (!dist.isInitialized()) {
       const env = this.env;
       await dist.initProcessGroup({
-        backend: this.processGroupBackend ?? (this.rootDevice.startsWith("cuda") ? "nccl" : "gloo"),
+        backend: this.resolvedProcessGroupBackend(),
         initMethod: `tcp://${env.mainAddress}:${env.mainPort}`, worldSize: env.worldSize(), rank: env.globalRank(),
         ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
       });

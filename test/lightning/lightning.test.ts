@@ -139,6 +139,16 @@ describe("torchlight/lightning", () => {
     freeModel(model); freeModel(bad); freeModel(bv); freeData(ds);
   });
 
+  it("DDP's process-group backend: NCCL on a CUDA root device, Gloo on the CPU, a given one kept (Lightning's rule)", () => {
+    const ddp = new pl.DDPStrategy();
+    assert.equal(ddp.resolvedProcessGroupBackend(), "gloo");
+    ddp.rootDevice = "cuda:1";
+    assert.equal(ddp.resolvedProcessGroupBackend(), "nccl");
+    const gloo = new pl.DDPStrategy({ processGroupBackend: "gloo" });
+    gloo.rootDevice = "cuda:0";
+    assert.equal(gloo.resolvedProcessGroupBackend(), "gloo");
+  });
+
   it("configuration errors name the fix", async () => {
     assert.throws(() => new pl.Trainer({ maxEpoch: 3 } as never), (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /maxEpoch/.test(e.message));
     assert.throws(() => new pl.Trainer({ precision: "8-mixed" as never }), (e: pl.LightningError) => e.code === "PL_MISCONFIGURATION" && /"bf16-mixed"/.test(e.message));
