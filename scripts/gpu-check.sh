@@ -4,7 +4,8 @@
 #   1. Node from .gpu/node.tar.xz, node_modules from .gpu/node_modules.tar.xz
 #   2. the addon built against python3's torch (LIBTORCH_USE_PYTORCH=1), CUDA and NCCL on;
 #      kept in build/ between runs on the same machine (GPU_CHECK_REBUILD=1 forces a rebuild)
-#   3. the CUDA tests (dist/test/torch/cuda.test.js, cuda + NCCL) and the amp tests
+#   3. the CUDA tests (dist/test/torch/cuda.test.js: cuda, NCCL, pinned memory, torch.cuda), the
+#      amp and GradScaler tests (against the machine's Python torch)
 #   4. the seed program (ResNet-18, FashionMNIST test split, batch 128, Adam) with
 #      ScalingConfig({ useGpu: true }) on one GPU, beside the same program in Python
 #      Lightning: images/s of both, and their ratio
@@ -27,7 +28,7 @@ if [ ! -f build/Release/torchlight.node ] || [ "${GPU_CHECK_REBUILD:-0}" = 1 ]; 
 fi
 node -e "import('./dist/src/torch/index.js').then((t) => { const c = t.config(); console.log('[gpu-check] torchlight:', JSON.stringify({ torch: c.torchVersion, builtWithCuda: c.builtWithCuda, nccl: c.nccl, cuda: c.cuda, gpus: c.cudaDeviceCount, mkldnn: c.mkldnn, blas: c.blas })); })"
 say "CUDA tests"
-node --expose-gc --test dist/test/torch/cuda.test.js dist/test/torch/amp.test.js 2>&1 | grep -E "^# (tests|pass|fail|skipped)|^not ok|^    not ok|# SKIP|error:" || true
+node --expose-gc --test dist/test/torch/cuda.test.js dist/test/torch/amp.test.js dist/test/torch/grad_scaler.test.js 2>&1 | grep -E "^# (tests|pass|fail|skipped)|^not ok|^    not ok|# SKIP|error:" || true
 export FASHION_MNIST="$PWD/.gpu/fashion-mnist" GPU_CHECK_RUNS="${TMPDIR:-/tmp}/torchlight-gpu-check"
 STEPS=${GPU_CHECK_STEPS:-70}
 say "seed program, torchlight (TorchTrainer, useGpu: true, $STEPS steps)"
