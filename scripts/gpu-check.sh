@@ -15,7 +15,7 @@ say() { echo "[gpu-check] $(date -u +%H:%M:%S) $*"; }
 [ -d .gpu ] && [ -d dist ] || { echo "[gpu-check] .gpu/ or dist/ is missing: run scripts/gpu-bundle.sh first and carry both" >&2; exit 1; }
 PY=${PYTHON:-python3}
 say "python torch: $($PY -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "gpus", torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')"
-export PYTHON=$PY
+export PYTHON=$PY TORCHLIGHT_PYTHON="$(command -v "$PY")"  # the parity tests' Python
 if [ ! -x .gpu/node/bin/node ]; then mkdir -p .gpu/node && tar -C .gpu/node -xJf .gpu/node.tar.xz; fi
 export PATH="$PWD/.gpu/node/bin:$PATH"
 [ -d node_modules/node-gyp ] || tar -xJf .gpu/node_modules.tar.xz
