@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -249,6 +250,19 @@ inline c10::intrusive_ptr<c10d::TCPStore> tcp_store(const std::string& host, c10
   return c10::make_intrusive<c10d::TCPStore>(host, opts);
 }
 
+#if TL_TORCH_AT_LEAST(2, 0)
+// A ProcessGroup that dispatches the given device types to `backend`, as torch.distributed
+// builds one in Python since 2.0.
+inline c10::intrusive_ptr<c10d::ProcessGroup> dispatching_to(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                             c10d::ProcessGroup::BackendType type, const c10::intrusive_ptr<c10d::Backend>& backend,
+                                                             std::initializer_list<c10::DeviceType> devices) {
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
+  pg->setDefaultBackend(type);
+  for (auto d : devices) pg->setBackend(d, type, backend);
+  return pg;
+}
+#endif
+
 // A Gloo process group as a c10d::ProcessGroup, which is what DDP's Reducer and
 // broadcast_coalesced take. In 1.13 ProcessGroupGloo *is* a ProcessGroup; since 2.0 it is a
 // Backend that a ProcessGroup dispatches to (setBackend), as torch.distributed does in Python.
@@ -258,36 +272,40 @@ inline c10::intrusive_ptr<c10d::ProcessGroup> gloo_group(const c10::intrusive_pt
   opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
 #if TL_TORCH_AT_LEAST(2, 0)
   auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
-  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
-  pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-  pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
-#ifdef TL_WITH_CUDA
   // Gloo also reduces CUDA tensors (through host copies), as in Python's "gloo" backend
-  pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, backend);
+#ifdef TL_WITH_CUDA
+  return dispatching_to(store, rank, size, c10d::ProcessGroup::BackendType::GLOO, backend, {c10::DeviceType::CPU, c10::DeviceType::CUDA});
+#else
+  return dispatching_to(store, rank, size, c10d::ProcessGroup::BackendType::GLOO, backend, {c10::DeviceType::CPU});
 #endif
-  return pg;
 #else
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
 #endif
 }
 
-// An NCCL process group (CUDA builds of libtorch 2.x only); throws where there is none, with
-// the fix.
-inline c10::intrusive_ptr<c10d::ProcessGroup> nccl_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                                                         std::chrono::milliseconds timeout) {
+// Throws, with the fix, where this build cannot make NCCL groups (not a CUDA build of libtorch
+// 2.x, or no GPU visible); called before any rendezvous.
+inline void require_nccl() {
 #ifdef TL_WITH_NCCL
   if (!at::hasCUDA()) throw std::runtime_error("backend \"nccl\" needs a CUDA device, and none is visible here (CUDA_VISIBLE_DEVICES, the driver); use backend \"gloo\"");
+#else
+  throw std::runtime_error("backend \"nccl\" needs a CUDA build of libtorch 2.x, and this addon was built against libtorch " +
+                           torch_version() + " without CUDA; use backend \"gloo\", or rebuild against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1 with a CUDA pip torch)");
+#endif
+}
+
+// An NCCL process group (CUDA builds of libtorch 2.x only; require_nccl's error elsewhere).
+inline c10::intrusive_ptr<c10d::ProcessGroup> nccl_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                         std::chrono::milliseconds timeout) {
+  require_nccl();
+#ifdef TL_WITH_NCCL
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = timeout;
   auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, opts);
-  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
-  pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
-  pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
-  return pg;
+  return dispatching_to(store, rank, size, c10d::ProcessGroup::BackendType::NCCL, backend, {c10::DeviceType::CUDA});
 #else
   (void)store, (void)rank, (void)size, (void)timeout;
-  throw std::runtime_error("backend \"nccl\" needs a CUDA build of libtorch 2.x, and this addon was built against libtorch " +
-                           torch_version() + " without CUDA; use backend \"gloo\", or rebuild against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1 with a CUDA pip torch)");
+  return {};
 #endif
 }
 

@@ -217,7 +217,7 @@ TL_FN(pgInit) {
   int64_t rdv_ms = i64_or(c, 6, "rendezvousTimeoutMs", timeout_ms);
   std::string prefix = string_or(c, 7, "prefix", "");
   bool nccl = is_nccl(c, 8);
-  if (nccl && !compat::has_nccl()) compat::nccl_group({}, 0, 1, {});  // throws the message that names the fix, before any rendezvous
+  if (nccl) compat::require_nccl();  // the error that names the fix, before any rendezvous
   if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
   auto id = std::make_shared<uint32_t>(0);
@@ -236,9 +236,7 @@ TL_FN(pgInit) {
         auto pg = make_group(nccl, prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
         std::lock_guard<std::mutex> lock(g_mutex);
         *id = g_next_id++;
-        Group g{store, pg};
-        g.nccl = nccl;
-        g_groups[*id] = g;
+        g_groups[*id] = Group{store, pg, std::make_shared<std::mutex>(), nccl};
       },
       [id](napi_env env) {
         napi_value v;

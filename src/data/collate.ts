@@ -9,6 +9,23 @@ import { Tensor } from "../torch/index.js";
 /** A collated batch (the same structure as a sample, with tensors batched). */
 export type Batch = unknown;
 
+/**
+ * `batch` with `fn` applied to every tensor in it, through arrays and plain objects (other
+ * values are kept), as Lightning's `apply_to_collection`: moving a batch to a device, pinning it.
+ * @example const onGpu = applyToTensors(batch, (t) => t.to("cuda"));
+ */
+export function applyToTensors<B>(batch: B, fn: (t: Tensor) => Tensor): B {
+  const visit = (v: unknown): unknown => {
+    if (v instanceof Tensor) return fn(v);
+    if (Array.isArray(v)) return v.map(visit);
+    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visit(x)]));
+    }
+    return v;
+  };
+  return visit(batch) as B;
+}
+
 /** Collates a list of samples into a batch. */
 export function defaultCollate(batch: unknown[]): Batch {
   if (batch.length === 0) throw new TypeError("defaultCollate: the batch is empty");

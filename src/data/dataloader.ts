@@ -12,7 +12,7 @@ import * as torch from "../torch/index.js";
 import type { Generator } from "../torch/index.js";
 import { Dataset, IterableDataset, type WorkerSpec } from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, drawSeed, type Sized } from "./sampler.js";
-import { defaultCollate, type Batch } from "./collate.js";
+import { applyToTensors, defaultCollate, type Batch } from "./collate.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker.js";
 
 /** Options of {@link DataLoader}, as PyTorch's keyword arguments. */
@@ -179,20 +179,12 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   /** With pinMemory and CUDA: every tensor of the batch moved to page-locked memory. */
   private pin<B>(batch: B): B {
     if (!this.pinMemory) return batch;
-    const visit = (v: unknown): unknown => {
-      if (v instanceof torch.Tensor) {
-        if (v.device !== "cpu" || v.isPinned()) return v;
-        const p = v.pinMemory();
-        v.dispose();
-        return p;
-      }
-      if (Array.isArray(v)) return v.map(visit);
-      if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visit(x)]));
-      }
-      return v;
-    };
-    return visit(batch) as B;
+    return applyToTensors(batch, (t) => {
+      if (t.device !== "cpu" || t.isPinned()) return t;
+      const pinned = t.pinMemory();
+      t.dispose();
+      return pinned;
+    });
   }
 
   /** Loads in the calling thread (numWorkers 0). */

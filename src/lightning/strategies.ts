@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import * as torch from "../torch/index.js";
 import { nn } from "../torch/index.js";
-import { DataLoader, DistributedSampler, RandomSampler } from "../data/index.js";
+import { DataLoader, DistributedSampler, RandomSampler, applyToTensors } from "../data/index.js";
 import * as dist from "../distributed/index.js";
 import { LightningError } from "./errors.js";
 import { steps, type LightningModule } from "./module.js";
@@ -48,9 +48,7 @@ export abstract class Strategy {
   /** Moves a batch to the root device. */
   batchToDevice(batch: unknown): unknown {
     if (this.rootDevice === "cpu") return batch;
-    const move = (v: unknown): unknown => v instanceof torch.Tensor ? v.to(this.rootDevice) : Array.isArray(v) ? v.map(move)
-      : v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, move(x)])) : v;
-    return move(batch);
+    return applyToTensors(batch, (t) => t.to(this.rootDevice));
   }
   async barrier(): Promise<void> {}
   async broadcast<T>(obj: T): Promise<T> { return obj; }
