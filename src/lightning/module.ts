@@ -15,6 +15,8 @@ import type { Trainer } from "./trainer.js";
 import type { CheckpointDict } from "./checkpoint.js";
 import type { Logger } from "./loggers/logger.js";
 import { readCheckpoint, disposeTree } from "./checkpoint.js";
+import type { LightningOptimizer } from "./optimizer.js";
+import { backward } from "./loops/optimization.js";
 
 /** A learning-rate scheduler as `configureOptimizers` may describe it. */
 export interface SchedulerConfig {
@@ -229,9 +231,12 @@ export class LightningModule extends nn.Module {
     }
   }
 
-  /** The optimizers from configureOptimizers (one, or the list when several). */
-  optimizers(): Optimizer<object> | Optimizer<object>[] {
-    const opts = this.trainer.optimizers;
+  /**
+   * The optimizers from configureOptimizers (one, or the list when several), as
+   * `LightningOptimizer`s: their `step` goes through the trainer (precision, hooks, step count).
+   */
+  optimizers(): LightningOptimizer | LightningOptimizer[] {
+    const opts = this.trainer._lightningOptimizers;
     return opts.length === 1 ? opts[0]! : opts;
   }
   /** The schedulers from configureOptimizers (one, a list, or null). */
@@ -242,7 +247,7 @@ export class LightningModule extends nn.Module {
   /** Backward in manual optimisation (runs the backward hooks and the strategy's backward). */
   manualBackward(loss: Tensor): void {
     if (this.automaticOptimization) throw new LightningError("PL_MISCONFIGURATION", "manualBackward() is for manual optimisation; set this.automaticOptimization = false first (with automatic optimisation, return the loss from trainingStep)");
-    this.trainer._backward(loss);
+    backward(this.trainer, loss);
   }
 
   /**

@@ -14,7 +14,7 @@ import { DataLoader, DistributedSampler, RandomSampler, applyToTensors } from ".
 import * as dist from "../distributed/index.js";
 import { LightningError } from "./errors.js";
 import { steps, type LightningModule } from "./module.js";
-import type { AnyLoader } from "./trainer.js";
+import type { AnyLoader } from "./types.js";
 import type { SyncFn } from "./results.js";
 
 /** Runs a LightningModule's training step as a module's forward, so DDP sees it. */

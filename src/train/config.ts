@@ -3,6 +3,7 @@
  * `RunConfig`, `CheckpointConfig`, `FailureConfig` and `TorchConfig` (camelCase). Every
  * class validates its options when constructed and rejects unknown keys, naming the fix.
  */
+import { env } from "../util/env.js";
 import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as torch from "../torch/index.js";
@@ -126,7 +127,7 @@ export class RunConfig {
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15);
     this.name = opts.name ?? `TorchTrainer_${stamp}`;
     if (typeof this.name !== "string" || !this.name || /[/\\]|^\.\.?$/.test(this.name)) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: name must be a folder name without slashes, got ${JSON.stringify(opts.name)}`);
-    const sp = opts.storagePath ?? process.env.TORCHLIGHT_STORAGE_PATH ?? join(homedir(), "torchlight_results");
+    const sp = opts.storagePath ?? env("storagePath") ?? join(homedir(), "torchlight_results");
     if (typeof sp !== "string" || !sp) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath must be a folder path, got ${JSON.stringify(opts.storagePath)}`);
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sp) && !sp.startsWith("file://")) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath ${JSON.stringify(sp)} uses a scheme this build cannot write to; use a local or shared (NFS) folder path`);
     this.storagePath = resolve(sp.replace(/^file:\/\//, ""));

@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ProgressRenderer } from "../lightning/callbacks/progress.js";
+import { ProgressRenderer } from "../util/progress.js";
 import * as c10d from "../torch/c10d.js";
 import { Checkpoint } from "./checkpoint.js";
 import { createLauncher, type Launcher, type Placement } from "./launcher.js";
@@ -256,8 +256,8 @@ class WorkerGroup {
         [ENV.control]: `ws://${host}:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
         RANK: String(rank), LOCAL_RANK: String(place.localRank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(place.localWorldSize), NODE_RANK: String(place.nodeRank),
         MASTER_ADDR: host, MASTER_PORT: String(this.store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt),
-        OMP_NUM_THREADS: String(threads), TORCHLIGHT_NUM_THREADS: String(threads),
-        TORCHLIGHT_TRAIN_DEVICE: place.device, TORCHLIGHT_TRAIN_SPAWNED_AT: String(Date.now()),
+        OMP_NUM_THREADS: String(threads), [ENV.numThreads]: String(threads),
+        [ENV.device]: place.device, [ENV.spawnedAt]: String(Date.now()),
       };
       const cmd = this.launcher.command(place, args);
       const child = spawn(cmd.file, cmd.args, { env, stdio: ["ignore", "pipe", "pipe"] });

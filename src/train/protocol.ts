@@ -5,18 +5,17 @@
  * (or the cluster interface), and a worker proves itself with the run's secret.
  */
 
-/** Environment variables the driver sets for each worker. */
+import { ENV as ALL } from "../util/env.js";
+
+/** Environment variables the driver sets for each worker (named in util/env). */
 export const ENV = {
-  /** The control channel's URL; its presence marks a worker process. */
-  control: "TORCHLIGHT_TRAIN_CONTROL",
-  /** The per-attempt secret a worker presents. */
-  secret: "TORCHLIGHT_TRAIN_SECRET",
-  /** Which `TorchTrainer.fit()` call of the script this worker serves (0-based). */
-  fitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
-  /** JSON list of the run folders of the script's earlier fit() calls, which a worker returns as Results. */
-  priorRuns: "TORCHLIGHT_TRAIN_PRIOR_RUNS",
-  /** Where Lightning's Trainer writes logs by default in a worker (the run folder). */
-  defaultRootDir: "TORCHLIGHT_DEFAULT_ROOT_DIR",
+  control: ALL.trainControl,
+  secret: ALL.trainSecret,
+  fitIndex: ALL.trainFitIndex,
+  priorRuns: ALL.trainPriorRuns,
+  device: ALL.trainDevice,
+  spawnedAt: ALL.trainSpawnedAt,
+  numThreads: ALL.numThreads,
 } as const;
 
 /** Header carrying the secret on the WebSocket upgrade. */

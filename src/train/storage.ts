@@ -11,6 +11,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { TrainError } from "./errors.js";
+import { env } from "../util/env.js";
 import type { CheckpointConfig } from "./config.js";
 
 export const RUN_FILE = "run.json";
@@ -133,7 +134,7 @@ export function sharedFilesystem(path: string): string | null {
  */
 export function checkStorageForHosts(storagePath: string, hosts: string[]): void {
   const distinct = [...new Set(hosts)];
-  if (distinct.length <= 1 || sharedFilesystem(storagePath) !== null || process.env.TORCHLIGHT_STORAGE_SHARED === "1") return;
+  if (distinct.length <= 1 || sharedFilesystem(storagePath) !== null || env("storageShared") === "1") return;
   throw new TrainError("TRAIN_STORAGE_NOT_SHARED",
     `the workers run on ${distinct.length} nodes (${distinct.slice(0, 4).join(", ")}${distinct.length > 4 ? ", ..." : ""}) but RunConfig.storagePath ${JSON.stringify(storagePath)} is on a local disk, so the checkpoints and results of other nodes would not be persisted there. ` +
     "Set RunConfig({ storagePath }) to a folder every node mounts (NFS, Lustre...), or set TORCHLIGHT_STORAGE_SHARED=1 if this path is shared in a way torchlight cannot detect");

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import * as torch from "../torch/index.js";
 import * as dist from "../distributed/index.js";
-import { setProgressSink } from "../lightning/callbacks/progress.js";
+import { setProgressSink } from "../util/progress.js";
+import { setDefaultRootDir } from "../util/context.js";
+import { env } from "../util/env.js";
 import { Checkpoint } from "./checkpoint.js";
 import { TrainError } from "./errors.js";
 import { ENV, SECRET_HEADER, isPeerFailure, isWorkerProcess, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
@@ -43,7 +45,7 @@ export class TrainContext {
    * The device this worker trains on: "cpu", or with useGpu its GPU as this process sees it
    * ("cuda:{localRank}" on one machine; "cuda:0" in a Slurm step, which sees only its own GPU).
    */
-  getDevice(): string { return process.env.TORCHLIGHT_TRAIN_DEVICE ?? "cpu"; }
+  getDevice(): string { return env("trainDevice") ?? "cpu"; }
 }
 
 interface Session {
@@ -59,7 +61,7 @@ let session: Session | null = null;
 
 /** With TORCHLIGHT_TRAIN_TRACE=1, prints when each start-up phase of this worker ended (ms since the driver spawned it). */
 const trace = (phase: string) => {
-  if (process.env.TORCHLIGHT_TRAIN_TRACE === "1") console.error(`[trace] ${phase}: +${Date.now() - Number(process.env.TORCHLIGHT_TRAIN_SPAWNED_AT ?? Date.now())} ms`);
+  if (env("trainTrace") === "1") console.error(`[trace] ${phase}: +${Date.now() - Number(env("trainSpawnedAt") ?? Date.now())} ms`);
 };
 
 function need(what: string): Session {
@@ -160,7 +162,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
       else if (m.type === "abort") { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
     });
     ws.on("close", () => { if (!s.closing) { console.error("worker: the driver went away (control channel closed); exiting"); process.exit(1); } });
-    process.env[ENV.defaultRootDir] ??= start.runPath;
+    setDefaultRootDir(start.runPath);
     if (start.placement.worldRank === 0) {
       let last = 0;
       setProgressSink((e) => {

@@ -10,6 +10,7 @@ import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
 import { DataLoader, TensorDataset } from "../../src/data/index.js";
 import * as pl from "../../src/lightning/index.js";
+import { disposeTree } from "../../src/lightning/internal.js";
 import { assertNoLeak, liveTensors } from "../helpers.js";
 
 const quiet = { enableProgressBar: false, enableModelSummary: false, logger: false as const, enableCheckpointing: false };
@@ -61,7 +62,7 @@ describe("torchlight/lightning callbacks and data modules", () => {
     const ck = await pl.readCheckpoint(join(dir, "dm.ckpt"));
     assert.deepEqual(ck.DM, { seen: 1 });
     assert.deepEqual(ck.datamodule_hyper_parameters, { batchSize: 4 });
-    pl.disposeTree(ck);
+    disposeTree(ck);
     const dm2 = new DM();
     const t2 = new pl.Trainer({ ...quiet, maxEpochs: 3, numSanityValSteps: 0 });
     const model2 = new Regressor();
@@ -162,7 +163,7 @@ describe("torchlight/lightning callbacks and data modules", () => {
       override forward(x: Tensor): Tensor { return this.net.forward(x); }
       configureOptimizers(): pl.OptimizerConfig { return new optim.SGD(this.parameters(), { lr: 0.05 }); }
       trainingStep([x, y]: Tensor[]): void {
-        const opt = this.optimizers() as optim.Optimizer<object>;
+        const opt = this.optimizers() as pl.LightningOptimizer;
         opt.zeroGrad();
         const loss = this.forward(x!).sub(y!).pow(2).mean();
         this.manualBackward(loss);

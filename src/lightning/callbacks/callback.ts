@@ -10,8 +10,8 @@ import type { Trainer } from "../trainer.js";
 import type { LightningModule } from "../module.js";
 import type { CheckpointDict } from "../checkpoint.js";
 
-/** A stage of the trainer, as Lightning's `TrainerFn`. */
-export type Stage = "fit" | "validate" | "test" | "predict";
+import type { Stage } from "../types.js";
+export type { Stage } from "../types.js";
 
 /* eslint-disable @typescript-eslint/no-unused-vars */
 export abstract class Callback {

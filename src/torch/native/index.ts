@@ -1,4 +1,5 @@
 /** @module torchlight/torch/native: loads the libtorch addon and types its entry points. */
+import { env } from "../../util/env.js";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -128,7 +129,7 @@ export interface NativeCore {
 
 function load(): NativeCore {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
-  const path = process.env.TORCHLIGHT_ADDON ?? join(root, "build", "Release", "torchlight.node");
+  const path = env("addon") ?? join(root, "build", "Release", "torchlight.node");
   if (!existsSync(path)) {
     throw new TorchLoadError(`torchlight: the native addon ${path} is not built. Run 'npm run build' (or 'npm test', which installs libtorch and builds it).`);
   }

@@ -1,0 +1,44 @@
+/**
+ * @module torchlight/util/env: every environment variable of torchlight's own (prefix
+ * `TORCHLIGHT_`), in one place, each with what it does. Code reads them through `ENV`;
+ * the native addon reads the ones marked "(native)" itself, before any JS runs.
+ */
+export const ENV = {
+  /** Path of the addon (`torchlight.node`) to load instead of build/Release's. */
+  addon: "TORCHLIGHT_ADDON",
+  /** "0" turns oneDNN (mkldnn) off, "1" keeps it on without the load-time self-check (native). */
+  mkldnn: "TORCHLIGHT_MKLDNN",
+  /** "0" leaves glibc malloc's thresholds alone (native). */
+  mallopt: "TORCHLIGHT_MALLOPT",
+  /** Intra-op threads of this process, set by the driver per worker (native; before OMP_NUM_THREADS). */
+  numThreads: "TORCHLIGHT_NUM_THREADS",
+  /** RunConfig's default storagePath (else ~/torchlight_results). */
+  storagePath: "TORCHLIGHT_STORAGE_PATH",
+  /** "1": the storage path is shared across nodes even though its filesystem looks local. */
+  storageShared: "TORCHLIGHT_STORAGE_SHARED",
+  /** The driver's control channel URL; its presence marks a worker process. */
+  trainControl: "TORCHLIGHT_TRAIN_CONTROL",
+  /** The per-attempt secret a worker presents to the driver. */
+  trainSecret: "TORCHLIGHT_TRAIN_SECRET",
+  /** Which `TorchTrainer.fit()` call of the script a worker serves (0-based). */
+  trainFitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
+  /** JSON list of the run folders of the script's earlier fit() calls (a worker returns them as Results). */
+  trainPriorRuns: "TORCHLIGHT_TRAIN_PRIOR_RUNS",
+  /** A worker's device ("cpu", "cuda:0"). */
+  trainDevice: "TORCHLIGHT_TRAIN_DEVICE",
+  /** When the driver spawned the worker (ms since the epoch; start-up tracing). */
+  trainSpawnedAt: "TORCHLIGHT_TRAIN_SPAWNED_AT",
+  /** "1": a worker prints when each start-up phase ended. */
+  trainTrace: "TORCHLIGHT_TRAIN_TRACE",
+  /** Tests and benchmarks: the Python with torch used for parity references (default /usr/bin/python3). */
+  python: "TORCHLIGHT_PYTHON",
+  /** Set-up: "1" skips apt-get (install nothing). */
+  skipApt: "TORCHLIGHT_SKIP_APT",
+  /** CI: where the Debian 13 root is cached (default /var/cache/torchlight). */
+  cache: "TORCHLIGHT_CACHE",
+  /** CI: "host" runs only the host's suite. */
+  ciLines: "TORCHLIGHT_CI_LINES",
+} as const;
+
+/** The value of one of torchlight's variables (undefined when unset). */
+export const env = (name: keyof typeof ENV): string | undefined => process.env[ENV[name]];
