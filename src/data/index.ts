@@ -6,7 +6,7 @@
  * for (const [xb, yb] of loader) { ... }
  */
 export { Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset, randomSplit, DatasetError, type WorkerSpec } from "./dataset.js";
-export { Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, BatchSampler, DistributedSampler, setDefaultGroupProvider, type DistributedSamplerOptions, type Sized } from "./sampler.js";
+export { Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, BatchSampler, DistributedSampler, type DistributedSamplerOptions, type Sized } from "./sampler.js";
 export { defaultCollate, applyToTensors, type Batch } from "./collate.js";
 export { DataLoader, DataLoaderError, type DataLoaderOptions } from "./dataloader.js";
 export { getWorkerInfo, type WorkerInfo } from "./worker_info.js";

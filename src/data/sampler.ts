@@ -4,6 +4,7 @@
  */
 import * as torch from "../torch/index.js";
 import type { Generator } from "../torch/index.js";
+import { defaultGroupInfo } from "../torch/distributed_state.js";
 
 /** Anything with a length (a dataset). */
 export interface Sized { readonly length: number }
@@ -113,7 +114,7 @@ export class DistributedSampler extends Sampler<number> {
   epoch = 0;
   constructor(readonly dataset: Sized, opts: DistributedSamplerOptions = {}) {
     super();
-    const env = defaultGroup();
+    const env = defaultGroupInfo();
     const numReplicas = opts.numReplicas ?? env?.worldSize;
     const rank = opts.rank ?? env?.rank;
     if (numReplicas === undefined || rank === undefined) {
@@ -146,8 +147,4 @@ export class DistributedSampler extends Sampler<number> {
   }
 }
 
-/** The initialised process group's size and rank, once torchlight/distributed registers it. */
-let groupProvider: (() => { worldSize: number; rank: number } | undefined) | undefined;
-/** @internal set by torchlight/distributed when a process group is initialised. */
-export function setDefaultGroupProvider(fn: () => { worldSize: number; rank: number } | undefined): void { groupProvider = fn; }
-const defaultGroup = () => groupProvider?.();
+

@@ -8,7 +8,7 @@ import * as torch from "../torch/index.js";
 import { nn, type Tensor } from "../torch/index.js";
 import { DistributedError, defaultGroup, type ProcessGroup } from "./process_group.js";
 
-const c10d = torch._c10d;
+import * as c10d from "../torch/c10d.js";
 
 /** Options of {@link DistributedDataParallel}, as PyTorch's keyword arguments. */
 export interface DDPOptions {

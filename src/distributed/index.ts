@@ -8,7 +8,7 @@
  */
 export {
   initProcessGroup, destroyProcessGroup, isInitialized, getRank, getWorldSize, newGroup, defaultGroup,
-  allReduce, broadcast, allGather, reduceScatter, gather, scatter, barrier, send, recv, broadcastObject, allGatherObject, _broadcastFlagSync,
+  allReduce, broadcast, allGather, reduceScatter, gather, scatter, barrier, send, recv, broadcastObject, allGatherObject,
   ReduceOp, ProcessGroup, Work, DistributedError,
   type InitOptions, type CollectiveOptions, type ReduceOpName, type DistributedErrorCode,
 } from "./process_group.js";

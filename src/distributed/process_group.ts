@@ -11,9 +11,9 @@
  */
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
-import { setDefaultGroupProvider } from "../data/index.js";
+import { setDefaultGroupInfo } from "../torch/distributed_state.js";
+import * as c10d from "../torch/c10d.js";
 
-const c10d = torch._c10d;
 
 /** Reduction operations of allReduce/reduceScatter, as `torch.distributed.ReduceOp`. */
 export const ReduceOp = { SUM: "sum", AVG: "avg", PRODUCT: "product", MIN: "min", MAX: "max" } as const;
@@ -111,6 +111,7 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
     throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
   }
   world = new ProcessGroup(id, rank, worldSize, Array.from({ length: worldSize }, (_, i) => i), timeoutMs);
+  setDefaultGroupInfo({ rank, worldSize });
 }
 
 /**
@@ -133,7 +134,7 @@ export function destroyProcessGroup(group?: ProcessGroup): void {
   const g = group ?? world;
   if (!g) return;
   c10d.destroy(g.id);
-  if (g === world) world = null;
+  if (g === world) { world = null; setDefaultGroupInfo(null); }
 }
 
 export const isInitialized = (): boolean => world !== null;
@@ -149,7 +150,6 @@ export const getWorldSize = (group?: ProcessGroup): number => need(group).size;
 /** The default (world) group, or null. */
 export const defaultGroup = (): ProcessGroup | null => world;
 
-setDefaultGroupProvider(() => (world ? { worldSize: world.size, rank: world.rank } : undefined));
 
 /**
  * A subgroup of the world's ranks (every rank of the world must call it, in the same order).

@@ -10,6 +10,7 @@ import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { BatchNormBase, type BatchNormOptions } from "../torch/nn/layers.js";
 import { defaultGroup, DistributedError, type ProcessGroup } from "./process_group.js";
+import * as c10d from "../torch/c10d.js";
 
 /** Options of {@link SyncBatchNorm}: BatchNorm's, plus the group to synchronise over (default: the world). */
 export interface SyncBatchNormOptions extends BatchNormOptions { processGroup?: ProcessGroup | null }
@@ -35,7 +36,7 @@ export class SyncBatchNorm extends BatchNormBase {
     const group = this.processGroup ?? defaultGroup();
     if (!(o.training && this.training && group !== null && group.size > 1)) return super.normalize(input, o);
     try {
-      return torch._c10d.syncBatchNorm(group.id, input, this.weight, this.bias, o.runningMean, o.runningVar, this.eps, o.momentum);
+      return c10d.syncBatchNorm(group.id, input, this.weight, this.bias, o.runningMean, o.runningVar, this.eps, o.momentum);
     } catch (e) {
       if (e instanceof TypeError) throw e;  // bad input: the message says what to change
       throw new DistributedError(`SyncBatchNorm: exchanging batch statistics over ${group.size} ranks failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", { op: "SyncBatchNorm" }, { cause: e });

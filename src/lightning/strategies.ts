@@ -6,12 +6,13 @@
  * without a launcher, `DDPStrategy` starts its other processes itself by re-running the
  * entry script, as Lightning's subprocess launcher does.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import * as torch from "../torch/index.js";
 import { nn } from "../torch/index.js";
 import { DataLoader, DistributedSampler, RandomSampler, applyToTensors } from "../data/index.js";
 import * as dist from "../distributed/index.js";
+import { broadcastFlagSync, spawnEntryScript } from "../distributed/internal.js";
 import { LightningError } from "./errors.js";
 import { steps, type LightningModule } from "./module.js";
 import type { AnyLoader } from "./types.js";
@@ -51,6 +52,8 @@ export abstract class Strategy {
     return applyToTensors(batch, (t) => t.to(this.rootDevice));
   }
   async barrier(): Promise<void> {}
+  /** The checkpoint `fit` resumes from when no `ckptPath` is given (none here; RayDDPStrategy gives the run's latest after prepareTrainer). */
+  resumeCheckpointPath(): string | null { return null; }
   async broadcast<T>(obj: T): Promise<T> { return obj; }
   /** @internal Rank 0's decision on every rank, now (inside a synchronous hook). */
   _broadcastDecision(flag: boolean): boolean { return flag; }
@@ -122,9 +125,7 @@ export class DDPStrategy extends Strategy {
       const nodeRank = Number(process.env.NODE_RANK ?? 0);
       const base = { ...process.env, MASTER_ADDR: addr, MASTER_PORT: port, WORLD_SIZE: String(devices * numNodes), NODE_RANK: String(nodeRank) };
       for (let local = 1; local < devices; local++) {
-        const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-          env: { ...base, LOCAL_RANK: String(local), RANK: String(nodeRank * devices + local) }, stdio: "inherit",
-        });
+        const child = spawnEntryScript({ ...base, LOCAL_RANK: String(local), RANK: String(nodeRank * devices + local) });
         this.children.push(child);
       }
       Object.assign(process.env, { MASTER_ADDR: addr, MASTER_PORT: port, WORLD_SIZE: String(devices * numNodes), LOCAL_RANK: "0", RANK: String(nodeRank * devices), NODE_RANK: String(nodeRank) });
@@ -174,7 +175,7 @@ export class DDPStrategy extends Strategy {
 
   override async barrier(): Promise<void> { if (dist.isInitialized() && dist.getWorldSize() > 1) await dist.barrier(); }
   override async broadcast<T>(obj: T): Promise<T> { return dist.isInitialized() && dist.getWorldSize() > 1 ? dist.broadcastObject(obj, 0) : obj; }
-  override _broadcastDecision(flag: boolean): boolean { return dist.isInitialized() && dist.getWorldSize() > 1 ? dist._broadcastFlagSync(flag, 0) : flag; }
+  override _broadcastDecision(flag: boolean): boolean { return dist.isInitialized() && dist.getWorldSize() > 1 ? broadcastFlagSync(flag, 0) : flag; }
   override get sync(): SyncFn | null {
     if (!dist.isInitialized() || dist.getWorldSize() === 1) return null;
     return async (values, op) => {

@@ -212,7 +212,8 @@ export class Trainer {
   /** Trains `model` (validating as configured), optionally resuming from `ckptPath`. */
   async fit(model: LightningModule, opts: FitOptions = {}): Promise<void> {
     checkOptions("Trainer.fit", opts, ["trainDataloaders", "valDataloaders", "datamodule", "ckptPath"], misconfigured);
-    await this.run("fit", model, opts, async (resumed) => {
+    const ckptPath = opts.ckptPath !== undefined ? opts.ckptPath : this.strategy.resumeCheckpointPath();
+    await this.run("fit", model, { ...opts, ckptPath }, async (resumed) => {
       const train = this._data.trainLoader(opts);
       const val = this._data.loaders("val", opts.valDataloaders);
       await this.fitLoop.run(train, val, resumed);

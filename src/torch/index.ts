@@ -90,4 +90,4 @@ export { save, load, saveAsync, loadAsync, serialize, deserialize, writeAtomic, 
 export * as safetensors from "./safetensors.js";
 export * as sharing from "./sharing.js";
 /** @internal libtorch's c10d for torchlight/distributed. */
-export * as _c10d from "./c10d.js";
+// internals (c10d bindings, process-group state) live in ./internal.ts

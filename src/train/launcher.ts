@@ -33,8 +33,8 @@ export interface Launcher {
   /** The address the driver's servers listen on. */
   readonly listenHost: string;
   readonly placements: Placement[];
-  /** The command that starts worker `p` running `node` with `nodeArgs`. */
-  command(p: Placement, nodeArgs: string[]): { file: string; args: string[] };
+  /** The command that starts worker `p` running `file` with `args` (the entry script's command). */
+  command(p: Placement, file: string, args: string[]): { file: string; args: string[] };
   /** The signal that ended a worker, read from its launcher's exit code (srun exits 128 + n). */
   exitSignal(code: number | null): NodeJS.Signals | null;
   /** One line for the driver's log. */
@@ -68,7 +68,7 @@ function localLauncher(scaling: ScalingConfig): Launcher {
   const placements = Array.from({ length: n }, (_, rank) => ({ rank, nodeRank: 0, localRank: rank, localWorldSize: n, threads, device: scaling.useGpu ? `cuda:${rank}` : "cpu" }));
   return {
     kind: "local", driverHost: "127.0.0.1", listenHost: "127.0.0.1", placements,
-    command: (_p, nodeArgs) => ({ file: process.execPath, args: nodeArgs }),
+    command: (_p, file, args) => ({ file, args }),
     exitSignal: () => null,
     describe: () => `${n} worker${n > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}`,
   };
@@ -116,10 +116,10 @@ function slurmLauncher(scaling: ScalingConfig, env: Env, hostnames: (nodelist: s
   const usedNodes = new Set(placed.map((p) => p.nodeRank)).size;
   return {
     kind: "slurm", driverHost: hostname(), listenHost: "0.0.0.0", placements,
-    command: (p, nodeArgs) => ({
+    command: (p, file, args) => ({
       file: "srun",
       args: ["--nodes=1", "--ntasks=1", `--relative=${p.nodeRank}`, `--cpus-per-task=${p.threads}`, ...(gpus ? [`--gpus-per-task=${gpus}`] : []), "--exact", "--kill-on-bad-exit=1", "--quiet",
-        `--job-name=torchlight-rank${p.rank}`, process.execPath, ...nodeArgs],
+        `--job-name=torchlight-rank${p.rank}`, file, ...args],
     }),
     exitSignal: (code) => code !== null && code > 128 ? (Object.entries(constants.signals).find(([, v]) => v === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null : null,
     describe: () => `${n} worker${n > 1 ? "s" : ""} as Slurm steps of job ${jobId} on ${usedNodes} node${usedNodes > 1 ? "s" : ""} (${nodes.slice(0, usedNodes).join(", ")})`,

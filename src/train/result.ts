@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Checkpoint } from "./checkpoint.js";
 import { TrainError, WorkerGroupError, type RankFailure } from "./errors.js";
-import { RunStorage, type MetricsRow } from "./storage.js";
+import { FileStorage, type MetricsRow } from "./storage.js";
 
 /** Rank 0's reports as rows (its metrics plus `training_iteration`, `timestamp`, `checkpoint_dir_name`), with a CSV rendering. */
 export class MetricsTable {
@@ -65,7 +65,7 @@ export class Result {
 
   /** Rebuilds the Result of the run stored at `path` ({storagePath}/{name}). */
   static fromPath(path: string): Result {
-    const storage = new RunStorage(resolve(path, ".."), resolve(path).split(/[\\/]/).pop()!);
+    const storage = new FileStorage(resolve(path, ".."), resolve(path).split(/[\\/]/).pop()!);
     const run = storage.readRun();
     if (!run) throw new TrainError("TRAIN_RESULT", `Result.fromPath: ${JSON.stringify(path)} holds no run (no ${"run.json"}); pass a folder {storagePath}/{name} written by TorchTrainer`);
     const manager = storage.readManager();

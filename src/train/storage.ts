@@ -4,12 +4,16 @@
  *
  *     {storagePath}/{name}/run.json, metrics.jsonl, checkpoint_000000/…, checkpoint_manager.json
  *
- * Every JSON file is written atomically (temporary file + rename), and a checkpoint folder is
- * renamed into place only when complete, so a crash never leaves a half checkpoint listed.
- * Both the driver and the worker runtime use this module.
+ * The controller and the worker group see it through the `Storage` interface (commit a
+ * checkpoint, keep the best, read and write the run's state); `FileStorage` implements it on
+ * a local or shared (NFS) filesystem, and an object store can implement it later without
+ * touching the controller. Every JSON file is written atomically (temporary file + rename),
+ * and a checkpoint folder is renamed into place only when complete, so a crash never leaves a
+ * half checkpoint listed. Both the driver and the worker runtime use this module.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { TrainError } from "./errors.js";
 import { env } from "../util/env.js";
 import type { CheckpointConfig } from "./config.js";
@@ -41,12 +45,22 @@ export function readJson<T>(path: string): T | null {
 export interface CheckpointEntry { name: string; index: number; iteration: number; metrics: Record<string, unknown>; time: number }
 export interface ManagerState { version: 1; nextIndex: number; latest: string | null; checkpoints: CheckpointEntry[] }
 
+/**
+ * A run's status in run.json, the one list every reader uses: "running" (a driver holds it),
+ * "finished", "failed" (no restart left), "interrupted" (the driver was stopped: Ctrl-C,
+ * SIGTERM), "preempted" (the cluster took the allocation back).
+ */
+export const RUN_STATUSES = ["running", "finished", "failed", "interrupted", "preempted"] as const;
+export type RunStatus = typeof RUN_STATUSES[number];
+/** run.json's format version (2: the status list above). */
+export const RUN_FILE_VERSION = 2;
+
 /** The state of run.json. */
 export interface RunState {
-  version: 1;
+  version: typeof RUN_FILE_VERSION;
   name: string;
   storagePath: string;
-  status: "running" | "finished" | "failed";
+  status: RunStatus;
   worldSize: number;
   config: Record<string, unknown>;
   startedAt: string;
@@ -60,8 +74,36 @@ export interface RunState {
 /** One line of metrics.jsonl. */
 export interface MetricsRow { rank: number; attempt: number; iteration: number; time: number; metrics: Record<string, unknown>; checkpoint: string | null }
 
-/** The run folder: paths and the files in it. */
-export class RunStorage {
+/** What a checkpoint commit records next to the files (rank 0's report). */
+export interface CommitInfo { iteration: number; metrics: Record<string, unknown>; time: number }
+
+/** Where a run lives: what the controller and the worker group need of storage. */
+export interface Storage {
+  /** The run folder (a path, or an object store's URI). */
+  readonly path: string;
+  readonly storagePath: string;
+  /** Where workers stage checkpoint files before a commit. */
+  readonly stagingDir: string;
+  checkpointPath(name: string): string;
+  create(): void;
+  readRun(): RunState | null;
+  writeRun(state: RunState): void;
+  readManager(): ManagerState;
+  appendMetrics(rows: MetricsRow[]): void;
+  readMetrics(): MetricsRow[];
+  /** Removes what a crash left half-done (staging, unlisted checkpoint folders). */
+  cleanIncomplete(): void;
+  /** Empties the staging area (between attempts). */
+  resetStaging(): void;
+  /**
+   * Merges the staged folders into the next checkpoint, lists it in the manager as the latest,
+   * and deletes the checkpoints `cfg` no longer keeps. Returns the new checkpoint's name.
+   */
+  commitCheckpoint(staged: string[], info: CommitInfo, cfg: CheckpointConfig): Promise<string>;
+}
+
+/** The run folder on a local or shared filesystem. */
+export class FileStorage implements Storage {
   readonly path: string;
   constructor(readonly storagePath: string, readonly name: string) {
     this.path = join(storagePath, name);
@@ -91,6 +133,36 @@ export class RunStorage {
     mkdirSync(this.stagingDir, { recursive: true });
     const listed = new Set(this.readManager().checkpoints.map((c) => c.name));
     for (const e of readdirSync(this.path)) if (/^checkpoint_\d{6}$/.test(e) && !listed.has(e)) rmSync(join(this.path, e), { recursive: true, force: true });
+  }
+  resetStaging(): void {
+    rmSync(this.stagingDir, { recursive: true, force: true });
+    mkdirSync(this.stagingDir, { recursive: true });
+  }
+  async commitCheckpoint(staged: string[], info: CommitInfo, cfg: CheckpointConfig): Promise<string> {
+    const manager = this.readManager();
+    const index = manager.nextIndex;
+    const name = checkpointDirName(index);
+    const merged = join(this.stagingDir, `merge-${name}`);
+    rmSync(merged, { recursive: true, force: true });
+    mkdirSync(merged, { recursive: true });
+    // each rank's files go in; on a name clash the lower rank's file wins
+    for (const dir of staged) {
+      if (!existsSync(dir)) continue;
+      for (const e of readdirSync(dir)) if (!existsSync(join(merged, e))) renameSync(join(dir, e), join(merged, e));
+    }
+    const final = this.checkpointPath(name);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(merged, final);
+    manager.checkpoints.push({ name, index, iteration: info.iteration, metrics: info.metrics, time: info.time });
+    manager.latest = name;
+    manager.nextIndex = index + 1;
+    const drop = checkpointsToDelete(manager.checkpoints, cfg);
+    manager.checkpoints = manager.checkpoints.filter((c) => !drop.includes(c));
+    this.writeManager(manager);
+    await Promise.all(drop.map((c) => rm(this.checkpointPath(c.name), { recursive: true, force: true })));
+    // the report's staging folder (.staging/a{attempt}-r{seq}/rank{r}) goes with it
+    for (const dir of new Set(staged.map((d) => dirname(d)))) if (dir.startsWith(this.stagingDir) && dir !== this.stagingDir) rmSync(dir, { recursive: true, force: true });
+    return name;
   }
 }
 

@@ -117,3 +117,38 @@ export function tupleOf(where: string, name: string, v: unknown, n: number, ok: 
   if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === "number" && Number.isInteger(x) && ok(x))) return [...v] as number[];
   return invalid(where, name, `${what} or a list of ${n} such integers`, v, err);
 }
+
+/**
+ * Reads a Python-style call: `passed` are the arguments as given; the first plain object among
+ * them ends the positional ones and is the options object (PyTorch's keywords). Returns one
+ * record of every value by its keyword name, after refusing unknown keys (naming the accepted
+ * ones) and a value given both positionally and by name.
+ * @example
+ * // new Conv2d(1, 64, 7, { stride: 2 }) and new Conv2d(1, 64, { kernelSize: 7, stride: 2 }) read the same
+ * const a = pyArgs("Conv2d", ["inChannels", "outChannels", "kernelSize"], args, CONV2D_OPTIONS);
+ */
+export function pyArgs(where: string, names: readonly string[], passed: readonly unknown[], accepted: readonly string[], err: MakeError = defaultError): Record<string, unknown> {
+  const at = passed.findIndex((v) => is.plainObject(v));
+  const positional = at === -1 ? passed : passed.slice(0, at);
+  if (at !== -1 && at < passed.length - 1 && passed.slice(at + 1).some((v) => v !== undefined)) {
+    throw err(`${where}: the options object must come last, but ${passed.length - at - 1} more argument(s) followed it`);
+  }
+  if (positional.length > names.length) {
+    throw err(`${where}: expected at most ${names.length} positional argument(s) (${names.join(", ")}) before the options object but received ${positional.length}`);
+  }
+  const opts = at === -1 ? {} : checkOptions(where, passed[at] as Record<string, unknown>, [...new Set([...names, ...accepted])], err);
+  const out: Record<string, unknown> = { ...opts };
+  positional.forEach((v, i) => {
+    if (v === undefined) return;
+    const k = names[i]!;
+    if (opts[k] !== undefined) throw err(`${where}: ${k} was given both positionally (${short(v)}) and as an option (${short(opts[k])}); give it once`);
+    out[k] = v;
+  });
+  return out;
+}
+
+/** Throws when a required argument is missing after `pyArgs`. */
+export function required<T>(where: string, name: string, v: T | undefined, err: MakeError = defaultError): T {
+  if (v === undefined) throw err(`${where}: missing the required argument ${name} (pass it positionally or as { ${name} })`);
+  return v;
+}

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { c10d } from "../../src/torch/internal.js";
 import { join } from "node:path";
 import { ROOT, assertNoLeak, liveTensors } from "../helpers.js";
 import * as torch from "../../src/torch/index.js";
@@ -52,7 +53,7 @@ describe("torchlight/distributed across processes", () => {
   }
 
   it("a store hosted by the launcher (torchrun's agent store, TorchTrainer's driver): every rank joins as a client, each restart under its own prefix", async () => {
-    const store = await torch._c10d.serveStore("127.0.0.1", 0, 2, 30000);
+    const store = await c10d.serveStore("127.0.0.1", 0, 2, 30000);
     try {
       for (const attempt of ["0", "1"]) {
         const reports = await launch("collectives", 2, { MASTER_PORT: String(store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: attempt });
@@ -62,7 +63,7 @@ describe("torchlight/distributed across processes", () => {
       const clash = await launch("collectives", 1, { MASTER_PORT: String(store.port), TEST_TIMEOUT_MS: "5000" });
       assert.ok(clash[0] && !clash[0].ok && /rendezvous|address|bind|use/i.test(clash[0].error ?? ""), `expected a bind failure, got ${JSON.stringify(clash[0])}`);
     } finally {
-      torch._c10d.closeStore(store.id);
+      c10d.closeStore(store.id);
     }
   });
 

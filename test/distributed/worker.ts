@@ -4,6 +4,7 @@
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor, type DType } from "../../src/torch/index.js";
 import * as dist from "../../src/distributed/index.js";
+import { broadcastFlagSync } from "../../src/distributed/internal.js";
 
 const scenario = process.argv[2] ?? "collectives";
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -62,7 +63,7 @@ async function collectives(): Promise<Record<string, unknown>> {
   check(objs.every((o, q) => o.rank === q && o.name === `r${q}` && o.list.length === q), "allGatherObject");
   const bo = await dist.broadcastObject(r === 1 ? { msg: "from one", n: [1, 2] } : null, 1);
   check(bo?.msg === "from one", "broadcastObject");
-  check(dist._broadcastFlagSync(r === 0) && !dist._broadcastFlagSync(r !== 0), "_broadcastFlagSync: rank 0's flag everywhere");
+  check(broadcastFlagSync(r === 0) && !broadcastFlagSync(r !== 0), "_broadcastFlagSync: rank 0's flag everywhere");
   const w = dist.allReduce(torch.ones([4]), { async: true }) as dist.Work;
   await w.wait();
   check(w.isCompleted(), "Work.isCompleted");

@@ -228,7 +228,7 @@ test("launchers: auto picks Slurm inside an allocation; Slurm count lists; ranks
   const l = createLauncher(new ScalingConfig({ numWorkers: 4, launcher: "slurm" }), slurmEnv, (list) => (list === "n[1-2]" ? ["n1", "n2"] : []));
   assert.equal(l.kind, "slurm");
   assert.deepEqual(l.placements.map((p) => [p.nodeRank, p.localRank, p.threads, p.device]), [[0, 0, 2, "cpu"], [0, 1, 2, "cpu"], [1, 0, 1, "cpu"], [1, 1, 1, "cpu"]]);
-  const cmd = l.command(l.placements[2]!, ["script.js"]);
+  const cmd = l.command(l.placements[2]!, process.execPath, ["script.js"]);
   assert.equal(cmd.file, "srun");
   assert.deepEqual(cmd.args.filter((a) => /^--(relative|cpus-per-task|ntasks|nodes)=/.test(a)), ["--nodes=1", "--ntasks=1", "--relative=1", "--cpus-per-task=1"]);
   assert.deepEqual(cmd.args.slice(-2), [process.execPath, "script.js"]);

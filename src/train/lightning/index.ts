@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as dist from "../../distributed/index.js";
-import { Callback, DDPStrategy, Trainer, type DDPStrategyOptions, type FitOptions, type LightningModule } from "../../lightning/index.js";
+import { Callback, DDPStrategy, Trainer, type DDPStrategyOptions } from "../../lightning/index.js";
 import { Checkpoint } from "../checkpoint.js";
 import { TrainError } from "../errors.js";
 import { getCheckpoint, getContext, report, workerTempDir } from "../worker.js";
@@ -30,6 +30,15 @@ export class RayDDPStrategy extends DDPStrategy {
   constructor(opts: DDPStrategyOptions = {}) {
     super({ clusterEnvironment: new RayLightningEnvironment(), ...opts });
     this.rootDevice = getContext().getDevice();
+  }
+  /** Set by prepareTrainer: fit() without ckptPath resumes from the run's latest checkpoint. */
+  resumeFromRun = false;
+  override resumeCheckpointPath(): string | null {
+    const ck = this.resumeFromRun ? getCheckpoint() : null;
+    if (!ck) return null;
+    const path = join(ck.path, RayTrainReportCallback.CHECKPOINT_NAME);
+    if (getContext().getWorldRank() === 0) console.log(`prepareTrainer: resuming from ${path}`);
+    return path;
   }
   /** What the injected DistributedSampler gets, as Ray's `distributed_sampler_kwargs`. */
   get distributedSamplerKwargs(): { numReplicas: number; rank: number } { return { numReplicas: this.worldSize, rank: this.globalRank }; }
@@ -108,15 +117,6 @@ export function prepareTrainer(trainer: Trainer): Trainer {
   if (env && !(env instanceof RayLightningEnvironment)) {
     throw new TrainError("TRAIN_CONFIG", `prepareTrainer: Invalid cluster environment plugin. The expected class is RayLightningEnvironment but got ${env.constructor.name}; pass plugins: [new RayLightningEnvironment()]`);
   }
-  const fit = trainer.fit.bind(trainer);
-  trainer.fit = (model: LightningModule, opts: FitOptions = {}) => {
-    const ck = getCheckpoint();
-    if (opts.ckptPath === undefined && ck) {
-      const path = join(ck.path, RayTrainReportCallback.CHECKPOINT_NAME);
-      if (getContext().getWorldRank() === 0) console.log(`prepareTrainer: resuming from ${path}`);
-      return fit(model, { ...opts, ckptPath: path });
-    }
-    return fit(model, opts);
-  };
+  (trainer.strategy as RayDDPStrategy).resumeFromRun = true;
   return trainer;
 }

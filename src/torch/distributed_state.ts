@@ -1,0 +1,14 @@
+/**
+ * @module torchlight/torch/distributed_state: the default process group's rank and world size,
+ * as part of torch's own state (Python's `torch.distributed` keeps it in torch). The
+ * distributed layer sets it when the default group is created and destroyed; the data layer's
+ * `DistributedSampler` reads it for its defaults. Neither layer imports the other.
+ */
+export interface DefaultGroupInfo { rank: number; worldSize: number }
+
+let current: DefaultGroupInfo | null = null;
+
+/** @internal set by torchlight/distributed (null when the default group is destroyed). */
+export function setDefaultGroupInfo(info: DefaultGroupInfo | null): void { current = info; }
+/** The default process group's rank and world size, or null when none is initialised. */
+export function defaultGroupInfo(): DefaultGroupInfo | null { return current; }

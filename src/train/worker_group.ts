@@ -1,0 +1,280 @@
+/**
+ * @module torchlight/train/worker_group: the process implementation of the controller's
+ * `WorkerGroup`. It owns a control channel (a WebSocket server on loopback, or on the cluster
+ * interface under Slurm; each worker presents the attempt's secret), the c10d rendezvous store
+ * (a TCPStore server in this process, which the workers join as clients, as under torchrun's
+ * agent), and `numWorkers` processes started by ./launcher (children of this process, or Slurm
+ * steps) that re-run the user's entry script, their output prefixed with their rank. It
+ * persists reports and checkpoints through `Storage` as every rank's report arrives, and tells
+ * the controller, when polled, who joined, answered, finished, failed or exited.
+ */
+import { type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { createInterface } from "node:readline";
+import { WebSocketServer, type WebSocket } from "ws";
+import { ProgressRenderer } from "../util/progress.js";
+import { spawnEntryScript } from "../distributed/internal.js";
+import * as c10d from "../torch/c10d.js";
+import { Checkpoint } from "./checkpoint.js";
+import type { Launcher, Placement } from "./launcher.js";
+import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
+import type { RankFailure } from "./errors.js";
+import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
+import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
+import type { RankStatus, WorkerGroup, WorkerGroupStatus } from "./controller.js";
+
+type ReportMsg = Extract<WorkerMessage, { type: "report" }>;
+
+interface Rank {
+  rank: number;
+  place: Placement;
+  child: ChildProcess;
+  ws: WebSocket | null;
+  hostname: string | null;
+  startedAt: number;
+  lastSeen: number;
+  done: boolean;
+  errored: boolean;
+  exited: boolean;
+  /** The driver stopped it (its death is not a failure of its own). */
+  stopping: boolean;
+  wsClosed: Promise<void>;
+}
+
+/** One attempt's state. */
+interface Attempt {
+  number: number;
+  ranks: Rank[];
+  failures: RankFailure[];
+  /** Reports by sequence number, until every rank made it. */
+  pending: Map<number, Map<number, ReportMsg>>;
+  /** Persisting runs one report at a time, in order. */
+  persisting: Promise<void>;
+  started: boolean;
+}
+
+export interface ProcessWorkerGroupOptions {
+  scaling: ScalingConfig;
+  run: RunConfig;
+  torch: TorchConfig;
+  fitIndex: number;
+  priorRuns: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class ProcessWorkerGroup implements WorkerGroup {
+  private server: WebSocketServer | null = null;
+  private port = 0;
+  private secret = "";
+  private store: { id: number; port: number } | null = null;
+  private attempt: Attempt | null = null;
+  private iteration: number;
+  private beat: NodeJS.Timeout | null = null;
+  private readonly renderer: ProgressRenderer | null;
+
+  constructor(private readonly o: ProcessWorkerGroupOptions, private readonly storage: Storage, private readonly launcher: Launcher) {
+    const rows = storage.readMetrics().filter((r) => r.rank === 0);
+    this.iteration = rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
+    this.renderer = o.run.verbose > 0 ? new ProgressRenderer(Boolean(process.stdout.isTTY)) : null;
+  }
+
+  describe(): string { return this.launcher.describe(); }
+
+  async start(number: number): Promise<void> {
+    const n = this.o.scaling.numWorkers;
+    await this.listen();
+    this.secret = randomBytes(24).toString("hex");
+    // one store for the run; each attempt's keys live under its own prefix (TORCHELASTIC_RESTART_COUNT)
+    this.store ??= await c10d.serveStore(this.launcher.driverHost, 0, n, Math.max(this.o.torch.timeoutMs, 60_000));
+    const a: Attempt = { number, ranks: [], failures: [], pending: new Map(), persisting: Promise.resolve(), started: false };
+    this.attempt = a;
+    for (const place of this.launcher.placements) a.ranks.push(this.spawn(a, place));
+    // heartbeats: the controller reads lastSeen
+    this.beat = setInterval(() => {
+      for (const r of a.ranks) if (r.ws && !r.exited && !r.done) { try { r.ws.ping(); } catch { /* closing */ } }
+    }, Math.min(1000, Math.max(100, this.o.torch.timeoutMs / 4)));
+  }
+
+  poll(): WorkerGroupStatus {
+    const a = this.attempt;
+    if (!a) return { ranks: [], failures: [] };
+    const ranks: RankStatus[] = a.ranks.map((r) => ({ rank: r.rank, pid: r.child.pid ?? null, joined: r.ws !== null, done: r.done, exited: r.exited, startedAt: r.startedAt, lastSeen: r.lastSeen }));
+    return { ranks, failures: [...a.failures] };
+  }
+
+  stop(signal: "SIGTERM" | "SIGKILL", ranks?: number[]): void {
+    for (const r of this.attempt?.ranks ?? []) {
+      if (r.exited || (ranks && !ranks.includes(r.rank))) continue;
+      r.stopping = true;
+      try { r.child.kill(signal); } catch { /* gone */ }
+    }
+  }
+
+  async settle(): Promise<RankFailure[]> {
+    const a = this.attempt!;
+    const late: RankFailure[] = [];
+    if (this.beat) { clearInterval(this.beat); this.beat = null; }
+    await a.persisting.catch((e: unknown) => { late.push({ rank: 0, pid: null, kind: "infrastructure", type: "StorageError", message: `persisting a report failed: ${(e as Error).message}` }); });
+    this.renderer?.stop();
+    // reports some ranks made before the attempt ended are kept (without a checkpoint)
+    const leftover: MetricsRow[] = [];
+    for (const [, msgs] of [...a.pending.entries()].sort((x, y) => x[0] - y[0])) {
+      for (const [rank, m] of [...msgs.entries()].sort((x, y) => x[0] - y[0])) leftover.push({ rank, attempt: a.number, iteration: this.iteration, time: m.at, metrics: m.metrics, checkpoint: null });
+      this.iteration++;
+    }
+    this.storage.appendMetrics(leftover);
+    this.storage.resetStaging();
+    for (const r of a.ranks) r.ws?.terminate();
+    return late;
+  }
+
+  async close(): Promise<void> {
+    this.renderer?.stop();
+    if (this.beat) { clearInterval(this.beat); this.beat = null; }
+    this.stop("SIGKILL");
+    const srv = this.server;
+    this.server = null;
+    if (srv) { for (const c of srv.clients) c.terminate(); await new Promise<void>((r) => srv.close(() => r())); }
+    if (this.store) { c10d.closeStore(this.store.id); this.store = null; }
+  }
+
+  // ---- the control channel ---------------------------------------------------------------------
+
+  private async listen(): Promise<void> {
+    if (this.server) return;
+    this.server = new WebSocketServer({
+      host: this.launcher.listenHost, port: 0, maxPayload: 64 * 1024 * 1024,
+      verifyClient: (info: { req: { headers: Record<string, string | string[] | undefined> } }) => info.req.headers[SECRET_HEADER] === this.secret,
+    });
+    await new Promise<void>((resolve, reject) => { this.server!.once("listening", resolve); this.server!.once("error", reject); });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.server.on("connection", (ws) => {
+      ws.once("message", (data) => {
+        const m = JSON.parse(String(data)) as WorkerMessage;
+        if (m.type === "hello" && this.attempt) this.onHello(this.attempt, ws, m); else ws.close(1008, "expected hello");
+      });
+    });
+  }
+
+  private fail(a: Attempt, f: RankFailure): void {
+    if (!a.failures.some((x) => x.rank === f.rank)) a.failures.push(f);
+  }
+
+  private onHello(a: Attempt, ws: WebSocket, m: Extract<WorkerMessage, { type: "hello" }>): void {
+    const r = a.ranks[m.rank];
+    if (!r || r.ws) { ws.close(1008, "unknown rank"); return; }
+    r.ws = ws; r.hostname = m.hostname; r.lastSeen = Date.now();
+    let closed!: () => void;
+    r.wsClosed = new Promise<void>((res) => { closed = res; });
+    ws.on("close", () => closed());
+    ws.on("pong", () => { r.lastSeen = Date.now(); });
+    ws.on("message", (data) => this.onMessage(a, r, JSON.parse(String(data)) as WorkerMessage));
+    if (!a.ranks.every((x) => x.ws)) return;
+    try { checkStorageForHosts(this.storage.storagePath, a.ranks.map((x) => x.hostname!)); } catch (e) {
+      this.fail(a, { rank: 0, pid: null, kind: "infrastructure", type: (e as Error).name, message: (e as Error).message, code: "TRAIN_STORAGE_NOT_SHARED" });
+      return;
+    }
+    a.started = true;
+    const latest = this.storage.readManager().latest;
+    const n = a.ranks.length;
+    for (const x of a.ranks) {
+      const start: DriverMessage = {
+        type: "start", placement: { worldRank: x.rank, localRank: x.place.localRank, localWorldSize: x.place.localWorldSize, nodeRank: x.place.nodeRank, worldSize: n },
+        runPath: this.storage.path, experimentName: this.o.run.name, attempt: a.number, latestCheckpoint: latest ? this.storage.checkpointPath(latest) : null, stagingDir: this.storage.stagingDir,
+      };
+      x.ws!.send(JSON.stringify(start));
+    }
+  }
+
+  private onMessage(a: Attempt, r: Rank, m: WorkerMessage): void {
+    switch (m.type) {
+      case "report": {
+        const msgs = a.pending.get(m.seq) ?? new Map<number, ReportMsg>();
+        a.pending.set(m.seq, msgs);
+        msgs.set(r.rank, m);
+        if (msgs.size === a.ranks.length) {
+          a.pending.delete(m.seq);
+          a.persisting = a.persisting.then(() => this.persist(a, m.seq, msgs));
+        }
+        return;
+      }
+      case "progress":
+        if (r.rank === 0) this.renderer?.update({ epoch: m.epoch, done: m.done, total: m.total, postfix: m.postfix, final: m.final, secs: m.secs });
+        return;
+      case "error":
+        r.errored = true;
+        this.fail(a, { rank: r.rank, pid: r.child.pid ?? null, kind: m.user ? "user" : "infrastructure", type: m.error.type, message: m.error.message, ...(m.error.stack ? { stack: m.error.stack } : {}), ...(m.error.code ? { code: m.error.code } : {}) });
+        return;
+      case "done":
+        r.done = true;
+        for (const [seq, msgs] of a.pending) {
+          if (msgs.has(r.rank)) continue;
+          this.fail(a, { rank: r.rank, pid: r.child.pid ?? null, kind: "user", type: "ReportMismatch", message: `the train function returned without calling report() #${seq + 1}, which rank${msgs.size > 1 ? "s" : ""} ${[...msgs.keys()].join(", ")} called; every rank must call report() the same number of times (it is a barrier)` });
+          break;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- processes -------------------------------------------------------------------------------
+
+  private spawn(a: Attempt, place: Placement): Rank {
+    const { rank, threads } = place;
+    const n = this.o.scaling.numWorkers;
+    const host = this.launcher.driverHost;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      [ENV.control]: `ws://${host}:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
+      RANK: String(rank), LOCAL_RANK: String(place.localRank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(place.localWorldSize), NODE_RANK: String(place.nodeRank),
+      MASTER_ADDR: host, MASTER_PORT: String(this.store!.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(a.number),
+      OMP_NUM_THREADS: String(threads), [ENV.numThreads]: String(threads),
+      [ENV.device]: place.device, [ENV.spawnedAt]: String(Date.now()),
+    };
+    const child = spawnEntryScript(env, { stdio: ["ignore", "pipe", "pipe"], wrap: (file, args) => this.launcher.command(place, file, args) });
+    const r: Rank = { rank, place, child, ws: null, hostname: null, startedAt: Date.now(), lastSeen: Date.now(), done: false, errored: false, exited: false, stopping: false, wsClosed: Promise.resolve() };
+    const prefix = `(rank ${rank} pid=${child.pid ?? "?"}) `;
+    createInterface({ input: child.stdout! }).on("line", (l) => process.stdout.write(prefix + l + "\n"));
+    createInterface({ input: child.stderr! }).on("line", (l) => process.stderr.write(prefix + l + "\n"));
+    child.on("error", (e) => { this.fail(a, { rank, pid: child.pid ?? null, kind: "infrastructure", type: "SpawnError", message: `could not start the worker process: ${e.message}` }); r.exited = true; });
+    child.on("exit", (code, signal) => void this.onExit(a, r, code, signal));
+    return r;
+  }
+
+  private async onExit(a: Attempt, r: Rank, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    // the error message (if any) travels on the control channel: let it arrive first
+    await Promise.race([r.wsClosed, sleep(500)]);
+    r.exited = true;
+    const pid = r.child.pid ?? null;
+    if (!r.done && !r.errored && !r.stopping) {
+      const sig = signal ?? this.launcher.exitSignal(code);
+      const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+      const what = this.launcher.kind === "slurm" ? `the worker's Slurm step (srun pid ${pid})` : `the worker process (pid ${pid})`;
+      this.fail(a, { rank: r.rank, pid, kind: "infrastructure", type: sig ?? `exit ${code}`, message: `${what} ${how} ${a.started ? "during training" : "before joining the run"}` });
+    } else if (r.done && code !== 0 && !a.failures.length) {
+      this.fail(a, { rank: r.rank, pid, kind: "infrastructure", type: `exit ${code}`, message: `the worker process exited with code ${code} after its train function returned` });
+    }
+  }
+
+  // ---- reports and checkpoints -----------------------------------------------------------------
+
+  /** Persists report `seq` of every rank: metrics rows, the checkpoint (commit + retention); then releases the ranks. */
+  private async persist(a: Attempt, seq: number, msgs: Map<number, ReportMsg>): Promise<void> {
+    const ranks = [...msgs.keys()].sort((x, y) => x - y);
+    const staged = ranks.map((r) => msgs.get(r)!.staged).filter((p): p is string => p !== null);
+    const iteration = this.iteration++;
+    const rank0 = msgs.get(0)!;
+    const name = staged.length
+      ? await this.storage.commitCheckpoint(staged, { iteration, metrics: rank0.metrics, time: rank0.at }, this.o.run.checkpointConfig)
+      : null;
+    this.storage.appendMetrics(ranks.map((rank) => ({ rank, attempt: a.number, iteration, time: msgs.get(rank)!.at, metrics: msgs.get(rank)!.metrics, checkpoint: name })));
+    const checkpoint = name ? this.storage.checkpointPath(name) : null;
+    for (const rank of ranks) a.ranks[rank]?.ws?.send(JSON.stringify({ type: "reportAck", seq, checkpoint } satisfies DriverMessage));
+    if (this.o.run.verbose > 1) console.log(`TorchTrainer: report ${iteration}: ${JSON.stringify(rank0.metrics)}${name ? ` (${name})` : ""}`);
+    for (const c of this.o.run.callbacks) await c.onReport?.({ metrics: rank0.metrics, iteration, checkpoint: checkpoint ? new Checkpoint(checkpoint) : null });
+  }
+}
+
