@@ -10,9 +10,26 @@ namespace tl {
 
 // ---- tensor table ---------------------------------------------------------------------
 
-TensorTable& table() {
-  static thread_local TensorTable t;
-  return t;
+namespace {
+thread_local Addon* t_addon = nullptr;  // the environment running on this thread
+}
+
+void attach_addon(napi_env env) {
+  auto* a = new Addon();
+  napi_set_instance_data(
+      env, a,
+      [](napi_env, void* data, void*) {
+        auto* dead = static_cast<Addon*>(data);
+        if (t_addon == dead) t_addon = nullptr;
+        delete dead;  // the environment's tensors and generators go with it
+      },
+      nullptr);
+  t_addon = a;
+}
+
+Addon& addon() {
+  if (!t_addon) throw std::runtime_error("torchlight: this thread's environment was torn down (or never loaded the addon)");
+  return *t_addon;
 }
 
 // Only the bytes a tensor owns are reported: a view (reshape, slice, detach, ...) shares its

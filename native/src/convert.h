@@ -76,12 +76,30 @@ class TensorTable {
   int64_t pending_ = 0;  // external-memory change not yet told to V8
 };
 
-TensorTable& table();
+// Generators made by `new torch.Generator()`, by id (id 0: the default generator).
+struct GeneratorTable {
+  std::vector<at::Generator> slots{at::Generator()};  // slot 0 unused
+  std::vector<uint32_t> free;
+};
+
+// Per-environment state, as better-sqlite3's Addon: each Node environment (the main thread,
+// each worker_thread) gets its own, created by Init and freed by the environment's teardown
+// (napi_set_instance_data's finalizer), so a worker thread that ends releases its tensors.
+struct Addon {
+  TensorTable tensors;
+  GeneratorTable generators;
+};
+void attach_addon(napi_env env);  // Init calls it once per environment
+Addon& addon();                   // this thread's environment's state
+inline TensorTable& table() { return addon().tensors; }
 
 // ---- errors ---------------------------------------------------------------------------
 napi_value throw_current(Call& c);  // call from a catch block only
 [[noreturn]] void arg_error(const Call& c, size_t i, const char* name, const std::string& expected);
 std::string describe(napi_env env, napi_value v);
+
+// An entry point: every N-API callback of the addon has this signature.
+#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
 
 #define TL_OP_BEGIN(NAME, N)                                        \
   napi_value tl_argv_[N];                                          \

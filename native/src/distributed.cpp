@@ -3,8 +3,8 @@
 // c10d::Reducer — the bucketing, backward-overlapped gradient averaging engine behind
 // PyTorch's own DistributedDataParallel.
 //
-// Process groups, stores and reducers live in process-wide tables (ids in JS), guarded by a
-// mutex. A collective is started on the JS thread (Gloo copies nothing and runs it on its own
+// Process groups, stores and reducers live in c10d_groups' process-wide tables (ids in JS);
+// SyncBatchNorm's autograd function is in sync_batchnorm.cpp. This file holds the entry points. A collective is started on the JS thread (Gloo copies nothing and runs it on its own
 // threads) and its completion comes back through the Work's future and a threadsafe function,
 // so no libuv thread waits on the network. Rendezvous (which blocks until every rank has
 // arrived) runs as async work on the libuv pool.
@@ -14,7 +14,6 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include <chrono>
 #include <functional>
@@ -23,23 +22,15 @@
 #include <thread>
 #include <unordered_map>
 
+#include "c10d_groups.h"
 #include "compat.h"
 #include "convert.h"
 #include "entries.h"
+#include "sync_batchnorm.h"
 
 namespace tl {
 namespace {
 
-#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
-
-struct Group {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
-  // A TCPStore client is one socket and is not safe for concurrent requests (1.13): every
-  // store call of ours holds this lock, and waiting for a key is polling, never a blocking get.
-  std::shared_ptr<std::mutex> store_mutex = std::make_shared<std::mutex>();
-  bool nccl = false;  // its subgroups use the same backend
-};
 
 // "gloo" or "nccl" (a CUDA build of libtorch 2.x; compat::nccl_group says the fix otherwise)
 c10::intrusive_ptr<c10d::ProcessGroup> make_group(bool nccl, const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
@@ -53,30 +44,14 @@ bool is_nccl(const Call& c, size_t i) {
   return b == "nccl";
 }
 
-std::mutex g_mutex;
-std::unordered_map<uint32_t, Group> g_groups;
-std::unordered_map<uint32_t, std::unique_ptr<c10d::Reducer>> g_reducers;
-std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> g_served;  // storeServe's servers
-uint32_t g_next_id = 1;
-
-// Removes entry `id` of a table under the lock and hands it over, so the caller releases it
-// (a process group, a store server, a Reducer: slow teardown) outside the lock.
-template <typename Map>
-typename Map::mapped_type take(Map& table, uint32_t id) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = table.find(id);
-  if (it == table.end()) return {};
-  typename Map::mapped_type v = std::move(it->second);
-  table.erase(it);
-  return v;
-}
+using c10d_groups::Group;
+using c10d_groups::take;
+namespace reg = c10d_groups;
 
 Group& group_of(const Call& c, size_t i) {
-  uint32_t id = static_cast<uint32_t>(i64(c, i, "group"));
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_groups.find(id);
-  if (it == g_groups.end()) throw ArgError(std::string(c.op) + "(): the process group was destroyed (or never initialised); call initProcessGroup first");
-  return it->second;
+  Group* g = reg::find(static_cast<uint32_t>(i64(c, i, "group")));
+  if (!g) throw ArgError(std::string(c.op) + "(): the process group was destroyed (or never initialised); call initProcessGroup first");
+  return *g;
 }
 
 c10d::ReduceOp reduce_op(const Call& c, size_t i) {
@@ -234,9 +209,9 @@ TL_FN(pgInit) {
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
         auto pg = make_group(nccl, prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
-        std::lock_guard<std::mutex> lock(g_mutex);
-        *id = g_next_id++;
-        g_groups[*id] = Group{store, pg, std::make_shared<std::mutex>(), nccl};
+        std::lock_guard<std::mutex> lock(reg::mutex);
+        *id = reg::next_id();
+        reg::groups[*id] = Group{store, pg, std::make_shared<std::mutex>(), nccl};
       },
       [id](napi_env env) {
         napi_value v;
@@ -266,10 +241,10 @@ TL_FN(storeServe) {
         opts.waitWorkers = false;
         opts.timeout = std::chrono::milliseconds(timeout_ms);
         auto store = compat::tcp_store(host, opts);
-        std::lock_guard<std::mutex> lock(g_mutex);
-        out->first = g_next_id++;
+        std::lock_guard<std::mutex> lock(reg::mutex);
+        out->first = reg::next_id();
         out->second = store->getPort();
-        g_served[out->first] = store;
+        reg::served[out->first] = store;
       },
       [out](napi_env env) {
         napi_value arr, id, p;
@@ -285,7 +260,7 @@ TL_FN(storeServe) {
 
 TL_FN(storeClose) {
   TL_OP_BEGIN("store_close", 1);
-  auto dead = take(g_served, static_cast<uint32_t>(i64(c, 0, "store")));
+  auto dead = take(reg::served, static_cast<uint32_t>(i64(c, 0, "store")));
   return undefined_value(c);  // the server stops here, outside the lock
   TL_OP_END;
 }
@@ -316,9 +291,9 @@ TL_FN(pgNew) {
           std::lock_guard<std::mutex> store_lock(*store_mutex);  // its rendezvous talks to the store
           pg = make_group(nccl, prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms));
         }
-        std::lock_guard<std::mutex> lock(g_mutex);
-        *id = g_next_id++;
-        g_groups[*id] = Group{store, pg, store_mutex, nccl};
+        std::lock_guard<std::mutex> lock(reg::mutex);
+        *id = reg::next_id();
+        reg::groups[*id] = Group{store, pg, store_mutex, nccl};
       },
       [id](napi_env env) {
         napi_value v;
@@ -330,7 +305,7 @@ TL_FN(pgNew) {
 
 TL_FN(pgDestroy) {
   TL_OP_BEGIN("destroy_process_group", 1);
-  Group dead = take(g_groups, static_cast<uint32_t>(i64(c, 0, "group")));
+  Group dead = take(reg::groups, static_cast<uint32_t>(i64(c, 0, "group")));
   return undefined_value(c);  // `dead` is released here, outside the lock
   TL_OP_END;
 }
@@ -540,9 +515,9 @@ TL_FN(reducerNew) {
   std::reverse(buckets.begin(), buckets.end());
   std::reverse(limits.begin(), limits.end());
   auto reducer = compat::reducer(params, buckets, limits, g.pg, sparse, cap, find_unused, as_view, first);
-  std::lock_guard<std::mutex> lock(g_mutex);
-  uint32_t id = g_next_id++;
-  g_reducers[id] = std::move(reducer);
+  std::lock_guard<std::mutex> lock(reg::mutex);
+  uint32_t id = reg::next_id();
+  reg::reducers[id] = std::move(reducer);
   napi_value v;
   napi_create_uint32(env, id, &v);
   return v;
@@ -551,9 +526,9 @@ TL_FN(reducerNew) {
 
 c10d::Reducer& reducer_of(const Call& c, size_t i) {
   uint32_t id = static_cast<uint32_t>(i64(c, i, "reducer"));
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_reducers.find(id);
-  if (it == g_reducers.end()) throw ArgError(std::string(c.op) + "(): the DistributedDataParallel wrapper was disposed");
+  std::lock_guard<std::mutex> lock(reg::mutex);
+  auto it = reg::reducers.find(id);
+  if (it == reg::reducers.end()) throw ArgError(std::string(c.op) + "(): the DistributedDataParallel wrapper was disposed");
   return *it->second;
 }
 
@@ -578,119 +553,10 @@ TL_FN(reducerPrepareBackward) {
 
 TL_FN(reducerFree) {
   TL_OP_BEGIN("DistributedDataParallel.dispose", 1);
-  auto dead = take(g_reducers, static_cast<uint32_t>(i64(c, 0, "reducer")));
+  auto dead = take(reg::reducers, static_cast<uint32_t>(i64(c, 0, "reducer")));
   return undefined_value(c);
   TL_OP_END;
 }
-
-// ---- SyncBatchNorm ---------------------------------------------------------------------------
-//
-// Batch normalisation whose statistics span every rank of a group, as torch.nn.SyncBatchNorm.
-// PyTorch 1.13 runs it on CUDA only (its batch_norm_stats kernels have no CPU version); this
-// one is written with portable ATen ops, so it runs on CPU and CUDA alike. Forward: each rank
-// computes (mean, M2, count) per channel, one all_gather exchanges them (counts may differ per
-// rank, including zero), and Chan's parallel formula combines them. Backward: one all_reduce
-// of (sum dy, sum dy*(x-mean)) gives the input gradient of the global normalisation; the
-// weight and bias gradients stay local (DistributedDataParallel averages them), as in PyTorch.
-// The collectives are waited on the calling thread, as PyTorch's are.
-
-c10::intrusive_ptr<c10d::ProcessGroup> pg_by_id(int64_t id, const char* what) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_groups.find(static_cast<uint32_t>(id));
-  if (it == g_groups.end()) throw ArgError(std::string("SyncBatchNorm ") + what + ": its process group was destroyed; keep the group alive while the model trains");
-  return it->second.pg;
-}
-
-std::vector<int64_t> non_channel_dims(const at::Tensor& x) {
-  std::vector<int64_t> dims{0};
-  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  return dims;
-}
-
-std::vector<int64_t> channel_shape(const at::Tensor& x) {
-  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-  shape[1] = x.size(1);
-  return shape;
-}
-
-at::ScalarType acc_type(const at::Tensor& x) {
-  auto t = x.scalar_type();
-  return (t == at::kHalf || t == at::kBFloat16) ? at::kFloat : t;
-}
-
-struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
-                            const at::Tensor& bias, const at::Tensor& running_mean, const at::Tensor& running_var,
-                            double eps, double momentum, int64_t group) {
-    auto pg = pg_by_id(group, "forward");
-    at::Tensor x = input.contiguous().to(acc_type(input));
-    const int64_t channels = x.size(1);
-    const int64_t n = channels == 0 ? 0 : x.numel() / channels;
-    const auto dims = non_channel_dims(x);
-    const auto cshape = channel_shape(x);
-    auto stat_opts = x.options().dtype(at::kDouble);
-    at::Tensor local;
-    if (n > 0) {
-      auto [var, mean] = at::var_mean(x, dims, /*unbiased=*/false);
-      local = at::cat({mean.to(at::kDouble), var.to(at::kDouble) * static_cast<double>(n), at::full({1}, static_cast<double>(n), stat_opts)});
-    } else {
-      local = at::zeros({2 * channels + 1}, stat_opts);
-    }
-    // all_gather, not all_reduce: the counts may differ between ranks
-    std::vector<std::vector<at::Tensor>> gathered(1);
-    for (int i = 0; i < pg->getSize(); ++i) gathered[0].push_back(at::empty_like(local));
-    std::vector<at::Tensor> in{local};
-    pg->allgather(gathered, in)->wait();
-    at::Tensor all = at::stack(gathered[0]);  // (world, 2C + 1)
-    at::Tensor means = all.narrow(1, 0, channels), m2s = all.narrow(1, channels, channels), counts = all.narrow(1, 2 * channels, 1);
-    const double total = counts.sum().item<double>();
-    if (total <= 1) {
-      throw ArgError("SyncBatchNorm: expected more than 1 value per channel when training, got " + std::to_string(static_cast<int64_t>(total)) +
-                     " over all ranks (input of shape " + c10::str(input.sizes()) + " here); use a larger batch or BatchNorm in eval mode");
-    }
-    at::Tensor mean = (means * counts).sum(0) / total;
-    at::Tensor var = (m2s + counts * (means - mean).square()).sum(0) / total;
-    at::Tensor invstd = (var + eps).rsqrt();
-    if (running_mean.defined()) running_mean.mul_(1 - momentum).add_(mean.to(running_mean.scalar_type()), momentum);
-    if (running_var.defined()) running_var.mul_(1 - momentum).add_((var * (total / (total - 1))).to(running_var.scalar_type()), momentum);
-    mean = mean.to(x.scalar_type());
-    invstd = invstd.to(x.scalar_type());
-    at::Tensor scale = weight.defined() ? invstd * weight.to(x.scalar_type()) : invstd;
-    at::Tensor out = (x - mean.view(cshape)) * scale.view(cshape);
-    if (bias.defined()) out.add_(bias.to(x.scalar_type()).view(cshape));
-    ctx->save_for_backward({x, weight, mean, invstd});
-    ctx->saved_data["total"] = total;
-    ctx->saved_data["group"] = group;
-    ctx->saved_data["dtype"] = static_cast<int64_t>(input.scalar_type());
-    return out.to(input.scalar_type());
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1], &mean = saved[2], &invstd = saved[3];
-    const double total = ctx->saved_data["total"].toDouble();
-    const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    const auto dims = non_channel_dims(x);
-    const auto cshape = channel_shape(x);
-    const int64_t channels = x.size(1);
-    at::Tensor dy = grads[0].contiguous().to(x.scalar_type());
-    at::Tensor xmu = x - mean.view(cshape);
-    at::Tensor sum_dy = dy.sum(dims), sum_dy_xmu = (dy * xmu).sum(dims);
-    at::Tensor grad_input, grad_weight, grad_bias;
-    if (weight.defined() && ctx->needs_input_grad(1)) grad_weight = (sum_dy_xmu * invstd).to(weight.scalar_type());
-    if (weight.defined() && ctx->needs_input_grad(2)) grad_bias = sum_dy.to(weight.scalar_type());
-    if (ctx->needs_input_grad(0)) {
-      auto pg = pg_by_id(ctx->saved_data["group"].toInt(), "backward");
-      std::vector<at::Tensor> combined{at::cat({sum_dy, sum_dy_xmu})};
-      pg->allreduce(combined)->wait();
-      at::Tensor g_dy = combined[0].narrow(0, 0, channels), g_dy_xmu = combined[0].narrow(0, channels, channels);
-      at::Tensor scale = weight.defined() ? invstd * weight.to(x.scalar_type()) : invstd;
-      grad_input = (dy - (g_dy / total).view(cshape) - xmu * (invstd.square() * g_dy_xmu / total).view(cshape)) * scale.view(cshape);
-      grad_input = grad_input.to(dtype);
-    }
-    return {grad_input, grad_weight, grad_bias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-  }
-};
 
 // syncBatchNorm(group, input, weight?, bias?, runningMean?, runningVar?, eps, momentum) -> Tensor
 TL_FN(syncBatchNorm) {
@@ -700,8 +566,7 @@ TL_FN(syncBatchNorm) {
   const at::Tensor& input = tensor(c, 1, "input");
   auto opt = [&](size_t i, const char* name) { return absent(c, i) ? at::Tensor() : tensor(c, i, name); };
   if (input.dim() < 2) throw ArgError("SyncBatchNorm: expected an input of at least 2 dimensions (N, C, ...) but received shape " + c10::str(input.sizes()));
-  return wrap(c, SyncBatchNormFn::apply(input, opt(2, "weight"), opt(3, "bias"), opt(4, "runningMean"), opt(5, "runningVar"),
-                                        f64(c, 6, "eps"), f64(c, 7, "momentum"), group));
+  return wrap(c, sync_batch_norm(group, input, opt(2, "weight"), opt(3, "bias"), opt(4, "runningMean"), opt(5, "runningVar"), f64(c, 6, "eps"), f64(c, 7, "momentum")));
   TL_OP_END;
 }
 

@@ -12,13 +12,7 @@
 namespace tl {
 
 namespace {
-#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
 
-struct GeneratorTable {
-  std::vector<at::Generator> slots{at::Generator()};  // slot 0 unused: id 0 means "default"
-  std::vector<uint32_t> free;
-};
-thread_local GeneratorTable g_table;
 
 at::Generator& lookup(const Call& c, size_t i, const char* name) {
   uint32_t id = 0;
@@ -28,9 +22,9 @@ at::Generator& lookup(const Call& c, size_t i, const char* name) {
     def = at::detail::getDefaultCPUGenerator();
     return def;
   }
-  if (id >= g_table.slots.size() || !g_table.slots[id].defined())
+  if (id >= addon().generators.slots.size() || !addon().generators.slots[id].defined())
     throw ArgError(std::string(c.op) + "(): the Generator was disposed; create a new one with new torch.Generator()");
-  return g_table.slots[id];
+  return addon().generators.slots[id];
 }
 
 uint64_t seed_arg(const Call& c, size_t i, const char* name) {
@@ -60,13 +54,13 @@ TL_FN(generatorNew) {
     gen.set_current_seed(seed_arg(c, 0, "seed"));
   }
   uint32_t id;
-  if (!g_table.free.empty()) {
-    id = g_table.free.back();
-    g_table.free.pop_back();
-    g_table.slots[id] = std::move(gen);
+  if (!addon().generators.free.empty()) {
+    id = addon().generators.free.back();
+    addon().generators.free.pop_back();
+    addon().generators.slots[id] = std::move(gen);
   } else {
-    id = static_cast<uint32_t>(g_table.slots.size());
-    g_table.slots.push_back(std::move(gen));
+    id = static_cast<uint32_t>(addon().generators.slots.size());
+    addon().generators.slots.push_back(std::move(gen));
   }
   napi_value v;
   napi_create_uint32(env, id, &v);
@@ -78,9 +72,9 @@ TL_FN(generatorFree) {
   TL_OP_BEGIN("Generator.dispose", 1);
   uint32_t id = 0;
   napi_get_value_uint32(env, c.argv[0], &id);
-  if (id != 0 && id < g_table.slots.size() && g_table.slots[id].defined()) {
-    g_table.slots[id] = at::Generator();
-    g_table.free.push_back(id);
+  if (id != 0 && id < addon().generators.slots.size() && addon().generators.slots[id].defined()) {
+    addon().generators.slots[id] = at::Generator();
+    addon().generators.free.push_back(id);
   }
   return undefined_value(c);
   TL_OP_END;

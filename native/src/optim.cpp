@@ -19,7 +19,6 @@
 namespace tl {
 namespace {
 
-#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
 
 uint32_t handle_at(const Call& c, size_t i, uint32_t k, const char* name) {
   uint32_t h = 0;

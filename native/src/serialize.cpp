@@ -14,7 +14,6 @@
 namespace tl {
 namespace {
 
-#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
 
 // writeZip(records: [name, Buffer][]) -> Buffer: a torch.save zip ("archive/" + name per
 // record, data records 64-byte aligned, the format version record added by the writer), by

@@ -11,7 +11,6 @@
 
 namespace tl {
 namespace {
-#define TL_FN(NAME) static napi_value NAME(napi_env env, napi_callback_info info)
 
 struct Shared {
   at::Tensor tensor;

@@ -7,6 +7,7 @@
  * `prefetchFactor` batches each while the training step runs; batches arrive in sampler
  * order and their tensors cross threads without copies. Iterate it with `for await`.
  */
+import { invalid, pyArgs } from "../util/validate.js";
 import { Worker } from "node:worker_threads";
 import * as torch from "../torch/index.js";
 import type { Generator } from "../torch/index.js";
@@ -49,6 +50,8 @@ export interface DataLoaderOptions<T> {
   pinMemory?: boolean;
 }
 
+const DATALOADER_OPTIONS = ["batchSize", "shuffle", "sampler", "batchSampler", "numWorkers", "collateFn", "dropLast", "timeoutMs", "workerInitFn", "prefetchFactor", "persistentWorkers", "generator", "pinMemory"] as const satisfies readonly (keyof DataLoaderOptions<unknown>)[];
+
 /** A failure in a worker thread (the sample index and the original stack are kept), or a timeout. */
 export class DataLoaderError extends Error {
   override name = "DataLoaderError";
@@ -88,8 +91,14 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   private readonly workerInitFn: WorkerSpec | undefined;
   private pool: WorkerPool | null = null;
 
-  constructor(dataset: Dataset<T> | IterableDataset<T>, opts: DataLoaderOptions<T> = {}) {
-    this.dataset = dataset;
+  constructor(dataset: Dataset<T> | IterableDataset<T>, opts?: DataLoaderOptions<T>);
+  constructor(dataset: Dataset<T> | IterableDataset<T>, batchSize: number | null, opts?: Omit<DataLoaderOptions<T>, "batchSize">);
+  constructor(opts: DataLoaderOptions<T> & { dataset: Dataset<T> | IterableDataset<T> });
+  constructor(...args: unknown[]) {
+    const { dataset, ...rest } = pyArgs("DataLoader", ["dataset", "batchSize", "shuffle"], args, DATALOADER_OPTIONS, optionError);
+    const opts = rest as DataLoaderOptions<T>;
+    if (!(dataset instanceof Dataset) && !(dataset instanceof IterableDataset)) invalid("DataLoader", "dataset", "a Dataset or an IterableDataset", dataset, optionError);
+    this.dataset = dataset as Dataset<T> | IterableDataset<T>;
     const numWorkers = opts.numWorkers ?? 0;
     if (!Number.isInteger(numWorkers) || numWorkers < 0) throw optionError(`numWorkers should be a non-negative integer; got ${numWorkers}`);
     if (opts.prefetchFactor !== undefined && numWorkers === 0) throw optionError("prefetchFactor option could only be specified with numWorkers > 0");

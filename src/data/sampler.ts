@@ -2,6 +2,7 @@
  * @module torchlight/data/sampler: index samplers, as `torch.utils.data`'s, drawing exactly
  * the indices PyTorch draws for the same seeds (the tests compare them).
  */
+import { checkOptions } from "../util/validate.js";
 import * as torch from "../torch/index.js";
 import type { Generator } from "../torch/index.js";
 import { defaultGroupInfo } from "../torch/distributed_state.js";
@@ -39,8 +40,9 @@ export class RandomSampler extends Sampler<number> {
   readonly replacement: boolean;
   private readonly _numSamples: number | undefined;
   readonly generator: Generator | undefined;
-  constructor(readonly dataSource: Sized, opts: { replacement?: boolean; numSamples?: number; generator?: Generator } = {}) {
+  constructor(readonly dataSource: Sized, options?: { replacement?: boolean; numSamples?: number; generator?: Generator }) {
     super();
+    const opts = checkOptions("RandomSampler", options, ["replacement", "numSamples", "generator"]);
     this.replacement = opts.replacement ?? false;
     this._numSamples = opts.numSamples;
     this.generator = opts.generator;
@@ -112,8 +114,9 @@ export class DistributedSampler extends Sampler<number> {
   readonly numReplicas: number; readonly rank: number; readonly shuffle: boolean; readonly seed: number; readonly dropLast: boolean;
   readonly numSamples: number; readonly totalSize: number;
   epoch = 0;
-  constructor(readonly dataset: Sized, opts: DistributedSamplerOptions = {}) {
+  constructor(readonly dataset: Sized, options?: DistributedSamplerOptions) {
     super();
+    const opts = checkOptions("DistributedSampler", options, ["numReplicas", "rank", "shuffle", "seed", "dropLast"]);
     const env = defaultGroupInfo();
     const numReplicas = opts.numReplicas ?? env?.worldSize;
     const rank = opts.rank ?? env?.rank;

@@ -9,6 +9,7 @@ import { nn, type Tensor } from "../torch/index.js";
 import { DistributedError, defaultGroup, type ProcessGroup } from "./process_group.js";
 
 import * as c10d from "../torch/c10d.js";
+import { checkOptions } from "../util/validate.js";
 
 /** Options of {@link DistributedDataParallel}, as PyTorch's keyword arguments. */
 export interface DDPOptions {
@@ -55,6 +56,7 @@ export class DistributedDataParallel<M extends nn.Module = nn.Module> extends nn
   private isReady = false;
 
   constructor(module: M, opts: DDPOptions = {}) {
+    checkOptions("DistributedDataParallel", opts, ["bucketCapMb", "findUnusedParameters", "broadcastBuffers", "gradientAsBucketView", "processGroup"], (e) => new DistributedError(e, "DIST_BAD_ARGUMENT"));
     super();
     const g = opts.processGroup ?? defaultGroup();
     if (!g) throw new DistributedError("DistributedDataParallel: the process group is not initialised; await initProcessGroup() first", "DIST_NOT_INITIALIZED");

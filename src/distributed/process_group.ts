@@ -13,6 +13,7 @@ import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { setDefaultGroupInfo } from "../torch/distributed_state.js";
 import * as c10d from "../torch/c10d.js";
+import { checkOptions } from "../util/validate.js";
 
 
 /** Reduction operations of allReduce/reduceScatter, as `torch.distributed.ReduceOp`. */
@@ -29,6 +30,8 @@ export class DistributedError extends Error {
     super(message, options);
   }
 }
+
+const badArgument = (m: string) => new DistributedError(m, "DIST_BAD_ARGUMENT");
 
 /** Options of {@link initProcessGroup}, as `torch.distributed.init_process_group`'s. */
 export interface InitOptions {
@@ -71,6 +74,7 @@ function envInt(name: string): number | undefined {
  * await initProcessGroup({ backend: "gloo" });   // env:// from MASTER_ADDR/PORT, WORLD_SIZE, RANK
  */
 export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
+  checkOptions("initProcessGroup", opts, ["backend", "initMethod", "worldSize", "rank", "timeoutMs", "rendezvousTimeoutMs"], badArgument);
   if (world) throw new DistributedError("initProcessGroup: the default process group is already initialised; call destroyProcessGroup() first", "DIST_ALREADY_INITIALIZED");
   const backend = opts.backend ?? "gloo";
   if (backend === "nccl") {
@@ -232,6 +236,7 @@ export interface CollectiveOptions { group?: ProcessGroup; async?: boolean }
 
 /** Reduces `tensor` in place across the group (sum by default). */
 export function allReduce(tensor: Tensor, opts: CollectiveOptions & { op?: ReduceOpName } = {}): Promise<void> | Work {
+  checkOptions("allReduce", opts, ["group", "async", "op"], badArgument);
   const g = need(opts.group), op = opts.op ?? "sum";
   if (!Object.values(ReduceOp).includes(op)) throw new DistributedError(`allReduce: unknown op ${JSON.stringify(op)}; use one of ${Object.values(ReduceOp).join(", ")}`, "DIST_BAD_ARGUMENT");
   const p = run(g, "allReduce", sig("allReduce", [tensor], `, ${op}`), () => c10d.allReduce(g.id, [tensor], op === "avg" ? "sum" : op),
@@ -241,12 +246,14 @@ export function allReduce(tensor: Tensor, opts: CollectiveOptions & { op?: Reduc
 
 /** Copies `src`'s tensor into `tensor` on every rank. */
 export function broadcast(tensor: Tensor, src: number, opts: CollectiveOptions = {}): Promise<void> | Work {
+  checkOptions("broadcast", opts, ["group", "async"], badArgument);
   const g = need(opts.group);
   return maybeAsync(run(g, "broadcast", sig("broadcast", [tensor], `, src ${src}`), () => c10d.broadcast(g.id, [tensor], src)), opts.async);
 }
 
 /** Fills `tensorList[r]` with rank r's `tensor` on every rank. */
 export function allGather(tensorList: Tensor[], tensor: Tensor, opts: CollectiveOptions = {}): Promise<void> | Work {
+  checkOptions("allGather", opts, ["group", "async"], badArgument);
   const g = need(opts.group);
   if (tensorList.length !== g.size) throw new DistributedError(`allGather: tensorList must have one tensor per rank (${g.size}) but has ${tensorList.length}`, "DIST_BAD_ARGUMENT");
   return maybeAsync(run(g, "allGather", sig("allGather", [tensor]), () => c10d.allGather(g.id, tensorList, tensor)), opts.async);
@@ -254,6 +261,7 @@ export function allGather(tensorList: Tensor[], tensor: Tensor, opts: Collective
 
 /** Reduces `inputList` across ranks and leaves chunk `rank` of the result in `output`. */
 export function reduceScatter(output: Tensor, inputList: Tensor[], opts: CollectiveOptions & { op?: ReduceOpName } = {}): Promise<void> | Work {
+  checkOptions("reduceScatter", opts, ["group", "async", "op"], badArgument);
   const g = need(opts.group), op = opts.op ?? "sum";
   if (inputList.length !== g.size) throw new DistributedError(`reduceScatter: inputList must have one tensor per rank (${g.size}) but has ${inputList.length}`, "DIST_BAD_ARGUMENT");
   // Gloo has no reduce-scatter: all-reduce the stacked inputs and keep this rank's slice
@@ -269,6 +277,7 @@ export function reduceScatter(output: Tensor, inputList: Tensor[], opts: Collect
 
 /** Collects every rank's `tensor` into `gatherList` on `dst` (other ranks pass no list). */
 export function gather(tensor: Tensor, opts: CollectiveOptions & { gatherList?: Tensor[]; dst?: number } = {}): Promise<void> | Work {
+  checkOptions("gather", opts, ["group", "async", "gatherList", "dst"], badArgument);
   const g = need(opts.group), dst = opts.dst ?? 0;
   const list = g.rank === dst ? opts.gatherList ?? [] : [];
   if (g.rank === dst && list.length !== g.size) throw new DistributedError(`gather: the destination rank must pass a gatherList of ${g.size} tensors`, "DIST_BAD_ARGUMENT");
@@ -277,6 +286,7 @@ export function gather(tensor: Tensor, opts: CollectiveOptions & { gatherList?: 
 
 /** Sends `scatterList[r]` from `src` to rank r's `tensor`. */
 export function scatter(tensor: Tensor, opts: CollectiveOptions & { scatterList?: Tensor[]; src?: number } = {}): Promise<void> | Work {
+  checkOptions("scatter", opts, ["group", "async", "scatterList", "src"], badArgument);
   const g = need(opts.group), src = opts.src ?? 0;
   const list = g.rank === src ? opts.scatterList ?? [] : [];
   if (g.rank === src && list.length !== g.size) throw new DistributedError(`scatter: the source rank must pass a scatterList of ${g.size} tensors`, "DIST_BAD_ARGUMENT");
@@ -285,6 +295,7 @@ export function scatter(tensor: Tensor, opts: CollectiveOptions & { scatterList?
 
 /** Waits until every rank of the group has called it. */
 export function barrier(opts: CollectiveOptions = {}): Promise<void> | Work {
+  checkOptions("barrier", opts, ["group", "async"], badArgument);
   const g = need(opts.group);
   return maybeAsync(run(g, "barrier", "barrier()", () => c10d.barrier(g.id)), opts.async);
 }

@@ -11,6 +11,7 @@ import type { Tensor } from "../torch/index.js";
 import { BatchNormBase, type BatchNormOptions } from "../torch/nn/layers.js";
 import { defaultGroup, DistributedError, type ProcessGroup } from "./process_group.js";
 import * as c10d from "../torch/c10d.js";
+import { pyArgs } from "../util/validate.js";
 
 /** Options of {@link SyncBatchNorm}: BatchNorm's, plus the group to synchronise over (default: the world). */
 export interface SyncBatchNormOptions extends BatchNormOptions { processGroup?: ProcessGroup | null }
@@ -26,10 +27,13 @@ export interface SyncBatchNormOptions extends BatchNormOptions { processGroup?: 
  */
 export class SyncBatchNorm extends BatchNormBase {
   readonly processGroup: ProcessGroup | null;
-  constructor(numFeatures: number, opts: SyncBatchNormOptions = {}) {
-    const { processGroup, ...bn } = opts;
-    super(numFeatures, bn, [2, 3, 4, 5, 6, 7, 8], "2D or more (N, C, ...)");
-    this.processGroup = processGroup ?? null;
+  constructor(numFeatures: number, opts?: SyncBatchNormOptions);
+  constructor(opts: SyncBatchNormOptions & { numFeatures: number });
+  constructor(...args: unknown[]) {
+    const { numFeatures, processGroup, ...bn } = pyArgs("SyncBatchNorm", ["numFeatures"], args, ["eps", "momentum", "affine", "trackRunningStats", "processGroup", "dtype", "device"],
+      (m) => new DistributedError(m, "DIST_BAD_ARGUMENT"));
+    super(numFeatures as number, bn, [2, 3, 4, 5, 6, 7, 8], "2D or more (N, C, ...)");
+    this.processGroup = (processGroup as ProcessGroup | null | undefined) ?? null;
   }
 
   protected override normalize(input: Tensor, o: { training: boolean; momentum: number; runningMean: Tensor | null; runningVar: Tensor | null }): Tensor {

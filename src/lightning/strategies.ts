@@ -14,6 +14,7 @@ import { DataLoader, DistributedSampler, RandomSampler, applyToTensors } from ".
 import * as dist from "../distributed/index.js";
 import { broadcastFlagSync, spawnEntryScript } from "../distributed/internal.js";
 import { LightningError } from "./errors.js";
+import { checkOptions } from "../util/validate.js";
 import { steps, type LightningModule } from "./module.js";
 import type { AnyLoader } from "./types.js";
 import type { SyncFn } from "./results.js";
@@ -93,6 +94,8 @@ export class DDPStrategy extends Strategy {
 
   constructor(opts: DDPStrategyOptions = {}) {
     super();
+    checkOptions(this.constructor.name, opts, ["clusterEnvironment", "processGroupBackend", "timeoutMs", "bucketCapMb", "findUnusedParameters", "broadcastBuffers", "gradientAsBucketView", "processGroup"],
+      (m) => new LightningError("PL_MISCONFIGURATION", m));
     const { clusterEnvironment, processGroupBackend, timeoutMs, ...ddp } = opts;
     this.clusterEnvironment = clusterEnvironment ?? null;
     this.processGroupBackend = processGroupBackend;

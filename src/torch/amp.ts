@@ -1,4 +1,5 @@
 /** @module torchlight/torch/amp: automatic mixed precision, as `torch.autocast`. */
+import { checkOptions } from "../util/validate.js";
 import { native } from "./native/index.js";
 import { dtypeCode, type DType } from "./dtype.js";
 import { TorchArgumentError } from "./errors.js";
@@ -29,6 +30,7 @@ const SUPPORTED: Record<AutocastDevice, readonly DType[]> = { cpu: ["bfloat16"],
  * loss.backward();
  */
 export function autocast<T>(deviceType: AutocastDevice, fn: () => T, opts: AutocastOptions = {}): T {
+  checkOptions("autocast", opts, ["dtype", "enabled", "cacheEnabled"], (m) => new TorchArgumentError(m, "autocast"));
   if (deviceType !== "cpu" && deviceType !== "cuda")
     throw new TorchArgumentError(`autocast: expected deviceType 'cpu' or 'cuda' but received ${JSON.stringify(deviceType)}`, "autocast");
   const dtype = opts.dtype ?? DEFAULT_DTYPE[deviceType];

@@ -1,7 +1,8 @@
 /** @module torchlight/torch/creation: making tensors, named as in PyTorch. */
 import { native, ops } from "./native/index.js";
 import { dtypeCode, dtypeOfArray, optDtypeCode, type DType } from "./dtype.js";
-import { argumentError } from "./errors.js";
+import { TorchArgumentError, argumentError } from "./errors.js";
+import { checkOptions } from "../util/validate.js";
 import { Tensor, handle, wrap, type NestedArray, type Scalar } from "./tensor.js";
 import { genId, type Generator } from "./generator.js";
 
@@ -16,7 +17,13 @@ export interface TensorOptions {
 export interface RandomOptions extends TensorOptions { generator?: Generator }
 
 type Shape = number[];
-const code = (o: TensorOptions): number | undefined => optDtypeCode(o.dtype);
+const FACTORY_OPTIONS = ["dtype", "device", "requiresGrad"] as const;
+const RANDOM_OPTIONS = [...FACTORY_OPTIONS, "generator"] as const;
+/** Checks a factory's options (unknown keys name the accepted ones) and returns the dtype code. */
+function code(o: TensorOptions, op: string, random = false): number | undefined {
+  for (const k in o) if (!(random ? RANDOM_OPTIONS : FACTORY_OPTIONS).includes(k as never)) checkOptions(op, o, random ? RANDOM_OPTIONS : FACTORY_OPTIONS, (m) => new TorchArgumentError(m, op));
+  return optDtypeCode(o.dtype);
+}
 
 function finish(t: Tensor, o: TensorOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad_(true);
@@ -70,6 +77,7 @@ const TYPED: Record<DType, (n: Scalar[]) => ArrayBufferView> = {
  * torch.tensor(new Float64Array(6)).view(2, 3);
  */
 export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions & { shape?: number[] } = {}): Tensor {
+  checkOptions("tensor", options, [...FACTORY_OPTIONS, "shape"], (m) => new TorchArgumentError(m, "tensor"));
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     const own = dtypeOfArray(data);
@@ -90,44 +98,44 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
 }
 
 /** Filled with zeros. */
-export const zeros = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.zeros(shape, code(o), undefined, o.device)), o);
+export const zeros = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.zeros(shape, code(o, "zeros"), undefined, o.device)), o);
 /** Filled with ones. */
-export const ones = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.ones(shape, code(o), undefined, o.device)), o);
+export const ones = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.ones(shape, code(o, "ones"), undefined, o.device)), o);
 /** Uninitialised memory. */
-export const empty = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.empty_memory_format(shape, code(o), undefined, o.device)), o);
+export const empty = (shape: Shape, o: TensorOptions = {}): Tensor => finish(wrap(ops.empty_memory_format(shape, code(o, "empty"), undefined, o.device)), o);
 /** Filled with `value`. */
-export const full = (shape: Shape, value: Scalar, o: TensorOptions = {}): Tensor => finish(wrap(ops.full(shape, value, code(o), undefined, o.device)), o);
+export const full = (shape: Shape, value: Scalar, o: TensorOptions = {}): Tensor => finish(wrap(ops.full(shape, value, code(o, "full"), undefined, o.device)), o);
 /** Uniform on [0, 1). */
-export const rand = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.rand_generator(shape, genId(o.generator), code(o), undefined, o.device)), o);
+export const rand = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.rand_generator(shape, genId(o.generator), code(o, "rand", true), undefined, o.device)), o);
 /** Standard normal. */
-export const randn = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.randn_generator(shape, genId(o.generator), code(o), undefined, o.device)), o);
+export const randn = (shape: Shape, o: RandomOptions = {}): Tensor => finish(wrap(ops.randn_generator(shape, genId(o.generator), code(o, "randn", true), undefined, o.device)), o);
 /** Integers in [low, high) (int64 unless `dtype`). */
 export const randint = (low: number, high: number, shape: Shape, o: RandomOptions = {}): Tensor =>
-  finish(wrap(ops.randint_low_generator(low, high, shape, genId(o.generator), code(o), undefined, o.device)), o);
+  finish(wrap(ops.randint_low_generator(low, high, shape, genId(o.generator), code(o, "randint", true), undefined, o.device)), o);
 /** A random permutation of 0..n-1. */
-export const randperm = (n: number, o: RandomOptions = {}): Tensor => finish(wrap(ops.randperm_generator(n, genId(o.generator), code(o), undefined, o.device)), o);
+export const randperm = (n: number, o: RandomOptions = {}): Tensor => finish(wrap(ops.randperm_generator(n, genId(o.generator), code(o, "randperm", true), undefined, o.device)), o);
 /** The identity matrix (n×n, or n×m). */
 export const eye = (n: number, m?: number, o: TensorOptions = {}): Tensor =>
-  finish(wrap(m === undefined ? ops.eye(n, code(o), undefined, o.device) : ops.eye_m(n, m, code(o), undefined, o.device)), o);
+  finish(wrap(m === undefined ? ops.eye(n, code(o, "eye"), undefined, o.device) : ops.eye_m(n, m, code(o, "eye"), undefined, o.device)), o);
 /** `steps` points evenly from start to end, inclusive. */
 export const linspace = (start: number, end: number, steps: number, o: TensorOptions = {}): Tensor =>
-  finish(wrap(ops.linspace(start, end, steps, code(o), undefined, o.device)), o);
+  finish(wrap(ops.linspace(start, end, steps, code(o, "linspace"), undefined, o.device)), o);
 
 /**
  * `arange(end)` or `arange(start, end, step?)`. Integral arguments give int64, as PyTorch.
  * @example torch.arange(5); torch.arange(0, 1, 0.25)
  */
 export function arange(start: number, end?: number | TensorOptions, step?: number | TensorOptions, o: TensorOptions = {}): Tensor {
-  if (typeof end !== "number") return finish(wrap(ops.arange(start, code(end ?? {}), undefined, (end ?? {}).device)), end ?? {});
-  if (typeof step !== "number") return finish(wrap(ops.arange_start(start, end, code(step ?? {}), undefined, (step ?? {}).device)), step ?? {});
-  return finish(wrap(ops.arange_start_step(start, end, step, code(o), undefined, o.device)), o);
+  if (typeof end !== "number") return finish(wrap(ops.arange(start, code(end ?? {}, "arange"), undefined, (end ?? {}).device)), end ?? {});
+  if (typeof step !== "number") return finish(wrap(ops.arange_start(start, end, code(step ?? {}, "arange"), undefined, (step ?? {}).device)), step ?? {});
+  return finish(wrap(ops.arange_start_step(start, end, step, code(o, "arange"), undefined, o.device)), o);
 }
 
-export const zerosLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.zeros_like(handle(t, "zerosLike", "input"), code(o), undefined, o.device)), o);
-export const onesLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.ones_like(handle(t, "onesLike", "input"), code(o), undefined, o.device)), o);
-export const emptyLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.empty_like(handle(t, "emptyLike", "input"), code(o), undefined, o.device)), o);
-export const fullLike = (t: Tensor, value: Scalar, o: TensorOptions = {}): Tensor => finish(wrap(ops.full_like(handle(t, "fullLike", "input"), value, code(o), undefined, o.device)), o);
-export const randLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.rand_like(handle(t, "randLike", "input"), code(o), undefined, o.device)), o);
-export const randnLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.randn_like(handle(t, "randnLike", "input"), code(o), undefined, o.device)), o);
+export const zerosLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.zeros_like(handle(t, "zerosLike", "input"), code(o, "zerosLike"), undefined, o.device)), o);
+export const onesLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.ones_like(handle(t, "onesLike", "input"), code(o, "onesLike"), undefined, o.device)), o);
+export const emptyLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.empty_like(handle(t, "emptyLike", "input"), code(o, "emptyLike"), undefined, o.device)), o);
+export const fullLike = (t: Tensor, value: Scalar, o: TensorOptions = {}): Tensor => finish(wrap(ops.full_like(handle(t, "fullLike", "input"), value, code(o, "fullLike"), undefined, o.device)), o);
+export const randLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.rand_like(handle(t, "randLike", "input"), code(o, "randLike"), undefined, o.device)), o);
+export const randnLike = (t: Tensor, o: TensorOptions = {}): Tensor => finish(wrap(ops.randn_like(handle(t, "randnLike", "input"), code(o, "randnLike"), undefined, o.device)), o);
 export const randintLike = (t: Tensor, low: number, high: number, o: TensorOptions = {}): Tensor =>
-  finish(wrap(ops.randint_like_low_dtype(handle(t, "randintLike", "input"), low, high, code(o), undefined, o.device)), o);
+  finish(wrap(ops.randint_like_low_dtype(handle(t, "randintLike", "input"), low, high, code(o, "randintLike"), undefined, o.device)), o);

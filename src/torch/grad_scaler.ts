@@ -17,6 +17,7 @@ import { Tensor } from "./tensor.js";
 import { noGrad } from "./autograd.js";
 import { tidy } from "./memory.js";
 import { TorchArgumentError } from "./errors.js";
+import { checkOptions } from "../util/validate.js";
 
 /** Options of {@link GradScaler}, as `torch.amp.GradScaler`'s. */
 export interface GradScalerOptions {
@@ -69,8 +70,7 @@ export class GradScaler {
   private perOptimizer = new Map<Steppable, { stage: Stage; foundInf: boolean }>();
 
   constructor(device: "cpu" | "cuda" | string = "cuda", opts: GradScalerOptions = {}) {
-    const known = new Set(["initScale", "growthFactor", "backoffFactor", "growthInterval", "enabled"]);
-    for (const k of Object.keys(opts)) if (!known.has(k)) throw new TorchArgumentError(`GradScaler: unknown option ${JSON.stringify(k)}; options are ${[...known].join(", ")}`, "GradScaler");
+    checkOptions("GradScaler", opts, ["initScale", "growthFactor", "backoffFactor", "growthInterval", "enabled"], (m) => new TorchArgumentError(m, "GradScaler"));
     this.device = device;
     this._scale = positive("initScale", opts.initScale ?? 2 ** 16);
     this.growthFactor = opts.growthFactor ?? 2;

@@ -21,6 +21,7 @@ export * as autograd from "./autograd.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export { TorchError, TorchArgumentError, TorchLoadError, type TorchErrorCode } from "./errors.js";
+export { InvalidArgumentError } from "../util/validate.js";
 export type { DType, MemoryFormat } from "./dtype.js";
 
 export const float32 = "float32", float64 = "float64", float16 = "float16", bfloat16 = "bfloat16";

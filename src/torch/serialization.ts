@@ -3,6 +3,8 @@
  * format (a zip of a pickle and tensor records; the zip by libtorch, the pickle here).
  * Python's `torch.load` opens what `save` writes, and `load` opens files saved by Python.
  */
+import { checkOptions } from "../util/validate.js";
+import { TorchArgumentError } from "./errors.js";
 import { readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { readFile, writeFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -38,6 +40,7 @@ export interface LoadOptions {
 
 /** What the bytes of a torch.save file (from torchlight or Python) hold. */
 export function deserialize(bytes: Buffer, options: LoadOptions = {}): Saveable {
+  checkOptions("load", options, ["mapLocation"], (m) => new TorchArgumentError(m, "load"));
   const records = new Map<string, Buffer>();
   let pkl: Buffer | undefined;
   for (const [name, data] of native.readZip(bytes)) {

@@ -4,6 +4,7 @@
  * class validates its options when constructed and rejects unknown keys, naming the fix.
  */
 import { env } from "../util/env.js";
+import { checkOptions } from "../util/validate.js";
 import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as torch from "../torch/index.js";
@@ -12,13 +13,7 @@ import { resolveLauncherKind, type LauncherKind } from "./launcher.js";
 import { isWorkerProcess } from "./protocol.js";
 
 function checkKeys(cls: string, opts: object, known: readonly string[]): void {
-  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: expected an options object, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts}`);
-  for (const k of Object.keys(opts)) {
-    if (!known.includes(k)) {
-      const near = known.find((x) => x.toLowerCase() === k.toLowerCase().replace(/_/g, ""));
-      throw new TrainConfigError("TRAIN_UNKNOWN_OPTION", `${cls}: unknown option ${JSON.stringify(k)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}; the options are ${known.join(", ")}`);
-    }
-  }
+  checkOptions(cls, opts, known, (m) => new TrainConfigError("TRAIN_UNKNOWN_OPTION", m));
 }
 function int(cls: string, name: string, v: unknown, min: number, hint: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new TrainConfigError("TRAIN_CONFIG", `${cls}: ${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}; ${hint}`);

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError } from "./errors.js";
+import { checkOptions } from "../util/validate.js";
 import { runDriver } from "./driver.js";
 import { runWorker } from "./worker.js";
 import { isWorkerProcess } from "./protocol.js";
@@ -45,10 +46,7 @@ export class TorchTrainer<C = Record<string, unknown>> {
     }
     if (trainFunc.length > 1) throw new TrainConfigError("TRAIN_NO_TRAIN_FUNC", `TorchTrainer: the train function takes at most one argument (trainLoopConfig), but it declares ${trainFunc.length}`);
     if (opts === null || typeof opts !== "object") throw new TrainConfigError("TRAIN_CONFIG", "TorchTrainer: the second argument must be an options object");
-    const known = ["trainLoopConfig", "scalingConfig", "runConfig", "torchConfig"];
-    for (const k of Object.keys(opts)) {
-      if (!known.includes(k)) throw new TrainConfigError("TRAIN_UNKNOWN_OPTION", `TorchTrainer: unknown option ${JSON.stringify(k)}; the options are ${known.join(", ")}`);
-    }
+    checkOptions("TorchTrainer", opts, ["trainLoopConfig", "scalingConfig", "runConfig", "torchConfig"], (m) => new TrainConfigError("TRAIN_UNKNOWN_OPTION", m));
     const is = <T>(v: unknown, cls: new (...a: never[]) => T, name: string, example: string): T | undefined => {
       if (v === undefined) return undefined;
       if (!(v instanceof cls)) throw new TrainConfigError("TRAIN_CONFIG", `TorchTrainer: ${name} must be a ${cls.name} (${example}), got ${v === null ? "null" : (v as object).constructor?.name ?? typeof v}`);

@@ -13,7 +13,13 @@
 /** Builds the caller's error (its class and stable code) from a message. */
 export type MakeError = (message: string) => Error;
 
-const defaultError: MakeError = (m) => new TypeError(m);
+/** The error of a bad argument where the caller names no error class of its own. */
+export class InvalidArgumentError extends TypeError {
+  override name = "InvalidArgumentError";
+  readonly code = "INVALID_ARGUMENT" as const;
+}
+
+const defaultError: MakeError = (m) => new InvalidArgumentError(m);
 
 /** How a received value reads in a message: `1.5 of type number`, `[7,7] of type array`. */
 export function describe(v: unknown): string {

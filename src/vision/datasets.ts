@@ -7,6 +7,7 @@
  * A sample is `[image, target]`: the image an `Image` (uint8 HWC, a view into the
  * dataset's memory) unless a `transform` turns it into something else.
  */
+import { checkOptions } from "../util/validate.js";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -132,7 +133,9 @@ abstract class MNISTLike extends ImageTensorDataset {
 /** MNIST digits (60,000 training / 10,000 test images, 28×28 grey). */
 export class MNIST extends MNISTLike {
   static readonly classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"];
-  constructor(opts: VisionDatasetOptions = {}) {
+  constructor(options?: VisionDatasetOptions) {
+    const opts = checkOptions("MNIST", options, ["root", "train", "transform", "targetTransform", "download"]);
+
     const [d, t] = MNISTLike.load("MNIST", opts, undefined, "");
     super(d, t, opts);
   }
@@ -147,7 +150,9 @@ export const FASHION_MNIST_DEBIAN = "/usr/share/datasets/fashion-mnist";
  */
 export class FashionMNIST extends MNISTLike {
   static readonly classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
-  constructor(opts: VisionDatasetOptions = {}) {
+  constructor(options?: VisionDatasetOptions) {
+    const opts = checkOptions("FashionMNIST", options, ["root", "train", "transform", "targetTransform", "download"]);
+
     const [d, t] = MNISTLike.load("FashionMNIST", opts, existsSync(FASHION_MNIST_DEBIAN) ? FASHION_MNIST_DEBIAN : undefined,
       "; on Debian, `apt-get install dataset-fashion-mnist` puts them in /usr/share/datasets/fashion-mnist");
     super(d, t, opts);
@@ -184,7 +189,9 @@ function readCifar(kind: string, root: string, folder: string, files: string[], 
 /** CIFAR-10 (50,000 / 10,000 images, 32×32 RGB), from `cifar-10-batches-bin`. */
 export class CIFAR10 extends ImageTensorDataset {
   static readonly classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
-  constructor(opts: VisionDatasetOptions & { root: string }) {
+  constructor(options: VisionDatasetOptions & { root: string }) {
+    const opts = checkOptions("CIFAR10", options, ["root", "train", "transform", "targetTransform", "download"]);
+
     const train = opts.train ?? true;
     const files = train ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ["test_batch.bin"];
     const [d, t] = readCifar("CIFAR10", opts.root, "cifar-10-batches-bin", files, 1, opts);
@@ -194,7 +201,9 @@ export class CIFAR10 extends ImageTensorDataset {
 
 /** CIFAR-100 (fine labels), from `cifar-100-binary`. */
 export class CIFAR100 extends ImageTensorDataset {
-  constructor(opts: VisionDatasetOptions & { root: string }) {
+  constructor(options: VisionDatasetOptions & { root: string }) {
+    const opts = checkOptions("CIFAR100", options, ["root", "train", "transform", "targetTransform", "download"]);
+
     const [d, t] = readCifar("CIFAR100", opts.root, "cifar-100-binary", [(opts.train ?? true) ? "train.bin" : "test.bin"], 2, opts);
     super(d, t, opts);
   }
@@ -214,8 +223,9 @@ export class ImageFolder extends Dataset<[unknown, unknown]> {
   readonly samples: [string, number][];
   readonly transform: Transform | null;
   readonly targetTransform: Transform | null;
-  constructor(readonly root: string, opts: Omit<VisionDatasetOptions, "root" | "train"> = {}) {
+  constructor(readonly root: string, options?: Omit<VisionDatasetOptions, "root" | "train" | "download">) {
     super();
+    const opts = checkOptions("ImageFolder", options, ["transform", "targetTransform"]);
     if (!existsSync(root)) throw new DatasetNotFoundError(`ImageFolder: ${root} does not exist; it should hold one folder per class`);
     this.classes = readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory()).sort();
     if (this.classes.length === 0) throw new DatasetNotFoundError(`ImageFolder: couldn't find any class folder in ${root}`);

@@ -4,6 +4,7 @@
  * @example
  * const model = models.resnet18({ numClasses: 10, inChannels: 1 });  // FashionMNIST variant
  */
+import { checkOptions } from "../util/validate.js";
 import { nn, type Tensor } from "../torch/index.js";
 
 /** Options of the ResNet factories. */
@@ -14,6 +15,7 @@ export interface ResNetOptions {
   /** Zero-initialise the last BN of each residual branch (torchvision's `zero_init_residual`). */
   zeroInitResidual?: boolean;
 }
+const RESNET_OPTIONS = ["numClasses", "inChannels", "zeroInitResidual"] as const;
 
 /** The 3×3 + 3×3 block of ResNet-18/34. */
 export class BasicBlock extends nn.Module {
@@ -67,8 +69,9 @@ export class ResNet extends nn.Module {
   avgpool = new nn.AdaptiveAvgPool2d([1, 1]);
   fc: nn.Linear;
   private inplanes = 64;
-  constructor(block: Block, layers: [number, number, number, number], opts: ResNetOptions = {}) {
+  constructor(block: Block, layers: [number, number, number, number], options?: ResNetOptions) {
     super();
+    const opts = checkOptions("ResNet", options, RESNET_OPTIONS);
     const numClasses = opts.numClasses ?? 1000, inChannels = opts.inChannels ?? 3;
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new TypeError(`ResNet: numClasses must be a positive integer; got ${numClasses}`);
     if (!Number.isInteger(inChannels) || inChannels < 1) throw new TypeError(`ResNet: inChannels must be a positive integer; got ${inChannels}`);
@@ -115,8 +118,9 @@ export const resnet50 = (opts: ResNetOptions = {}): ResNet => new ResNet(Bottlen
 export class SimpleCNN extends nn.Module {
   features: nn.Sequential;
   classifier: nn.Sequential;
-  constructor(opts: { numClasses?: number; inChannels?: number } = {}) {
+  constructor(options?: { numClasses?: number; inChannels?: number }) {
     super();
+    const opts = checkOptions("SimpleCNN", options, ["numClasses", "inChannels"]);
     this.features = new nn.Sequential(
       new nn.Conv2d(opts.inChannels ?? 1, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
       new nn.Conv2d(32, 64, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.AdaptiveAvgPool2d([7, 7]),

@@ -9,6 +9,7 @@
  * DataLoader worker's own Generator inside a worker thread, else from the default one.
  * Transforms made by these factories can be rebuilt in DataLoader workers (`spec()`).
  */
+import { checkOptions } from "../util/validate.js";
 import * as torch from "../torch/index.js";
 import { Tensor } from "../torch/index.js";
 import { getWorkerInfo } from "../data/index.js";
@@ -139,7 +140,8 @@ export function resizeImage(img: ImageLike, size: number | [number, number], max
   }));
 }
 
-export function resize(size: number | [number, number], opts: { maxSize?: number; antialias?: boolean } = {}): Transform<ImageLike, ImageLike> {
+export function resize(size: number | [number, number], options?: { maxSize?: number; antialias?: boolean }): Transform<ImageLike, ImageLike> {
+  const opts = checkOptions("resize", options, ["maxSize", "antialias"]);
   return make((img: ImageLike) => resizeImage(img, size, opts.maxSize, opts.antialias ?? true), ["resize", size, opts]);
 }
 
@@ -161,7 +163,8 @@ export function centerCrop(size: number | [number, number]): Transform<ImageLike
 const randint = (low: number, high: number): number => torch.tidy(() => torch.randint(low, high, [1], opts()).item());
 
 /** A random `size` crop, after optional padding (as torchvision's RandomCrop). */
-export function randomCrop(size: number | [number, number], o: { padding?: number | number[]; padIfNeeded?: boolean; fill?: number } = {}): Transform<ImageLike, ImageLike> {
+export function randomCrop(size: number | [number, number], options?: { padding?: number | number[]; padIfNeeded?: boolean; fill?: number }): Transform<ImageLike, ImageLike> {
+  const o = checkOptions("randomCrop", options, ["padding", "padIfNeeded", "fill"]);
   const [th, tw] = pair(size);
   return make((img: ImageLike) => tidyImage(() => {
     let cur = img;
@@ -185,7 +188,8 @@ export function randomHorizontalFlip(p = 0.5): Transform<ImageLike, ImageLike> {
 }
 
 /** A random crop of random area and aspect ratio, resized to `size` (torchvision's draws). */
-export function randomResizedCrop(size: number | [number, number], o: { scale?: [number, number]; ratio?: [number, number]; antialias?: boolean } = {}): Transform<ImageLike, ImageLike> {
+export function randomResizedCrop(size: number | [number, number], options?: { scale?: [number, number]; ratio?: [number, number]; antialias?: boolean }): Transform<ImageLike, ImageLike> {
+  const o = checkOptions("randomResizedCrop", options, ["scale", "ratio", "antialias"]);
   const antialias = o.antialias ?? true;
   const out = pair(size), scale = o.scale ?? [0.08, 1.0], ratio = o.ratio ?? [3.0 / 4.0, 4.0 / 3.0];
   return make((img: ImageLike) => {

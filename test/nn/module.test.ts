@@ -154,7 +154,7 @@ describe("nn.Module", () => {
       assert.throws(() => bn.forward(torch.zeros([1, 3, 1, 1])), /expected more than 1 value per channel when training/);
       assert.throws(() => emb.forward(torch.zeros([3])), /expected integer indices .*\.long\(\)/);
       assert.throws(() => emb.forward(torch.tensor([7], { dtype: "int64" })), (e: Error & { code?: string }) => e.code === "TORCH_INDEX_ERROR");
-      assert.throws(() => new nn.Linear(0, 2), /expected inFeatures to be a positive integer but received 0/);
+      assert.throws(() => new nn.Linear(0, 2), /Linear: expected a positive integer for inFeatures but received 0 of type number/);
       assert.throws(() => new nn.Conv2d(3, 4, 3, { groups: 2 }), /inChannels \(3\) must be divisible by groups \(2\)/);
       assert.throws(() => new nn.MultiheadAttention(10, 3), /embedDim \(10\) must be divisible by numHeads \(3\)/);
       assert.throws(() => new nn.CrossEntropyLoss({ reduction: "avg" as never }), /expected reduction "none", "mean" or "sum"/);

@@ -185,7 +185,7 @@ test("configuration errors are coded and name the fix", async () => {
   const code = (fn: () => unknown, c: string, re?: RegExp) => assert.throws(fn, (e: unknown) => { assert.ok(e instanceof TrainConfigError); assert.equal(e.code, c); if (re) assert.match(e.message, re); return true; });
   code(() => new ScalingConfig({ numWorkers: 0 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 1/);
   code(() => new ScalingConfig({ useGpu: true }), "TRAIN_NO_CUDA", /useGpu: false/);
-  code(() => new ScalingConfig({ numworkers: 2 } as never), "TRAIN_UNKNOWN_OPTION", /did you mean "numWorkers"/);
+  code(() => new ScalingConfig({ numworkers: 2 } as never), "TRAIN_UNKNOWN_OPTION", /did you mean numWorkers\?/);
   code(() => new ScalingConfig({ resourcesPerWorker: { CPU: 0.5 } }), "TRAIN_CONFIG", /whole number of cores/);
   code(() => new RunConfig({ name: "a/b" }), "TRAIN_CONFIG", /without slashes/);
   code(() => new RunConfig({ storagePath: "s3://bucket/x" }), "TRAIN_CONFIG", /local or shared/);

@@ -3,6 +3,8 @@
  * training when a monitored metric has not improved by `minDelta` for `patience` checks, or
  * crosses a stopping/divergence threshold, or stops being finite.
  */
+import { pyArgs } from "../../util/validate.js";
+const misconfigured = (m: string) => new LightningError("PL_MISCONFIGURATION", m);
 import { Callback } from "./callback.js";
 import { LightningError } from "../errors.js";
 import type { Trainer } from "../trainer.js";
@@ -44,8 +46,11 @@ export class EarlyStopping extends Callback {
   /** Why training was stopped (null: it was not). */
   stoppingReason: string | null = null;
 
-  constructor(opts: EarlyStoppingOptions) {
+  constructor(monitor: string, opts?: Omit<EarlyStoppingOptions, "monitor">);
+  constructor(opts: EarlyStoppingOptions);
+  constructor(...args: unknown[]) {
     super();
+    const opts = pyArgs("EarlyStopping", ["monitor"], args, ["minDelta", "patience", "verbose", "mode", "strict", "checkFinite"], misconfigured) as unknown as EarlyStoppingOptions;
     if (!opts || typeof opts.monitor !== "string") throw new LightningError("PL_MISCONFIGURATION", "EarlyStopping: `monitor` (the logged metric to watch) is required, e.g. new EarlyStopping({ monitor: \"val_loss\" })");
     this.monitor = opts.monitor;
     this.mode = opts.mode ?? "min";

@@ -3,6 +3,7 @@
  * logs each optimizer's learning rate (`lr-Adam`, `lr-Adam/pg2` for further parameter
  * groups, or the scheduler config's `name`) to the loggers every step or epoch.
  */
+import { checkOptions } from "../../util/validate.js";
 import { Callback } from "./callback.js";
 import { LightningError } from "../errors.js";
 import type { Trainer } from "../trainer.js";
@@ -14,8 +15,9 @@ export class LearningRateMonitor extends Callback {
   /** Every logged value, by name. */
   lrs: Record<string, number[]> = {};
 
-  constructor(opts: { loggingInterval?: "step" | "epoch" | null; logMomentum?: boolean; logWeightDecay?: boolean } = {}) {
+  constructor(options?: { loggingInterval?: "step" | "epoch" | null; logMomentum?: boolean; logWeightDecay?: boolean }) {
     super();
+    const opts = checkOptions("LearningRateMonitor", options, ["loggingInterval", "logMomentum", "logWeightDecay"], (m) => new LightningError("PL_MISCONFIGURATION", m));
     this.loggingInterval = opts.loggingInterval ?? null;
     if (this.loggingInterval !== null && this.loggingInterval !== "step" && this.loggingInterval !== "epoch") {
       throw new LightningError("PL_MISCONFIGURATION", `LearningRateMonitor: loggingInterval should be "step", "epoch" or null; got ${JSON.stringify(this.loggingInterval)}`);

@@ -4,6 +4,7 @@
  * (or the latest k without one), optionally `last.ckpt`, and records its bookkeeping in
  * the checkpoints it writes so a resumed run continues it.
  */
+import { checkOptions } from "../../util/validate.js";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -73,8 +74,10 @@ export class ModelCheckpoint extends Callback {
   private lastGlobalStepSaved = -1;
   private lastTimeChecked: number | null = null;
 
-  constructor(opts: ModelCheckpointOptions = {}) {
+  constructor(options?: ModelCheckpointOptions) {
     super();
+    const opts = checkOptions("ModelCheckpoint", options, ["dirpath", "filename", "monitor", "verbose", "saveLast", "saveTopK", "saveWeightsOnly", "mode", "autoInsertMetricName",
+      "everyNTrainSteps", "everyNEpochs", "trainTimeIntervalMs", "saveOnTrainEpochEnd", "enableVersionCounter"], (m) => new LightningError("PL_MISCONFIGURATION", m));
     this.dirpath = opts.dirpath ?? null;
     this.filename = opts.filename ?? null;
     this.monitor = opts.monitor ?? null;

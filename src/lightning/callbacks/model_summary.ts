@@ -3,6 +3,8 @@
  * start of fit, rank 0 prints the module's children with their type and parameter counts,
  * then trainable / non-trainable / total parameters and their size in MB.
  */
+import { pyArgs } from "../../util/validate.js";
+import { LightningError } from "../errors.js";
 import { Callback } from "./callback.js";
 import type { Trainer } from "../trainer.js";
 import type { LightningModule } from "../module.js";
@@ -40,7 +42,13 @@ export function summarize(model: LightningModule, maxDepth = 1): string {
 }
 
 export class ModelSummary extends Callback {
-  constructor(readonly maxDepth = 1) { super(); }
+  readonly maxDepth: number;
+  constructor(maxDepth?: number);
+  constructor(opts: { maxDepth?: number });
+  constructor(...args: unknown[]) {
+    super();
+    this.maxDepth = (pyArgs("ModelSummary", ["maxDepth"], args, [], (m) => new LightningError("PL_MISCONFIGURATION", m)).maxDepth as number | undefined) ?? 1;
+  }
   override onFitStart(trainer: Trainer, plModule: LightningModule): void {
     if (!trainer.isGlobalZero || this.maxDepth === 0) return;
     console.log(summarize(plModule, this.maxDepth));

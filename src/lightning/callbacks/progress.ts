@@ -4,6 +4,8 @@
  * otherwise (logs, CI) plain lines every `refreshRate`-th of the epoch and at its end. Where a
  * progress sink is set (a torchlight/train worker), its events go there instead.
  */
+import { checkOptions } from "../../util/validate.js";
+import { LightningError } from "../errors.js";
 import { Callback } from "./callback.js";
 import { ProgressRenderer, progressSink, type ProgressEvent } from "../../util/progress.js";
 import type { Trainer } from "../trainer.js";
@@ -19,8 +21,9 @@ export class TQDMProgressBar extends Callback {
   /** Batches between updates of the live bar (default 1); plain lines come at every tenth of the epoch. */
   readonly refreshRate: number;
 
-  constructor(opts: { refreshRate?: number; live?: boolean } = {}) {
+  constructor(options?: { refreshRate?: number; live?: boolean }) {
     super();
+    const opts = checkOptions("TQDMProgressBar", options, ["refreshRate", "live"], (m) => new LightningError("PL_MISCONFIGURATION", m));
     this.refreshRate = opts.refreshRate ?? 1;
     this.live = opts.live ?? Boolean(process.stdout.isTTY);
     this.renderer = new ProgressRenderer(this.live);

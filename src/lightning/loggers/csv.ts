@@ -15,7 +15,7 @@ export class CSVLogger extends FileLogger {
   readonly flushLogsEveryNSteps: number;
 
   constructor(saveDir: string, opts: FileLoggerOptions & { flushLogsEveryNSteps?: number } = {}) {
-    super(saveDir, opts);
+    super(saveDir, opts, ["flushLogsEveryNSteps"]);
     this.flushLogsEveryNSteps = opts.flushLogsEveryNSteps ?? 100;
   }
   get metricsFile(): string { return join(this.logDir, "metrics.csv"); }

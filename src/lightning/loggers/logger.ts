@@ -2,6 +2,8 @@
  * @module torchlight/lightning/loggers/logger: the `Logger` interface the Trainer writes
  * metrics and hyperparameters to, and the `version_N` folder numbering the file loggers share.
  */
+import { checkOptions } from "../../util/validate.js";
+import { LightningError } from "../errors.js";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -40,8 +42,9 @@ export abstract class FileLogger extends Logger {
   protected hparams: Record<string, unknown> = {};
   protected readonly prefix: string;
 
-  constructor(readonly root: string, opts: FileLoggerOptions = {}) {
+  constructor(readonly root: string, opts: FileLoggerOptions = {}, extra: readonly string[] = []) {
     super();
+    checkOptions(this.constructor.name, opts, ["name", "version", "prefix", ...extra], (m) => new LightningError("PL_MISCONFIGURATION", m));
     this._name = opts.name ?? "lightning_logs";
     this._version = opts.version;
     this.prefix = opts.prefix ?? "";

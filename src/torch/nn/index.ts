@@ -12,7 +12,7 @@ export { Module, Parameter, StateDictError, type StateDict, type IncompatibleKey
 export {
   Linear, Bilinear, Identity, Flatten, Conv1d, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm,
   Dropout, Embedding, ReLU, LeakyReLU, GELU, SiLU, Tanh, Sigmoid, Softmax, LogSoftmax, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
-  type ConvOptions, type BatchNormOptions, type FactoryOptions,
+  type ConvOptions, type BatchNormOptions, type FactoryOptions, type LinearOptions, type EmbeddingOptions,
 } from "./layers.js";
 export { Sequential, ModuleList, ModuleDict } from "./containers.js";
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss } from "./loss.js";

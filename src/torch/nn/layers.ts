@@ -8,6 +8,8 @@ import { noGrad } from "../autograd.js";
 import { release } from "../memory.js";
 import type { Tensor } from "../tensor.js";
 import type { DType } from "../dtype.js";
+import { TorchArgumentError } from "../errors.js";
+import { is, pyArgs, required, tupleOf, invalid, type MakeError } from "../../util/validate.js";
 import * as F from "./functional.js";
 import * as init from "./init.js";
 import { Module, Parameter } from "./module.js";
@@ -29,12 +31,27 @@ function filledParameter(shape: number[], value: 0 | 1, o: FactoryOptions): Para
   release(t);
   return p;
 }
-const pair = (x: Pair): [number, number] => (typeof x === "number" ? [x, x] : x);
+const FACTORY = ["dtype", "device"] as const;
+const argError = (layer: string): MakeError => (m) => new TorchArgumentError(m, layer);
+/** A layer's arguments, as PyTorch's signature: `names` positional (or by name), then keyword options. */
+function layerArgs(layer: string, names: readonly string[], passed: unknown[], options: readonly string[]): Record<string, unknown> {
+  const a = pyArgs(layer, names, passed, [...options, ...FACTORY], argError(layer));
+  for (const n of names) if (!OPTIONAL.has(`${layer}.${n}`)) required(layer, n, a[n], argError(layer));
+  return a;
+}
+/** Positional parameters that have defaults in PyTorch. */
+const OPTIONAL = new Set(["Flatten.startDim", "Flatten.endDim", "Dropout.p", "LeakyReLU.negativeSlope", "GELU.approximate"]);
+const factory = (a: Record<string, unknown>): FactoryOptions => ({ ...(a.dtype !== undefined ? { dtype: a.dtype as DType } : {}), ...(a.device !== undefined ? { device: a.device as string } : {}) });
+const pairOf = (layer: string, name: string, v: unknown, ok: (x: number) => boolean, what: string): [number, number] => tupleOf(layer, name, v, 2, ok, what, argError(layer)) as [number, number];
+const pos = (x: number) => x > 0, nonNeg = (x: number) => x >= 0;
 function positiveInt(layer: string, name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new TypeError(`${layer}: expected ${name} to be a positive integer but received ${String(v)}`);
-  }
-  return v;
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) invalid(layer, name, "a positive integer", v, argError(layer));
+  return v as number;
+}
+function bool(layer: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") invalid(layer, name, "a boolean", v, argError(layer));
+  return v as boolean;
 }
 function checkDim(layer: string, input: Tensor, dims: number[], what: string): void {
   if (!dims.includes(input.ndim)) {
@@ -59,16 +76,24 @@ function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
 
 // ---- linear ----------------------------------------------------------------------------------
 
+/** Options of {@link Linear}, as PyTorch's keyword arguments. */
+export interface LinearOptions extends FactoryOptions { bias?: boolean }
+
 /** `y = x Wᵀ + b`. weight: (outFeatures, inFeatures). */
 export class Linear extends Module {
   weight: Parameter;
   bias: Parameter | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  constructor(inFeatures: number, outFeatures: number, opts?: LinearOptions);
+  constructor(opts: LinearOptions & { inFeatures: number; outFeatures: number });
+  constructor(...args: unknown[]) {
     super();
-    positiveInt("Linear", "inFeatures", inFeatures);
-    positiveInt("Linear", "outFeatures", outFeatures);
-    this.weight = emptyParameter([outFeatures, inFeatures], opts);
-    this.bias = opts.bias === false ? null : emptyParameter([outFeatures], opts);
+    const a = layerArgs("Linear", ["inFeatures", "outFeatures"], args, ["bias"]);
+    this.inFeatures = positiveInt("Linear", "inFeatures", a.inFeatures);
+    this.outFeatures = positiveInt("Linear", "outFeatures", a.outFeatures);
+    this.weight = emptyParameter([this.outFeatures, this.inFeatures], factory(a));
+    this.bias = bool("Linear", "bias", a.bias, true) ? emptyParameter([this.outFeatures], factory(a)) : null;
     this.resetParameters();
   }
   resetParameters(): void { resetLinearLike(this.weight, this.bias); }
@@ -83,11 +108,18 @@ export class Linear extends Module {
 export class Bilinear extends Module {
   weight: Parameter;
   bias: Parameter | null;
-  constructor(readonly in1Features: number, readonly in2Features: number, readonly outFeatures: number, opts: { bias?: boolean } & FactoryOptions = {}) {
+  readonly in1Features: number; readonly in2Features: number; readonly outFeatures: number;
+  constructor(in1Features: number, in2Features: number, outFeatures: number, opts?: LinearOptions);
+  constructor(opts: LinearOptions & { in1Features: number; in2Features: number; outFeatures: number });
+  constructor(...args: unknown[]) {
     super();
-    this.weight = emptyParameter([outFeatures, in1Features, in2Features], opts);
-    this.bias = opts.bias === false ? null : emptyParameter([outFeatures], opts);
-    const bound = 1 / Math.sqrt(in1Features);
+    const a = layerArgs("Bilinear", ["in1Features", "in2Features", "outFeatures"], args, ["bias"]);
+    const in1 = this.in1Features = positiveInt("Bilinear", "in1Features", a.in1Features);
+    const in2 = this.in2Features = positiveInt("Bilinear", "in2Features", a.in2Features);
+    const out = this.outFeatures = positiveInt("Bilinear", "outFeatures", a.outFeatures);
+    this.weight = emptyParameter([out, in1, in2], factory(a));
+    this.bias = bool("Bilinear", "bias", a.bias, true) ? emptyParameter([out], factory(a)) : null;
+    const bound = 1 / Math.sqrt(in1);
     init.uniform_(this.weight, -bound, bound);
     if (this.bias) init.uniform_(this.bias, -bound, bound);
   }
@@ -102,7 +134,14 @@ export class Identity extends Module {
 
 /** Flattens dimensions `startDim..endDim` (default: all but the batch). */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) { super(); }
+  readonly startDim: number; readonly endDim: number;
+  constructor(startDim?: number, endDim?: number);
+  constructor(opts: { startDim?: number; endDim?: number });
+  constructor(...args: unknown[]) {
+    super();
+    const a = pyArgs("Flatten", ["startDim", "endDim"], args, [], argError("Flatten"));
+    this.startDim = (a.startDim as number | undefined) ?? 1; this.endDim = (a.endDim as number | undefined) ?? -1;
+  }
   override forward(input: Tensor): Tensor { return input.flatten(this.startDim, this.endDim); }
   override extraRepr(): string { return `startDim=${this.startDim}, endDim=${this.endDim}`; }
 }
@@ -111,6 +150,17 @@ export class Flatten extends Module {
 
 /** Options of Conv1d/Conv2d/ConvTranspose2d, as PyTorch's keyword arguments. */
 export interface ConvOptions<P> extends FactoryOptions { stride?: P; padding?: P; dilation?: P; groups?: number; bias?: boolean }
+const CONV = ["stride", "padding", "dilation", "groups", "bias"] as const;
+/** The arguments of a 2-D convolution (kernel, stride, padding, dilation as pairs). */
+function conv2dArgs(layer: string, args: unknown[], extra: string[] = []) {
+  const a = layerArgs(layer, ["inChannels", "outChannels", "kernelSize"], args, [...CONV, ...extra]);
+  return {
+    a, inChannels: positiveInt(layer, "inChannels", a.inChannels), outChannels: positiveInt(layer, "outChannels", a.outChannels),
+    kernelSize: pairOf(layer, "kernelSize", a.kernelSize, pos, "a positive integer"), stride: pairOf(layer, "stride", a.stride ?? 1, pos, "a positive integer"),
+    padding: pairOf(layer, "padding", a.padding ?? 0, nonNeg, "a non-negative integer"), dilation: pairOf(layer, "dilation", a.dilation ?? 1, pos, "a positive integer"),
+    groups: positiveInt(layer, "groups", a.groups ?? 1), bias: bool(layer, "bias", a.bias, true),
+  };
+}
 
 function convWeight(layer: string, inC: number, outC: number, groups: number, kernel: number[], transposed: boolean, o: FactoryOptions): Parameter {
   positiveInt(layer, "inChannels", inC);
@@ -125,12 +175,22 @@ function convWeight(layer: string, inC: number, outC: number, groups: number, ke
 export class Conv1d extends Module {
   weight: Parameter;
   bias: Parameter | null;
+  readonly inChannels: number; readonly outChannels: number; readonly kernelSize: number;
   readonly stride: number; readonly padding: number; readonly dilation: number; readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, opts: ConvOptions<number> = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: number, opts?: ConvOptions<number>);
+  constructor(inChannels: number, outChannels: number, opts: ConvOptions<number> & { kernelSize: number });
+  constructor(opts: ConvOptions<number> & { inChannels: number; outChannels: number; kernelSize: number });
+  constructor(...args: unknown[]) {
     super();
-    this.stride = opts.stride ?? 1; this.padding = opts.padding ?? 0; this.dilation = opts.dilation ?? 1; this.groups = opts.groups ?? 1;
-    this.weight = convWeight("Conv1d", inChannels, outChannels, this.groups, [kernelSize], false, opts);
-    this.bias = opts.bias === false ? null : emptyParameter([outChannels], opts);
+    const L = "Conv1d";
+    const a = layerArgs(L, ["inChannels", "outChannels", "kernelSize"], args, CONV);
+    const one = (name: string, v: unknown, ok: (x: number) => boolean, what: string) => tupleOf(L, name, v, 1, ok, what, argError(L))[0]!;
+    this.inChannels = positiveInt(L, "inChannels", a.inChannels); this.outChannels = positiveInt(L, "outChannels", a.outChannels);
+    this.kernelSize = one("kernelSize", a.kernelSize, pos, "a positive integer");
+    this.stride = one("stride", a.stride ?? 1, pos, "a positive integer"); this.padding = one("padding", a.padding ?? 0, nonNeg, "a non-negative integer");
+    this.dilation = one("dilation", a.dilation ?? 1, pos, "a positive integer"); this.groups = positiveInt(L, "groups", a.groups ?? 1);
+    this.weight = convWeight(L, this.inChannels, this.outChannels, this.groups, [this.kernelSize], false, factory(a));
+    this.bias = bool(L, "bias", a.bias, true) ? emptyParameter([this.outChannels], factory(a)) : null;
     resetLinearLike(this.weight, this.bias);
   }
   override forward(input: Tensor): Tensor {
@@ -146,12 +206,17 @@ export class Conv2d extends Module {
   bias: Parameter | null;
   readonly kernelSize: [number, number]; readonly stride: [number, number]; readonly padding: [number, number];
   readonly dilation: [number, number]; readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, opts: ConvOptions<Pair> = {}) {
+  readonly inChannels: number; readonly outChannels: number;
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts?: ConvOptions<Pair>);
+  constructor(inChannels: number, outChannels: number, opts: ConvOptions<Pair> & { kernelSize: Pair });
+  constructor(opts: ConvOptions<Pair> & { inChannels: number; outChannels: number; kernelSize: Pair });
+  constructor(...args: unknown[]) {
     super();
-    this.kernelSize = pair(kernelSize); this.stride = pair(opts.stride ?? 1); this.padding = pair(opts.padding ?? 0);
-    this.dilation = pair(opts.dilation ?? 1); this.groups = opts.groups ?? 1;
-    this.weight = convWeight("Conv2d", inChannels, outChannels, this.groups, this.kernelSize, false, opts);
-    this.bias = opts.bias === false ? null : emptyParameter([outChannels], opts);
+    const c = conv2dArgs("Conv2d", args);
+    this.inChannels = c.inChannels; this.outChannels = c.outChannels;
+    this.kernelSize = c.kernelSize; this.stride = c.stride; this.padding = c.padding; this.dilation = c.dilation; this.groups = c.groups;
+    this.weight = convWeight("Conv2d", c.inChannels, c.outChannels, c.groups, c.kernelSize, false, factory(c.a));
+    this.bias = c.bias ? emptyParameter([c.outChannels], factory(c.a)) : null;
     resetLinearLike(this.weight, this.bias);
   }
   override forward(input: Tensor): Tensor {
@@ -171,12 +236,18 @@ export class ConvTranspose2d extends Module {
   bias: Parameter | null;
   readonly kernelSize: [number, number]; readonly stride: [number, number]; readonly padding: [number, number];
   readonly outputPadding: [number, number]; readonly dilation: [number, number]; readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, opts: ConvOptions<Pair> & { outputPadding?: Pair } = {}) {
+  readonly inChannels: number; readonly outChannels: number;
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts?: ConvOptions<Pair> & { outputPadding?: Pair });
+  constructor(inChannels: number, outChannels: number, opts: ConvOptions<Pair> & { kernelSize: Pair; outputPadding?: Pair });
+  constructor(opts: ConvOptions<Pair> & { inChannels: number; outChannels: number; kernelSize: Pair; outputPadding?: Pair });
+  constructor(...args: unknown[]) {
     super();
-    this.kernelSize = pair(kernelSize); this.stride = pair(opts.stride ?? 1); this.padding = pair(opts.padding ?? 0);
-    this.outputPadding = pair(opts.outputPadding ?? 0); this.dilation = pair(opts.dilation ?? 1); this.groups = opts.groups ?? 1;
-    this.weight = convWeight("ConvTranspose2d", inChannels, outChannels, this.groups, this.kernelSize, true, opts);
-    this.bias = opts.bias === false ? null : emptyParameter([outChannels], opts);
+    const c = conv2dArgs("ConvTranspose2d", args, ["outputPadding"]);
+    this.inChannels = c.inChannels; this.outChannels = c.outChannels;
+    this.kernelSize = c.kernelSize; this.stride = c.stride; this.padding = c.padding; this.dilation = c.dilation; this.groups = c.groups;
+    this.outputPadding = pairOf("ConvTranspose2d", "outputPadding", c.a.outputPadding ?? 0, nonNeg, "a non-negative integer");
+    this.weight = convWeight("ConvTranspose2d", c.inChannels, c.outChannels, c.groups, c.kernelSize, true, factory(c.a));
+    this.bias = c.bias ? emptyParameter([c.outChannels], factory(c.a)) : null;
     resetLinearLike(this.weight, this.bias);
   }
   override forward(input: Tensor): Tensor {
@@ -199,13 +270,14 @@ export class BatchNormBase extends Module {
   constructor(readonly numFeatures: number, opts: BatchNormOptions, protected readonly dims: number[], protected readonly dimText: string) {
     super();
     positiveInt(this.constructor.name, "numFeatures", numFeatures);
+    const fo = factory(opts as Record<string, unknown>);
     this.eps = opts.eps ?? 1e-5; this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
     this.affine = opts.affine ?? true; this.trackRunningStats = opts.trackRunningStats ?? true;
-    this.weight = this.affine ? filledParameter([numFeatures], 1, opts) : null;
-    this.bias = this.affine ? filledParameter([numFeatures], 0, opts) : null;
+    this.weight = this.affine ? filledParameter([numFeatures], 1, fo) : null;
+    this.bias = this.affine ? filledParameter([numFeatures], 0, fo) : null;
     if (this.trackRunningStats) {
-      this.registerBuffer("running_mean", zeros([numFeatures], opts));
-      this.registerBuffer("running_var", ones([numFeatures], opts));
+      this.registerBuffer("running_mean", zeros([numFeatures], fo));
+      this.registerBuffer("running_var", ones([numFeatures], fo));
       this.registerBuffer("num_batches_tracked", zeros([], { dtype: "int64", ...(opts.device ? { device: opts.device } : {}) }));
     } else {
       for (const b of ["running_mean", "running_var", "num_batches_tracked"]) this.registerBuffer(b, null);
@@ -244,13 +316,23 @@ export class BatchNormBase extends Module {
   override extraRepr(): string { return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`; }
 }
 
+const BATCH_NORM = ["eps", "momentum", "affine", "trackRunningStats"] as const;
+/** BatchNorm's arguments (numFeatures positional or by name). */
+export function batchNormArgs(layer: string, args: unknown[]): [number, BatchNormOptions] {
+  const { numFeatures, ...o } = layerArgs(layer, ["numFeatures"], args, BATCH_NORM);
+  return [numFeatures as number, o as BatchNormOptions];
+}
 /** Batch normalisation over (N, C) or (N, C, L). */
 export class BatchNorm1d extends BatchNormBase {
-  constructor(numFeatures: number, opts: BatchNormOptions = {}) { super(numFeatures, opts, [2, 3], "2D or 3D"); }
+  constructor(numFeatures: number, opts?: BatchNormOptions);
+  constructor(opts: BatchNormOptions & { numFeatures: number });
+  constructor(...args: unknown[]) { super(...batchNormArgs("BatchNorm1d", args), [2, 3], "2D or 3D"); }
 }
 /** Batch normalisation over (N, C, H, W). */
 export class BatchNorm2d extends BatchNormBase {
-  constructor(numFeatures: number, opts: BatchNormOptions = {}) { super(numFeatures, opts, [4], "4D"); }
+  constructor(numFeatures: number, opts?: BatchNormOptions);
+  constructor(opts: BatchNormOptions & { numFeatures: number });
+  constructor(...args: unknown[]) { super(...batchNormArgs("BatchNorm2d", args), [4], "4D"); }
 }
 
 /** Normalises over the last dimensions `normalizedShape`. */
@@ -258,14 +340,20 @@ export class LayerNorm extends Module {
   weight: Parameter | null;
   bias: Parameter | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | number[], readonly opts: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions = {}) {
+  readonly eps: number;
+  constructor(normalizedShape: number | number[], opts?: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions);
+  constructor(opts: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean } & FactoryOptions);
+  constructor(...args: unknown[]) {
     super();
-    this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
-    const affine = opts.elementwiseAffine ?? true;
-    this.weight = affine ? filledParameter(this.normalizedShape, 1, opts) : null;
-    this.bias = affine ? filledParameter(this.normalizedShape, 0, opts) : null;
+    const a = layerArgs("LayerNorm", ["normalizedShape"], args, ["eps", "elementwiseAffine"]);
+    const ns = a.normalizedShape;
+    if (!(is.positiveInteger(ns) || (Array.isArray(ns) && ns.every((d) => is.positiveInteger(d))))) invalid("LayerNorm", "normalizedShape", "a positive integer or a list of them", ns, argError("LayerNorm"));
+    this.normalizedShape = typeof ns === "number" ? [ns] : [...(ns as number[])];
+    this.eps = (a.eps as number | undefined) ?? 1e-5;
+    const affine = bool("LayerNorm", "elementwiseAffine", a.elementwiseAffine, true);
+    this.weight = affine ? filledParameter(this.normalizedShape, 1, factory(a)) : null;
+    this.bias = affine ? filledParameter(this.normalizedShape, 0, factory(a)) : null;
   }
-  get eps(): number { return this.opts.eps ?? 1e-5; }
   override forward(input: Tensor): Tensor { return F.layerNorm(input, this.normalizedShape, this.weight, this.bias, this.eps); }
   override extraRepr(): string { return `(${this.normalizedShape.join(", ")}), eps=${this.eps}, elementwiseAffine=${this.weight !== null}`; }
 }
@@ -275,13 +363,19 @@ export class GroupNorm extends Module {
   weight: Parameter | null;
   bias: Parameter | null;
   readonly eps: number;
-  constructor(readonly numGroups: number, readonly numChannels: number, opts: { eps?: number; affine?: boolean } & FactoryOptions = {}) {
+  readonly numGroups: number; readonly numChannels: number;
+  constructor(numGroups: number, numChannels: number, opts?: { eps?: number; affine?: boolean } & FactoryOptions);
+  constructor(opts: { numGroups: number; numChannels: number; eps?: number; affine?: boolean } & FactoryOptions);
+  constructor(...args: unknown[]) {
     super();
-    if (numChannels % numGroups !== 0) throw new TypeError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
-    this.eps = opts.eps ?? 1e-5;
-    const affine = opts.affine ?? true;
-    this.weight = affine ? filledParameter([numChannels], 1, opts) : null;
-    this.bias = affine ? filledParameter([numChannels], 0, opts) : null;
+    const a = layerArgs("GroupNorm", ["numGroups", "numChannels"], args, ["eps", "affine"]);
+    const numGroups = this.numGroups = positiveInt("GroupNorm", "numGroups", a.numGroups);
+    const numChannels = this.numChannels = positiveInt("GroupNorm", "numChannels", a.numChannels);
+    if (numChannels % numGroups !== 0) throw new TorchArgumentError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`, "GroupNorm");
+    this.eps = (a.eps as number | undefined) ?? 1e-5;
+    const affine = bool("GroupNorm", "affine", a.affine, true);
+    this.weight = affine ? filledParameter([numChannels], 1, factory(a)) : null;
+    this.bias = affine ? filledParameter([numChannels], 0, factory(a)) : null;
   }
   override forward(input: Tensor): Tensor { return F.groupNorm(input, this.numGroups, this.weight, this.bias, this.eps); }
   override extraRepr(): string { return `${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.weight !== null}`; }
@@ -291,21 +385,38 @@ export class GroupNorm extends Module {
 
 /** Zeroes elements with probability `p` in training mode; identity in eval mode. */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5) {
+  readonly p: number;
+  constructor(p?: number);
+  constructor(opts: { p?: number });
+  constructor(...args: unknown[]) {
     super();
+    const p = this.p = (layerArgs("Dropout", ["p"], args, []).p as number | undefined) ?? 0.5;
     if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: expected a probability p in [0, 1] but received ${p}`);
   }
   override forward(input: Tensor): Tensor { return F.dropout(input, this.p, this.training); }
   override extraRepr(): string { return `p=${this.p}`; }
 }
 
+/** Options of {@link Embedding}, as PyTorch's keyword arguments. */
+export interface EmbeddingOptions extends FactoryOptions { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }
+
 /** A lookup table of `numEmbeddings` vectors of size `embeddingDim`, initialised N(0, 1). */
 export class Embedding extends Module {
   weight: Parameter;
   readonly paddingIdx: number | null;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean } & FactoryOptions = {}) {
+  readonly numEmbeddings: number; readonly embeddingDim: number; readonly scaleGradByFreq: boolean;
+  constructor(numEmbeddings: number, embeddingDim: number, opts?: EmbeddingOptions);
+  constructor(opts: EmbeddingOptions & { numEmbeddings: number; embeddingDim: number });
+  constructor(...args: unknown[]) {
     super();
-    let pad = opts.paddingIdx ?? null;
+    const L = "Embedding";
+    const a = layerArgs(L, ["numEmbeddings", "embeddingDim"], args, ["paddingIdx", "scaleGradByFreq", "sparse"]);
+    const numEmbeddings = this.numEmbeddings = positiveInt(L, "numEmbeddings", a.numEmbeddings);
+    const embeddingDim = this.embeddingDim = positiveInt(L, "embeddingDim", a.embeddingDim);
+    this.scaleGradByFreq = bool(L, "scaleGradByFreq", a.scaleGradByFreq, false);
+    if (bool(L, "sparse", a.sparse, false)) throw new TorchArgumentError("Embedding: sparse gradients are not supported by torchlight's optimizers; leave sparse unset (dense gradients)", L);
+    const opts = factory(a);
+    let pad = (a.paddingIdx as number | undefined) ?? null;
     if (pad !== null) {
       if (pad >= numEmbeddings || pad < -numEmbeddings) throw new RangeError(`Embedding: paddingIdx must be within [-${numEmbeddings}, ${numEmbeddings}) but is ${pad}`);
       if (pad < 0) pad += numEmbeddings;
@@ -319,7 +430,7 @@ export class Embedding extends Module {
     if (input.dtype !== "int64" && input.dtype !== "int32") {
       throw new TypeError(`Embedding: expected integer indices (int64 or int32) but received a ${input.dtype} tensor; convert with .long()`);
     }
-    return F.embedding(input, this.weight, { paddingIdx: this.paddingIdx });
+    return F.embedding(input, this.weight, { paddingIdx: this.paddingIdx, scaleGradByFreq: this.scaleGradByFreq });
   }
   override extraRepr(): string { return `${this.numEmbeddings}, ${this.embeddingDim}` + (this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ""); }
 }
@@ -328,35 +439,64 @@ export class Embedding extends Module {
 
 export class ReLU extends Module { override forward(x: Tensor): Tensor { return x.relu(); } }
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) { super(); }
+  readonly negativeSlope: number;
+  constructor(negativeSlope?: number);
+  constructor(opts: { negativeSlope?: number });
+  constructor(...args: unknown[]) { super(); this.negativeSlope = (layerArgs("LeakyReLU", ["negativeSlope"], args, []).negativeSlope as number | undefined) ?? 0.01; }
   override forward(x: Tensor): Tensor { return F.leakyRelu(x, this.negativeSlope); }
   override extraRepr(): string { return `negativeSlope=${this.negativeSlope}`; }
 }
 export class GELU extends Module {
-  constructor(readonly approximate: "none" | "tanh" = "none") { super(); }
+  readonly approximate: "none" | "tanh";
+  constructor(approximate?: "none" | "tanh");
+  constructor(opts: { approximate?: "none" | "tanh" });
+  constructor(...args: unknown[]) {
+    super();
+    const v = layerArgs("GELU", ["approximate"], args, []).approximate ?? "none";
+    if (v !== "none" && v !== "tanh") invalid("GELU", "approximate", '"none" or "tanh"', v, argError("GELU"));
+    this.approximate = v as "none" | "tanh";
+  }
   override forward(x: Tensor): Tensor { return F.gelu(x, this.approximate); }
 }
 export class SiLU extends Module { override forward(x: Tensor): Tensor { return x.silu(); } }
 export class Tanh extends Module { override forward(x: Tensor): Tensor { return x.tanh(); } }
 export class Sigmoid extends Module { override forward(x: Tensor): Tensor { return x.sigmoid(); } }
 export class Softmax extends Module {
-  constructor(readonly dim: number) { super(); }
+  readonly dim: number;
+  constructor(dim: number);
+  constructor(opts: { dim: number });
+  constructor(...args: unknown[]) { super(); this.dim = layerArgs("Softmax", ["dim"], args, []).dim as number; }
   override forward(x: Tensor): Tensor { return x.softmax(this.dim); }
   override extraRepr(): string { return `dim=${this.dim}`; }
 }
 export class LogSoftmax extends Module {
-  constructor(readonly dim: number) { super(); }
+  readonly dim: number;
+  constructor(dim: number);
+  constructor(opts: { dim: number });
+  constructor(...args: unknown[]) { super(); this.dim = layerArgs("LogSoftmax", ["dim"], args, []).dim as number; }
   override forward(x: Tensor): Tensor { return x.logSoftmax(this.dim); }
   override extraRepr(): string { return `dim=${this.dim}`; }
 }
 
 // ---- pooling ---------------------------------------------------------------------------------
 
+/** A pooling size as given (an int stays an int, for PyTorch's repr), checked. */
+function poolPair(layer: string, name: string, v: unknown, ok: (x: number) => boolean): Pair {
+  const what = ok === pos ? "a positive integer" : "a non-negative integer";
+  return typeof v === "number" ? tupleOf(layer, name, v, 1, ok, what, argError(layer))[0]! : pairOf(layer, name, v, ok, what);
+}
+
 export class MaxPool2d extends Module {
-  readonly stride: Pair; readonly padding: Pair; readonly dilation: Pair; readonly ceilMode: boolean;
-  constructor(readonly kernelSize: Pair, opts: { stride?: Pair | null; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+  readonly kernelSize: Pair; readonly stride: Pair; readonly padding: Pair; readonly dilation: Pair; readonly ceilMode: boolean;
+  constructor(kernelSize: Pair, opts?: { stride?: Pair | null; padding?: Pair; dilation?: Pair; ceilMode?: boolean });
+  constructor(opts: { kernelSize: Pair; stride?: Pair | null; padding?: Pair; dilation?: Pair; ceilMode?: boolean });
+  constructor(...args: unknown[]) {
     super();
-    this.stride = opts.stride ?? kernelSize; this.padding = opts.padding ?? 0; this.dilation = opts.dilation ?? 1; this.ceilMode = opts.ceilMode ?? false;
+    const L = "MaxPool2d";
+    const a = layerArgs(L, ["kernelSize"], args, ["stride", "padding", "dilation", "ceilMode"]);
+    this.kernelSize = poolPair(L, "kernelSize", a.kernelSize, pos);
+    this.stride = a.stride === undefined || a.stride === null ? this.kernelSize : poolPair(L, "stride", a.stride, pos);
+    this.padding = poolPair(L, "padding", a.padding ?? 0, nonNeg); this.dilation = poolPair(L, "dilation", a.dilation ?? 1, pos); this.ceilMode = bool(L, "ceilMode", a.ceilMode, false);
   }
   override forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
@@ -364,10 +504,16 @@ export class MaxPool2d extends Module {
   override extraRepr(): string { return `kernelSize=${String(this.kernelSize)}, stride=${String(this.stride)}, padding=${String(this.padding)}`; }
 }
 export class AvgPool2d extends Module {
-  readonly stride: Pair; readonly padding: Pair; readonly ceilMode: boolean; readonly countIncludePad: boolean;
-  constructor(readonly kernelSize: Pair, opts: { stride?: Pair | null; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+  readonly kernelSize: Pair; readonly stride: Pair; readonly padding: Pair; readonly ceilMode: boolean; readonly countIncludePad: boolean;
+  constructor(kernelSize: Pair, opts?: { stride?: Pair | null; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean });
+  constructor(opts: { kernelSize: Pair; stride?: Pair | null; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean });
+  constructor(...args: unknown[]) {
     super();
-    this.stride = opts.stride ?? kernelSize; this.padding = opts.padding ?? 0; this.ceilMode = opts.ceilMode ?? false; this.countIncludePad = opts.countIncludePad ?? true;
+    const L = "AvgPool2d";
+    const a = layerArgs(L, ["kernelSize"], args, ["stride", "padding", "ceilMode", "countIncludePad"]);
+    this.kernelSize = poolPair(L, "kernelSize", a.kernelSize, pos);
+    this.stride = a.stride === undefined || a.stride === null ? this.kernelSize : poolPair(L, "stride", a.stride, pos);
+    this.padding = poolPair(L, "padding", a.padding ?? 0, nonNeg); this.ceilMode = bool(L, "ceilMode", a.ceilMode, false); this.countIncludePad = bool(L, "countIncludePad", a.countIncludePad, true);
   }
   override forward(x: Tensor): Tensor {
     return F.avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding, ceilMode: this.ceilMode, countIncludePad: this.countIncludePad });
@@ -375,7 +521,10 @@ export class AvgPool2d extends Module {
   override extraRepr(): string { return `kernelSize=${String(this.kernelSize)}, stride=${String(this.stride)}, padding=${String(this.padding)}`; }
 }
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: Pair) { super(); }
+  readonly outputSize: Pair;
+  constructor(outputSize: Pair);
+  constructor(opts: { outputSize: Pair });
+  constructor(...args: unknown[]) { super(); this.outputSize = poolPair("AdaptiveAvgPool2d", "outputSize", layerArgs("AdaptiveAvgPool2d", ["outputSize"], args, []).outputSize, pos); }
   override forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
   override extraRepr(): string { return `outputSize=${String(this.outputSize)}`; }
 }

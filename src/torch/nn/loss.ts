@@ -2,6 +2,13 @@
 import type { Tensor } from "../tensor.js";
 import * as F from "./functional.js";
 import { Module } from "./module.js";
+import { TorchArgumentError } from "../errors.js";
+import { checkOptions } from "../../util/validate.js";
+
+/** A loss's options object, checked against its keywords (PyTorch's, minus the deprecated size_average/reduce). */
+function lossOptions<T extends object>(loss: string, opts: T | undefined, keys: readonly string[]): T {
+  return checkOptions(loss, opts, keys, (m) => new TorchArgumentError(m, loss));
+}
 
 type Reduction = F.Reduction;
 
@@ -32,7 +39,8 @@ abstract class WeightedLoss extends Loss {
  */
 export class CrossEntropyLoss extends WeightedLoss {
   readonly ignoreIndex: number; readonly labelSmoothing: number;
-  constructor(opts: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {}) {
+  constructor(options?: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number }) {
+    const opts = lossOptions("CrossEntropyLoss", options, ["weight", "ignoreIndex", "reduction", "labelSmoothing"]);
     super(opts);
     this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.labelSmoothing = opts.labelSmoothing ?? 0;
@@ -45,7 +53,8 @@ export class CrossEntropyLoss extends WeightedLoss {
 
 export class NLLLoss extends WeightedLoss {
   readonly ignoreIndex: number;
-  constructor(opts: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {}) {
+  constructor(options?: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction }) {
+    const opts = lossOptions("NLLLoss", options, ["weight", "ignoreIndex", "reduction"]);
     super(opts);
     this.ignoreIndex = opts.ignoreIndex ?? -100;
   }
@@ -55,31 +64,49 @@ export class NLLLoss extends WeightedLoss {
 }
 
 export class MSELoss extends Loss {
-  constructor(opts: { reduction?: Reduction } = {}) { super(opts); }
+  constructor(options?: { reduction?: Reduction }) {
+    const opts = lossOptions("MSELoss", options, ["reduction"]);
+    super(opts);
+  }
   override forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, { reduction: this.reduction }); }
 }
 export class L1Loss extends Loss {
-  constructor(opts: { reduction?: Reduction } = {}) { super(opts); }
+  constructor(options?: { reduction?: Reduction }) {
+    const opts = lossOptions("L1Loss", options, ["reduction"]);
+    super(opts);
+  }
   override forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, { reduction: this.reduction }); }
 }
 export class SmoothL1Loss extends Loss {
   readonly beta: number;
-  constructor(opts: { reduction?: Reduction; beta?: number } = {}) { super(opts); this.beta = opts.beta ?? 1; }
+  constructor(options?: { reduction?: Reduction; beta?: number }) {
+    const opts = lossOptions("SmoothL1Loss", options, ["reduction", "beta"]);
+    super(opts);
+    this.beta = opts.beta ?? 1;
+  }
   override forward(input: Tensor, target: Tensor): Tensor { return F.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta }); }
 }
 export class HuberLoss extends Loss {
   readonly delta: number;
-  constructor(opts: { reduction?: Reduction; delta?: number } = {}) { super(opts); this.delta = opts.delta ?? 1; }
+  constructor(options?: { reduction?: Reduction; delta?: number }) {
+    const opts = lossOptions("HuberLoss", options, ["reduction", "delta"]);
+    super(opts);
+    this.delta = opts.delta ?? 1;
+  }
   override forward(input: Tensor, target: Tensor): Tensor { return F.huberLoss(input, target, { reduction: this.reduction, delta: this.delta }); }
 }
 /** Binary cross-entropy of probabilities. */
 export class BCELoss extends WeightedLoss {
-  constructor(opts: { weight?: Tensor | null; reduction?: Reduction } = {}) { super(opts); }
+  constructor(options?: { weight?: Tensor | null; reduction?: Reduction }) {
+    const opts = lossOptions("BCELoss", options, ["weight", "reduction"]);
+    super(opts);
+  }
   override forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, { weight: this.weight, reduction: this.reduction }); }
 }
 /** Binary cross-entropy of logits; `posWeight` weighs positive examples per class. */
 export class BCEWithLogitsLoss extends Loss {
-  constructor(opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}) {
+  constructor(options?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction }) {
+    const opts = lossOptions("BCEWithLogitsLoss", options, ["weight", "posWeight", "reduction"]);
     super(opts);
     this.registerBuffer("weight", opts.weight ?? null);
     this.registerBuffer("pos_weight", opts.posWeight ?? null);
@@ -93,7 +120,8 @@ export class BCEWithLogitsLoss extends Loss {
 /** KL divergence; `reduction: "batchmean"` gives the mathematically correct mean. */
 export class KLDivLoss extends Module {
   readonly reduction: Reduction | "batchmean"; readonly logTarget: boolean;
-  constructor(opts: { reduction?: Reduction | "batchmean"; logTarget?: boolean } = {}) {
+  constructor(options?: { reduction?: Reduction | "batchmean"; logTarget?: boolean }) {
+    const opts = lossOptions("KLDivLoss", options, ["reduction", "logTarget"]);
     super();
     this.reduction = opts.reduction ?? "mean";
     this.logTarget = opts.logTarget ?? false;

@@ -10,6 +10,8 @@ import * as F from "./functional.js";
 import * as init from "./init.js";
 import { Module, type Parameter } from "./module.js";
 import { Dropout, LayerNorm, Linear, emptyParameter, type FactoryOptions } from "./layers.js";
+import { TorchArgumentError } from "../errors.js";
+import { pyArgs, required } from "../../util/validate.js";
 
 /** Options of {@link MultiheadAttention.forward}. */
 export interface AttentionOptions {
@@ -41,8 +43,16 @@ export class MultiheadAttention extends Module {
   readonly batchFirst: boolean;
   readonly addZeroAttn: boolean;
   out_proj: Linear;  // PyTorch's name, so stateDict keys match
-  constructor(readonly embedDim: number, readonly numHeads: number, opts: MultiheadAttentionOptions = {}) {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  constructor(embedDim: number, numHeads: number, opts?: MultiheadAttentionOptions);
+  constructor(opts: MultiheadAttentionOptions & { embedDim: number; numHeads: number });
+  constructor(...args: unknown[]) {
     super();
+    const { embedDim, numHeads, ...rest } = pyArgs("MultiheadAttention", ["embedDim", "numHeads"], args,
+      ["dropout", "bias", "addBiasKv", "addZeroAttn", "kdim", "vdim", "batchFirst", "dtype", "device"], (m) => new TorchArgumentError(m, "MultiheadAttention")) as unknown as MultiheadAttentionOptions & { embedDim: number; numHeads: number };
+    const opts: MultiheadAttentionOptions = rest;
+    this.embedDim = required("MultiheadAttention", "embedDim", embedDim); this.numHeads = required("MultiheadAttention", "numHeads", numHeads);
     this.headDim = Math.floor(embedDim / numHeads);
     if (this.headDim * numHeads !== embedDim) throw new TypeError(`MultiheadAttention: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
     this.kdim = opts.kdim ?? embedDim;
@@ -226,8 +236,15 @@ export class TransformerEncoderLayer extends Module {
   dropout2: Dropout;
   readonly normFirst: boolean;
   readonly activation: "relu" | "gelu";
-  constructor(readonly dModel: number, readonly nhead: number, opts: TransformerEncoderLayerOptions = {}) {
+  readonly dModel: number;
+  readonly nhead: number;
+  constructor(dModel: number, nhead: number, opts?: TransformerEncoderLayerOptions);
+  constructor(opts: TransformerEncoderLayerOptions & { dModel: number; nhead: number });
+  constructor(...args: unknown[]) {
     super();
+    const { dModel, nhead, ...opts } = pyArgs("TransformerEncoderLayer", ["dModel", "nhead"], args,
+      ["dimFeedforward", "dropout", "activation", "layerNormEps", "batchFirst", "normFirst", "dtype", "device"], (m) => new TorchArgumentError(m, "TransformerEncoderLayer")) as unknown as TransformerEncoderLayerOptions & { dModel: number; nhead: number };
+    this.dModel = required("TransformerEncoderLayer", "dModel", dModel); this.nhead = required("TransformerEncoderLayer", "nhead", nhead);
     const p = opts.dropout ?? 0.1, ff = opts.dimFeedforward ?? 2048, eps = opts.layerNormEps ?? 1e-5;
     const fo: FactoryOptions = { ...(opts.dtype ? { dtype: opts.dtype } : {}), ...(opts.device ? { device: opts.device } : {}) };
     this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: opts.batchFirst ?? false, ...fo });

@@ -6,6 +6,7 @@
  */
 import type { Optimizer } from "./optimizer.js";
 import { OptimizerError } from "./optimizer.js";
+import { invalid, pyArgs, required } from "../../util/validate.js";
 
 type Group = Record<string, unknown> & { lr: number };
 const pyMod = (a: number, b: number): number => ((a % b) + b) % b;
@@ -64,10 +65,34 @@ export abstract class LRScheduler {
   protected extraState(): Record<string, unknown> { return {}; }
 }
 
+/** A scheduler's arguments as PyTorch's signature: `optimizer`, then `names` positionally or by name. */
+function schedulerArgs(where: string, names: readonly string[], args: unknown[], options: readonly string[] = []): Record<string, unknown> & { optimizer: Optimizer<object>; lastEpoch: number } {
+  const err = (m: string) => new OptimizerError(m);
+  const a = pyArgs(where, ["optimizer", ...names], args, options, err);
+  required(where, "optimizer", a.optimizer, err);
+  const lastEpoch = a.lastEpoch ?? -1;
+  if (!Number.isInteger(lastEpoch) || (lastEpoch as number) < -1) invalid(where, "lastEpoch", "an integer >= -1", lastEpoch, err);
+  return { ...a, lastEpoch } as Record<string, unknown> & { optimizer: Optimizer<object>; lastEpoch: number };
+}
+/** A required number satisfying `ok`. */
+function num(where: string, name: string, v: unknown, ok: (x: number) => boolean, what: string, dflt?: number): number {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) invalid(where, name, what, v, (m) => new OptimizerError(m));
+  return v as number;
+}
+const positiveInt = (x: number) => Number.isInteger(x) && x > 0;
+
 /** Multiplies the rate by `gamma` every `stepSize` epochs. */
 export class StepLR extends LRScheduler {
-  constructor(optimizer: Optimizer<object>, readonly stepSize: number, readonly gamma = 0.1, lastEpoch = -1) {
-    super(optimizer, lastEpoch);
+  readonly stepSize: number; readonly gamma: number;
+  constructor(optimizer: Optimizer<object>, stepSize: number, gamma?: number, lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, stepSize: number, opts: { gamma?: number; lastEpoch?: number });
+  constructor(optimizer: Optimizer<object>, opts: { stepSize: number; gamma?: number; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("StepLR", ["stepSize", "gamma", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    this.stepSize = num("StepLR", "stepSize", a.stepSize, positiveInt, "a positive integer");
+    this.gamma = num("StepLR", "gamma", a.gamma, (x) => x > 0, "a positive number", 0.1);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -80,9 +105,16 @@ export class StepLR extends LRScheduler {
 /** Multiplies the rate by `gamma` at each milestone epoch. */
 export class MultiStepLR extends LRScheduler {
   readonly milestones: number[];
-  constructor(optimizer: Optimizer<object>, milestones: number[], readonly gamma = 0.1, lastEpoch = -1) {
-    super(optimizer, lastEpoch);
-    this.milestones = [...milestones].sort((a, b) => a - b);
+  readonly gamma: number;
+  constructor(optimizer: Optimizer<object>, milestones: number[], gamma?: number, lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, milestones: number[], opts: { gamma?: number; lastEpoch?: number });
+  constructor(optimizer: Optimizer<object>, opts: { milestones: number[]; gamma?: number; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("MultiStepLR", ["milestones", "gamma", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    if (!Array.isArray(a.milestones) || !a.milestones.every((m) => Number.isInteger(m))) invalid("MultiStepLR", "milestones", "a list of integer epochs", a.milestones, (m) => new OptimizerError(m));
+    this.milestones = [...(a.milestones as number[])].sort((x, y) => x - y);
+    this.gamma = num("MultiStepLR", "gamma", a.gamma, (x) => x > 0, "a positive number", 0.1);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -95,8 +127,13 @@ export class MultiStepLR extends LRScheduler {
 
 /** Multiplies the rate by `gamma` every epoch. */
 export class ExponentialLR extends LRScheduler {
-  constructor(optimizer: Optimizer<object>, readonly gamma: number, lastEpoch = -1) {
-    super(optimizer, lastEpoch);
+  readonly gamma: number;
+  constructor(optimizer: Optimizer<object>, gamma: number, lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, opts: { gamma: number; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("ExponentialLR", ["gamma", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    this.gamma = num("ExponentialLR", "gamma", a.gamma, (x) => x > 0, "a positive number");
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -108,8 +145,15 @@ export class ExponentialLR extends LRScheduler {
 
 /** Cosine annealing from the base rate to `etaMin` over `tMax` epochs (SGDR without restarts). */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(optimizer: Optimizer<object>, readonly tMax: number, readonly etaMin = 0, lastEpoch = -1) {
-    super(optimizer, lastEpoch);
+  readonly tMax: number; readonly etaMin: number;
+  constructor(optimizer: Optimizer<object>, tMax: number, etaMin?: number, lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, tMax: number, opts: { etaMin?: number; lastEpoch?: number });
+  constructor(optimizer: Optimizer<object>, opts: { tMax: number; etaMin?: number; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("CosineAnnealingLR", ["tMax", "etaMin", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    this.tMax = num("CosineAnnealingLR", "tMax", a.tMax, (x) => x > 0, "a positive number of epochs");
+    this.etaMin = num("CosineAnnealingLR", "etaMin", a.etaMin, (x) => x >= 0, "a non-negative number", 0);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -127,9 +171,14 @@ export class CosineAnnealingLR extends LRScheduler {
 /** Scales the rate linearly from `startFactor` to `endFactor` over `totalIters` epochs. */
 export class LinearLR extends LRScheduler {
   readonly startFactor: number; readonly endFactor: number; readonly totalIters: number;
-  constructor(optimizer: Optimizer<object>, opts: { startFactor?: number; endFactor?: number; totalIters?: number } = {}, lastEpoch = -1) {
-    super(optimizer, lastEpoch);
-    this.startFactor = opts.startFactor ?? 1 / 3; this.endFactor = opts.endFactor ?? 1; this.totalIters = opts.totalIters ?? 5;
+  constructor(optimizer: Optimizer<object>, startFactor?: number, endFactor?: number, totalIters?: number, lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("LinearLR", ["startFactor", "endFactor", "totalIters", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    this.startFactor = num("LinearLR", "startFactor", a.startFactor, () => true, "a number", 1 / 3);
+    this.endFactor = num("LinearLR", "endFactor", a.endFactor, () => true, "a number", 1);
+    this.totalIters = num("LinearLR", "totalIters", a.totalIters, positiveInt, "a positive integer", 5);
     if (this.startFactor > 1 || this.startFactor <= 0) throw new OptimizerError("LinearLR: startFactor expected to be greater than 0 and less or equal to 1");
     if (this.endFactor > 1 || this.endFactor < 0) throw new OptimizerError("LinearLR: endFactor expected to be between 0 and 1");
     this.initialStep();
@@ -148,10 +197,15 @@ export class LinearLR extends LRScheduler {
 /** Rate = base rate × `lrLambda(epoch)` (one function, or one per group). */
 export class LambdaLR extends LRScheduler {
   private readonly fns: ((epoch: number) => number)[];
-  constructor(optimizer: Optimizer<object>, lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[], lastEpoch = -1) {
-    super(optimizer, lastEpoch);
-    const n = optimizer.paramGroups.length;
-    this.fns = Array.isArray(lrLambda) ? lrLambda : new Array(n).fill(lrLambda);
+  constructor(optimizer: Optimizer<object>, lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[], lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("LambdaLR", ["lrLambda", "lastEpoch"], args);
+    super(a.optimizer, a.lastEpoch);
+    const lrLambda = a.lrLambda;
+    if (typeof lrLambda !== "function" && !(Array.isArray(lrLambda) && lrLambda.every((f) => typeof f === "function"))) invalid("LambdaLR", "lrLambda", "a function of the epoch or a list of them", lrLambda, (m) => new OptimizerError(m));
+    const n = this.optimizer.paramGroups.length;
+    this.fns = Array.isArray(lrLambda) ? lrLambda as ((epoch: number) => number)[] : new Array(n).fill(lrLambda);
     if (this.fns.length !== n) throw new OptimizerError(`LambdaLR: expected ${n} lr_lambdas, but got ${this.fns.length}`);
     this.initialStep();
   }
@@ -172,7 +226,13 @@ export class OneCycleLR extends LRScheduler {
   private readonly anneal: (start: number, end: number, pct: number) => number;
   private readonly cycleMomentum: boolean;
   private readonly useBeta1: boolean;
-  constructor(optimizer: Optimizer<object>, opts: OneCycleOptions, lastEpoch = -1) {
+  constructor(optimizer: Optimizer<object>, opts: OneCycleOptions & { lastEpoch?: number });
+  constructor(optimizer: Optimizer<object>, maxLr: number | number[], opts?: Omit<OneCycleOptions, "maxLr"> & { lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("OneCycleLR", ["maxLr"], args, ["totalSteps", "epochs", "stepsPerEpoch", "pctStart", "annealStrategy", "cycleMomentum", "baseMomentum", "maxMomentum", "divFactor", "finalDivFactor", "threePhase", "lastEpoch"]);
+    const { optimizer, lastEpoch } = a;
+    const opts = a as unknown as OneCycleOptions;
+    required("OneCycleLR", "maxLr", opts.maxLr, (m) => new OptimizerError(m));
     const groups = optimizer.paramGroups as unknown as Group[];
     let total: number;
     if (opts.totalSteps !== undefined) {
@@ -259,7 +319,13 @@ export class OneCycleLR extends LRScheduler {
 export class SequentialLR extends LRScheduler {
   private readonly schedulers: LRScheduler[];
   private readonly milestones: number[];
-  constructor(optimizer: Optimizer<object>, schedulers: LRScheduler[], milestones: number[], lastEpoch = -1) {
+  constructor(optimizer: Optimizer<object>, schedulers: LRScheduler[], milestones: number[], lastEpoch?: number);
+  constructor(optimizer: Optimizer<object>, opts: { schedulers: LRScheduler[]; milestones: number[]; lastEpoch?: number });
+  constructor(...args: unknown[]) {
+    const a = schedulerArgs("SequentialLR", ["schedulers", "milestones", "lastEpoch"], args);
+    const { optimizer, lastEpoch } = a;
+    const schedulers = a.schedulers as LRScheduler[], milestones = a.milestones as number[];
+    if (!Array.isArray(schedulers) || !Array.isArray(milestones)) invalid("SequentialLR", "schedulers and milestones", "two lists", [a.schedulers, a.milestones], (m) => new OptimizerError(m));
     super(optimizer, lastEpoch === -1 ? 0 : lastEpoch);  // (groups already carry initialLr from the schedulers)
     schedulers.forEach((s, i) => {
       if (s.optimizer !== optimizer) throw new OptimizerError(`SequentialLR: expects all schedulers to belong to the same optimizer, but got scheduler at index ${i} with a different one`);
@@ -303,7 +369,13 @@ export class ReduceLROnPlateau {
   readonly thresholdMode: "rel" | "abs"; readonly cooldown: number; readonly minLrs: number[]; readonly eps: number;
   best: number; numBadEpochs = 0; cooldownCounter = 0; lastEpoch = 0;
   private lastLr: number[];
-  constructor(readonly optimizer: Optimizer<object>, opts: PlateauOptions = {}) {
+  readonly optimizer: Optimizer<object>;
+  constructor(optimizer: Optimizer<object>, opts?: PlateauOptions);
+  constructor(optimizer: Optimizer<object>, mode?: PlateauOptions["mode"], opts?: Omit<PlateauOptions, "mode">);
+  constructor(...args: unknown[]) {
+    const a = pyArgs("ReduceLROnPlateau", ["optimizer", "mode"], args, ["factor", "patience", "threshold", "thresholdMode", "cooldown", "minLr", "eps"], (m) => new OptimizerError(m));
+    const optimizer = this.optimizer = required("ReduceLROnPlateau", "optimizer", a.optimizer as Optimizer<object> | undefined, (m) => new OptimizerError(m));
+    const opts = a as PlateauOptions;
     this.factor = opts.factor ?? 0.1;
     if (this.factor >= 1) throw new OptimizerError("ReduceLROnPlateau: Factor should be < 1.0.");
     const n = optimizer.paramGroups.length;

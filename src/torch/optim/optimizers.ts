@@ -6,6 +6,7 @@
 import { native, type Handle } from "../native/index.js";
 import type { Tensor } from "../tensor.js";
 import { Optimizer, OptimizerError, checkRange, type ParamGroup, type Params } from "./optimizer.js";
+import { pyArgs, required } from "../../util/validate.js";
 
 const nonNeg = (x: number) => x >= 0;
 const unit = (x: number) => x >= 0 && x < 1;
@@ -19,8 +20,11 @@ export interface SGDOptions { lr?: number; momentum?: number; dampening?: number
  */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   protected readonly slotNames = ["momentum_buffer"] as const;
-  constructor(params: Params, opts: SGDOptions = {}) {
-    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, foreach: null, ...checkKeys("SGD", opts, ["lr", "momentum", "dampening", "weightDecay", "nesterov", "maximize", "foreach"]) });
+  constructor(params: Params, opts?: SGDOptions);
+  constructor(params: Params, lr: number, opts?: Omit<SGDOptions, "lr">);
+  constructor(...args: unknown[]) {
+    const [params, o] = optimizerArgs<SGDOptions>("SGD", args, ["lr", "momentum", "dampening", "weightDecay", "nesterov", "maximize", "foreach"]);
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, foreach: null, ...o });
   }
   protected validate(o: Required<SGDOptions>): void {
     checkRange("SGD", "learning rate", o.lr, nonNeg, ">= 0");
@@ -53,8 +57,14 @@ function checkAdam(name: string, o: Required<AdamOptions>): void {
 export class Adam extends Optimizer<Required<AdamOptions>> {
   protected readonly slotNames = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"] as const;
   protected readonly decoupled: boolean = false;
-  constructor(params: Params, opts: AdamOptions = {}, defaultWeightDecay = 0) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay, amsgrad: false, maximize: false, foreach: null, capturable: false, differentiable: false, fused: false, ...checkKeys(new.target.name, opts, ADAM_KEYS) });
+  /** weightDecay's default (AdamW: 0.01). */
+  protected static readonly defaultWeightDecay: number = 0;
+  constructor(params: Params, opts?: AdamOptions);
+  constructor(params: Params, lr: number, opts?: Omit<AdamOptions, "lr">);
+  constructor(...args: unknown[]) {
+    const [params, o] = optimizerArgs<AdamOptions>(new.target.name, args, ADAM_KEYS);
+    const weightDecay = (new.target as unknown as { defaultWeightDecay: number }).defaultWeightDecay;
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, maximize: false, foreach: null, capturable: false, differentiable: false, fused: false, ...o });
   }
   protected validate(o: Required<AdamOptions>): void { checkAdam(this.constructor.name, o); }
   protected update(g: ParamGroup<Required<AdamOptions>>, params: Handle[], slots: Handle[]): Handle[] {
@@ -65,7 +75,7 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
 /** Adam with decoupled weight decay (Loshchilov & Hutter); weightDecay defaults to 0.01. */
 export class AdamW extends Adam {
   protected override readonly decoupled = true;
-  constructor(params: Params, opts: AdamOptions = {}) { super(params, opts, 0.01); }
+  protected static override readonly defaultWeightDecay: number = 0.01;
 }
 
 /** Options of {@link RMSprop}. */
@@ -73,8 +83,11 @@ export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; wei
 
 export class RMSprop extends Optimizer<Required<RMSpropOptions>> {
   protected readonly slotNames = ["step", "square_avg", "momentum_buffer", "grad_avg"] as const;
-  constructor(params: Params, opts: RMSpropOptions = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, foreach: null, differentiable: false, ...checkKeys("RMSprop", opts, ["lr", "alpha", "eps", "weightDecay", "momentum", "centered", "maximize", "foreach", "differentiable"]) });
+  constructor(params: Params, opts?: RMSpropOptions);
+  constructor(params: Params, lr: number, opts?: Omit<RMSpropOptions, "lr">);
+  constructor(...args: unknown[]) {
+    const [params, o] = optimizerArgs<RMSpropOptions>("RMSprop", args, ["lr", "alpha", "eps", "weightDecay", "momentum", "centered", "maximize", "foreach", "differentiable"]);
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, foreach: null, differentiable: false, ...o });
   }
   protected validate(o: Required<RMSpropOptions>): void {
     checkRange("RMSprop", "learning rate", o.lr, nonNeg, ">= 0");
@@ -95,8 +108,11 @@ export interface AdagradOptions { lr?: number; lrDecay?: number; weightDecay?: n
 
 export class Adagrad extends Optimizer<Required<AdagradOptions>> {
   protected readonly slotNames = ["step", "sum"] as const;
-  constructor(params: Params, opts: AdagradOptions = {}) {
-    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, foreach: null, ...checkKeys("Adagrad", opts, ["lr", "lrDecay", "weightDecay", "initialAccumulatorValue", "eps", "maximize", "foreach"]) });
+  constructor(params: Params, opts?: AdagradOptions);
+  constructor(params: Params, lr: number, opts?: Omit<AdagradOptions, "lr">);
+  constructor(...args: unknown[]) {
+    const [params, o] = optimizerArgs<AdagradOptions>("Adagrad", args, ["lr", "lrDecay", "weightDecay", "initialAccumulatorValue", "eps", "maximize", "foreach"]);
+    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, foreach: null, ...o });
   }
   protected validate(o: Required<AdagradOptions>): void {
     checkRange("Adagrad", "learning rate", o.lr, nonNeg, ">= 0");
@@ -110,10 +126,9 @@ export class Adagrad extends Optimizer<Required<AdagradOptions>> {
   }
 }
 
-/** Unknown option names are a coded error naming the known ones (a typo must not pass silently). */
-function checkKeys<T extends object>(opt: string, opts: T, known: string[]): T {
-  if (opts === null || typeof opts !== "object") throw new OptimizerError(`${opt}: expected an options object but received ${String(opts)}`);
-  const bad = Object.keys(opts).filter((k) => !known.includes(k));
-  if (bad.length) throw new OptimizerError(`${opt}: unknown option(s) ${bad.map((k) => `'${k}'`).join(", ")}; known options are ${known.join(", ")}`);
-  return opts;
+/** An optimizer's arguments as PyTorch's signature: `params`, then `lr` positionally or by name, then keyword options. */
+function optimizerArgs<O>(opt: string, args: unknown[], known: readonly string[]): [Params, O] {
+  const err = (m: string) => new OptimizerError(m);
+  const { params, ...o } = pyArgs(opt, ["params", "lr"], args, known, err);
+  return [required(opt, "params", params as Params | undefined, err), o as O];
 }

@@ -12,6 +12,7 @@ import * as dist from "../../distributed/index.js";
 import { Callback, DDPStrategy, Trainer, type DDPStrategyOptions } from "../../lightning/index.js";
 import { Checkpoint } from "../checkpoint.js";
 import { TrainError } from "../errors.js";
+import { checkOptions } from "../../util/validate.js";
 import { getCheckpoint, getContext, report, workerTempDir } from "../worker.js";
 
 /** A cluster environment whose ranks come from the TorchTrainer's worker context. */
@@ -66,6 +67,7 @@ export class RayTrainReportCallback extends Callback {
 
   constructor(opts: RayTrainReportCallbackOptions = {}) {
     super();
+    checkOptions("RayTrainReportCallback", opts, ["everyNSteps", "checkpoint"], (m) => new TrainError("TRAIN_CONFIG", m));
     if (opts.everyNSteps !== undefined && (!Number.isInteger(opts.everyNSteps) || opts.everyNSteps < 1)) {
       throw new TrainError("TRAIN_CONFIG", `RayTrainReportCallback: everyNSteps must be an integer ≥ 1, got ${JSON.stringify(opts.everyNSteps)}`);
     }
