@@ -13,6 +13,8 @@
         "native/src/share.cpp",
         "native/src/distributed.cpp",
         "native/src/c10d_groups.cpp",
+        "native/src/c10d_js.cpp",
+        "native/src/ddp.cpp",
         "native/src/sync_batchnorm.cpp",
         "native/src/generated/ops_0.cpp",
         "native/src/generated/ops_1.cpp",

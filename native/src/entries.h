@@ -11,6 +11,7 @@ extern const OpEntry serialize_ops[];
 extern const OpEntry generator_ops[];
 extern const OpEntry share_ops[];
 extern const OpEntry distributed_ops[];
+extern const OpEntry ddp_ops[];
 
 // runtime.cpp: config() for JS, and the process's one-time set-up (Init calls it).
 Napi::Value runtime_config(const Napi::CallbackInfo& info);

@@ -2,6 +2,7 @@
 import { ops } from "./native/index.js";
 import { Tensor, handle, wrap, wrapAll, type Scalar } from "./tensor.js";
 
+const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 const handles = (ts: Tensor[], op: string): number[] => {
   if (!Array.isArray(ts)) throw new TypeError(`${op}(): expected an array of Tensors but received ${typeof ts}`);
   return ts.map((t) => handle(t, op, "tensors"));
@@ -22,3 +23,10 @@ export const div = (a: Tensor, b: Tensor | Scalar, roundingMode?: "trunc" | "flo
 export const pow = (a: Tensor, b: Tensor | Scalar): Tensor => a.pow(b);
 export const clamp = (a: Tensor, min?: Scalar | null, max?: Scalar | null): Tensor => a.clamp(min, max);
 export const allclose = (a: Tensor, b: Tensor, rtol?: number, atol?: number): boolean => a.allclose(b, rtol, atol);
+
+/** `torch.where(condition, input, other)`; with one argument, the indices of true elements. */
+export function where(condition: Tensor, input: Tensor | Scalar, other: Tensor | Scalar): Tensor {
+  const c = handle(condition, "where", "condition");
+  if (isTensor(input)) return wrap(isTensor(other) ? ops.where_self(c, input._h, other._h) : ops.where_ScalarOther(c, input._h, other));
+  return wrap(isTensor(other) ? ops.where_ScalarSelf(c, input, other._h) : ops.where_Scalar(c, input, other));
+}

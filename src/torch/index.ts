@@ -8,9 +8,9 @@
  */
 import { native, type NativeConfig } from "./native/index.js";
 
-export { Tensor, where, type Scalar, type Dims, type NestedArray, type IndexItem, type ValuesIndices, type ReduceOptions } from "./tensor.js";
+export { Tensor, type Scalar, type Dims, type NestedArray, type IndexItem, type ValuesIndices, type ReduceOptions } from "./tensor.js";
 export { tensor, zeros, ones, empty, full, rand, randn, randint, randperm, eye, linspace, arange, zerosLike, onesLike, emptyLike, fullLike, randLike, randnLike, randintLike, type TensorOptions, type RandomOptions } from "./creation.js";
-export { cat, stack, einsum, matmul, broadcastTensors, add, sub, mul, div, pow, clamp, allclose } from "./functional.js";
+export { cat, stack, einsum, matmul, broadcastTensors, add, sub, mul, div, pow, clamp, allclose, where } from "./functional.js";
 export { tidy, keep, dispose, memory } from "./memory.js";
 export { Generator, getRngState, setRngState, initialSeed, seed } from "./generator.js";
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd.js";

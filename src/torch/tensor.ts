@@ -3,6 +3,7 @@
  * A Tensor is a small JS object owning one native handle; every method is one call into
  * the libtorch addon. Memory: see ./memory.ts.
  */
+import { UNARY, UNARY_INPLACE } from "./unary_ops.js";
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
 import { ARRAY_OF, dtypeCode, dtypeName, isDType, MEMORY_FORMAT, optDtypeCode as dt, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
@@ -34,8 +35,8 @@ export function handle(t: unknown, op: string, what = "argument"): Handle {
   throw argumentError(op, what, "a Tensor", t);
 }
 
-const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
+const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 /** Options of {@link Tensor.backward}, as PyTorch's keyword arguments. */
 export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] }
 
@@ -382,7 +383,10 @@ export class Tensor {
   maskedFill_(mask: Tensor, value: Scalar): this { ops.masked_fill__Scalar(this._h, handle(mask, "maskedFill_", "mask"), value); return this; }
   maskedSelect(mask: Tensor): Tensor { return wrap(ops.masked_select(this._h, handle(mask, "maskedSelect", "mask"))); }
   /** `condition ? this : other`, elementwise. */
-  where(condition: Tensor, other: Tensor | Scalar): Tensor { return where(condition, this, other); }
+  where(condition: Tensor, other: Tensor | Scalar): Tensor {
+    const c = handle(condition, "where", "condition");
+    return wrap(isTensor(other) ? ops.where_self(c, this._h, other._h) : ops.where_ScalarOther(c, this._h, other));
+  }
   flip(dims: Dims): Tensor { return wrap(ops.flip(this._h, dims)); }
   roll(shifts: Dims, dims: Dims = []): Tensor { return wrap(ops.roll(this._h, shifts, dims)); }
   tril(diagonal = 0): Tensor { return wrap(ops.tril(this._h, diagonal)); }
@@ -393,18 +397,6 @@ export class Tensor {
   nonzero(): Tensor { return wrap(ops.nonzero(this._h)); }
   diag(diagonal = 0): Tensor { return wrap(ops.diag(this._h, diagonal)); }
 }
-
-/** Unary elementwise ops, all `(): Tensor` with an in-place `_` twin where ATen has one. */
-const UNARY = {
-  neg: "neg", abs: "abs", exp: "exp", exp2: "exp2", log: "log", log2: "log2", log10: "log10", log1p: "log1p",
-  expm1: "expm1", sqrt: "sqrt", rsqrt: "rsqrt", sin: "sin", cos: "cos", tan: "tan", asin: "asin", acos: "acos",
-  atan: "atan", sinh: "sinh", cosh: "cosh", tanh: "tanh", sigmoid: "sigmoid", relu: "relu", silu: "silu",
-  floor: "floor", ceil: "ceil", round: "round", trunc: "trunc", frac: "frac", sign: "sign", reciprocal: "reciprocal",
-  square: "square", erf: "erf", erfinv: "erfinv", logicalNot: "logical_not", isnan: "isnan", isinf: "isinf",
-  isfinite: "isfinite", bitwiseNot: "bitwise_not", digamma: "digamma", lgamma: "lgamma", sgn: "sgn",
-} as const;
-const UNARY_INPLACE = ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "floor", "ceil",
-  "round", "trunc", "reciprocal", "square", "silu"] as const;
 
 type UnaryName = keyof typeof UNARY;
 type InplaceName = `${(typeof UNARY_INPLACE)[number]}_`;
@@ -425,13 +417,6 @@ for (const name of UNARY_INPLACE) {
 
 function flatArgs(a: number[] | [number[]]): number[] {
   return a.length === 1 && Array.isArray(a[0]) ? a[0] : (a as number[]);
-}
-
-/** `torch.where(condition, input, other)`; with one argument, the indices of true elements. */
-export function where(condition: Tensor, input: Tensor | Scalar, other: Tensor | Scalar): Tensor {
-  const c = handle(condition, "where", "condition");
-  if (isTensor(input)) return wrap(isTensor(other) ? ops.where_self(c, input._h, other._h) : ops.where_ScalarOther(c, input._h, other));
-  return wrap(isTensor(other) ? ops.where_ScalarSelf(c, input, other._h) : ops.where_Scalar(c, input, other));
 }
 
 /** One item of {@link Tensor.index}. */
