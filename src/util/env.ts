@@ -36,6 +36,8 @@ export const ENV = {
   skipApt: "TORCHLIGHT_SKIP_APT",
   /** CI: where the Debian 13 root is cached (default /var/cache/torchlight). */
   cache: "TORCHLIGHT_CACHE",
+  /** Build: force `_GLIBCXX_USE_CXX11_ABI` (0 or 1) for the addon (native/find-libtorch.mjs). */
+  cxx11Abi: "TORCHLIGHT_CXX11_ABI",
   /** CI: "host" runs only the host's suite. */
   ciLines: "TORCHLIGHT_CI_LINES",
 } as const;
