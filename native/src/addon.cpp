@@ -4,33 +4,18 @@
 // the ops are generated (generated/ops_*.cpp); everything here follows the same rules:
 // handles in, handles out, every C++ exception turned into a JS error by TL_OP_END.
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <napi.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <thread>
-
-#if __has_include(<omp.h>)
-#include <omp.h>
-#endif
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#include <sched.h>
-#endif
 
 #include "compat.h"
 #include "convert.h"
 #include "errors.h"
 #include "generated/ops.h"
 #include "entries.h"
-
 
 namespace tl {
 namespace {

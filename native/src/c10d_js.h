@@ -27,4 +27,15 @@ napi_value promise_of(const Call& c, c10::intrusive_ptr<c10d::Work> work, std::v
 napi_value run_async(const Call& c, std::function<void()> run, std::function<napi_value(napi_env)> done);
 
 }  // namespace c10d_js
+
+// What distributed.cpp and ddp.cpp use unqualified (`using namespace tl::c10d_entry;`).
+namespace c10d_entry {
+using c10d_groups::Group;
+using c10d_groups::take;
+namespace reg = c10d_groups;
+using c10d_js::group_of;
+using c10d_js::promise_of;
+using c10d_js::reduce_op;
+using c10d_js::run_async;
+}  // namespace c10d_entry
 }  // namespace tl

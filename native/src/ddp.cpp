@@ -21,13 +21,7 @@
 
 namespace tl {
 namespace {
-using c10d_groups::Group;
-using c10d_groups::take;
-namespace reg = c10d_groups;
-using c10d_js::group_of;
-using c10d_js::promise_of;
-using c10d_js::reduce_op;
-using c10d_js::run_async;
+using namespace c10d_entry;  // NOLINT(google-build-using-namespace)
 
 // ---- the rendezvous store, for bookkeeping (sequence numbers, who arrived) ------------------
 

@@ -44,13 +44,7 @@ bool is_nccl(const Call& c, size_t i) {
   return b == "nccl";
 }
 
-using c10d_groups::Group;
-using c10d_groups::take;
-namespace reg = c10d_groups;
-using c10d_js::group_of;
-using c10d_js::promise_of;
-using c10d_js::reduce_op;
-using c10d_js::run_async;
+using namespace c10d_entry;  // NOLINT(google-build-using-namespace)
 
 // ---- process groups ------------------------------------------------------------------------
 
