@@ -1,5 +1,5 @@
 // The option rules (util/validate.ts), for every public function and constructor that takes an
-// options object, in one table: an unknown key is an error that names the accepted keys, a
+// options object (tensor methods, functions and constructors of every layer), in one table: an unknown key is an error that names the accepted keys, a
 // snake_case key gets "did you mean <camelCase>?", and where PyTorch's signature has
 // positional parameters, they are accepted by name too and refused when given twice.
 import { describe, it, before, after } from "node:test";
@@ -13,11 +13,12 @@ import { DataLoader, TensorDataset, RandomSampler, DistributedSampler } from "..
 import { FashionMNIST, ImageFolder, transforms, models } from "../src/vision/index.js";
 import * as dist from "../src/distributed/index.js";
 import * as pl from "../src/lightning/index.js";
-import { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, TorchTrainer } from "../src/train/index.js";
+import { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, TorchTrainer, report } from "../src/train/index.js";
 import { RayTrainReportCallback } from "../src/train/lightning/index.js";
 import { assertNoLeak, liveTensors } from "./helpers.js";
 
 const S = optim.lrScheduler;
+const F = nn.functional;
 let param: Tensor;
 let ds: TensorDataset;
 const opt = () => new optim.SGD([param], { lr: 0.1 });
@@ -31,6 +32,46 @@ function free(v: unknown): void {
 /** One row: `call(options)` passes an options object where the API takes one; `snake` is a PyTorch keyword in snake_case whose camelCase the API accepts. */
 interface Row { name: string; call: (o: Record<string, unknown>) => unknown; snake?: string; async?: boolean }
 const rows = (): Row[] => [
+  // tensor methods and functions
+  { name: "Tensor.to", call: (o) => param.to("float32", o), snake: "non_blocking" },
+  { name: "Tensor.sum", call: (o) => param.sum(0, o) },
+  { name: "Tensor.mean", call: (o) => param.mean(0, o) },
+  { name: "Tensor.prod", call: (o) => param.prod(0, o) },
+  { name: "Tensor.std", call: (o) => param.std(0, o) },
+  { name: "Tensor.var", call: (o) => param.var(0, o) },
+  { name: "torch.useDeterministicAlgorithms", call: (o) => torch.useDeterministicAlgorithms(false, o), snake: "warn_only" },
+  { name: "torch.sharing.share", call: (o) => torch.sharing.share(param, o) },
+  { name: "F.conv1d", call: (o) => F.conv1d(param, param, null, o) },
+  { name: "F.conv2d", call: (o) => F.conv2d(param, param, null, o) },
+  { name: "F.convTranspose2d", call: (o) => F.convTranspose2d(param, param, null, o), snake: "output_padding" },
+  { name: "F.batchNorm", call: (o) => F.batchNorm(param, null, null, o) },
+  { name: "F.maxPool2d", call: (o) => F.maxPool2d(param, 2, o), snake: "ceil_mode" },
+  { name: "F.avgPool2d", call: (o) => F.avgPool2d(param, 2, o), snake: "count_include_pad" },
+  { name: "F.embedding", call: (o) => F.embedding(param, param, o), snake: "padding_idx" },
+  { name: "F.interpolate", call: (o) => F.interpolate(param, { size: 2, ...o }), snake: "align_corners" },
+  { name: "F.crossEntropy", call: (o) => F.crossEntropy(param, param, o), snake: "label_smoothing" },
+  { name: "F.nllLoss", call: (o) => F.nllLoss(param, param, o), snake: "ignore_index" },
+  { name: "F.mseLoss", call: (o) => F.mseLoss(param, param, o) },
+  { name: "F.l1Loss", call: (o) => F.l1Loss(param, param, o) },
+  { name: "F.smoothL1Loss", call: (o) => F.smoothL1Loss(param, param, o) },
+  { name: "F.huberLoss", call: (o) => F.huberLoss(param, param, o) },
+  { name: "F.binaryCrossEntropy", call: (o) => F.binaryCrossEntropy(param, param, o) },
+  { name: "F.binaryCrossEntropyWithLogits", call: (o) => F.binaryCrossEntropyWithLogits(param, param, o), snake: "pos_weight" },
+  { name: "F.klDiv", call: (o) => F.klDiv(param, param, o), snake: "log_target" },
+  { name: "nn.init.kaimingUniform_", call: (o) => nn.init.kaimingUniform_(param, o) },
+  { name: "nn.init.kaimingNormal_", call: (o) => nn.init.kaimingNormal_(param, o) },
+  { name: "nn.utils.clipGradNorm_", call: (o) => nn.utils.clipGradNorm_([param], 1, 2, o), snake: "error_if_nonfinite" },
+  { name: "Module.namedParameters", call: (o) => [...new nn.Identity().namedParameters(o)] },
+  { name: "Module.namedBuffers", call: (o) => [...new nn.Identity().namedBuffers(o)] },
+  { name: "Module.stateDict", call: (o) => new nn.Identity().stateDict(o), snake: "keep_vars" },
+  { name: "Module.loadStateDict", call: (o) => new nn.Identity().loadStateDict({}, o) },
+  { name: "Module.zeroGrad", call: (o) => new nn.Identity().zeroGrad(o), snake: "set_to_none" },
+  { name: "Optimizer.zeroGrad", call: (o) => opt().zeroGrad(o), snake: "set_to_none" },
+  { name: "pl.seedEverything", call: (o) => pl.seedEverything(1, o) },
+  { name: "LightningModule.log", call: (o) => new (class extends pl.LightningModule {})().log("x", 1, o), snake: "prog_bar" },
+  { name: "LightningModule.saveHyperparameters", call: (o) => new (class extends pl.LightningModule {})().saveHyperparameters({}, o) },
+  { name: "LightningModule.clipGradients", call: (o) => new (class extends pl.LightningModule {})().clipGradients(opt(), o), snake: "gradient_clip_val" },
+  { name: "train.report", call: (o) => report({ a: 1 }, o), async: true },
   // torch
   { name: "torch.tensor", call: (o) => torch.tensor([1], o), snake: "requires_grad" },
   { name: "torch.zeros", call: (o) => torch.zeros([1], o), snake: "requires_grad" },

@@ -17,6 +17,11 @@ import type { Logger } from "./loggers/logger.js";
 import { readCheckpoint, disposeTree } from "./checkpoint.js";
 import type { LightningOptimizer } from "./optimizer.js";
 import { backward } from "./loops/optimization.js";
+import { checkOptions } from "../util/validate.js";
+
+const LOG_OPTIONS = ["progBar", "logger", "onStep", "onEpoch", "reduceFx", "syncDist", "batchSize", "rankZeroOnly", "addDataloaderIdx"] as const satisfies readonly (keyof LogOptions)[];
+const badLog = (m: string) => new LightningError("PL_BAD_LOG", m);
+const misconfigured = (m: string) => new LightningError("PL_MISCONFIGURATION", m);
 
 /** A learning-rate scheduler as `configureOptimizers` may describe it. */
 export interface SchedulerConfig {
@@ -176,6 +181,7 @@ export class LightningModule extends nn.Module {
   }
   /** Clips the gradients of `optimizer`'s parameters by norm (default) or value. */
   clipGradients(optimizer: Optimizer<object>, o: { gradientClipVal?: number | null; gradientClipAlgorithm?: "norm" | "value" | null } = {}): void {
+    checkOptions("clipGradients", o, ["gradientClipVal", "gradientClipAlgorithm"], misconfigured);
     const v = o.gradientClipVal;
     if (v === null || v === undefined || v === 0) return;
     const params = optimizer.paramGroups.flatMap((g) => g.params as Tensor[]).filter((p) => p.grad !== null);
@@ -190,6 +196,7 @@ export class LightningModule extends nn.Module {
    * steps, reduced per epoch elsewhere; `_step`/`_epoch` suffixes when both.
    */
   log(name: string, value: number | Tensor | boolean, opts: LogOptions = {}): void {
+    checkOptions("log", opts, LOG_OPTIONS, badLog);
     const t = this._pl.trainer;
     const fx = this._pl.currentFx;
     if (!t || !t._results) {
@@ -222,6 +229,7 @@ export class LightningModule extends nn.Module {
    * @example constructor(hp: { lr: number }) { super(); this.saveHyperparameters(hp); }
    */
   saveHyperparameters(hparams: Record<string, unknown> = {}, opts: { ignore?: string[] } = {}): void {
+    checkOptions("saveHyperparameters", opts, ["ignore"], misconfigured);
     if (hparams === null || typeof hparams !== "object" || Array.isArray(hparams)) {
       throw new LightningError("PL_MISCONFIGURATION", "saveHyperparameters(hparams): expected an object of hyperparameters (JavaScript has no argument names to read)");
     }

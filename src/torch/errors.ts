@@ -1,4 +1,5 @@
 /** @module torchlight/torch/errors: the error classes every torchlight tensor call can throw. */
+import { checkOptions } from "../util/validate.js";
 
 /** Stable codes of {@link TorchError}: one per kind of libtorch failure. */
 export type TorchErrorCode =
@@ -72,4 +73,9 @@ export function argumentError(op: string, what: string, expected: string, got: u
     : typeof got === "object" ? (Array.isArray(got) ? "an array" : `an object (${(got as object).constructor?.name ?? "Object"})`)
     : `${String(got)} of type ${typeof got}`;
   return new TorchArgumentError(`${op}(): expected ${expected} for ${what} but received ${shown}`, op);
+}
+
+/** Checks an options object of torch function `op` (util/validate's rule), throwing TorchArgumentError. */
+export function torchOptions<T extends object>(op: string, opts: T | undefined, keys: readonly string[]): T {
+  return checkOptions(op, opts, keys, (m) => new TorchArgumentError(m, op));
 }

@@ -6,6 +6,7 @@
  * const loss = torch.tidy(() => x.mul(2).sum().keep());
  * loss.backward();
  */
+import { torchOptions } from "./errors.js";
 import { native, type NativeConfig } from "./native/index.js";
 
 export { Tensor, type Scalar, type Dims, type NestedArray, type IndexItem, type ValuesIndices, type ReduceOptions } from "./tensor.js";
@@ -41,8 +42,10 @@ export const setThreadNumThreads = (n: number): void => native.setThreadNumThrea
  * (`torch.use_deterministic_algorithms`); `warnOnly` warns instead of throwing. On CPU the
  * kernels are deterministic already; on CUDA also set CUBLAS_WORKSPACE_CONFIG=":4096:8".
  */
-export const useDeterministicAlgorithms = (mode: boolean, opts: { warnOnly?: boolean } = {}): void =>
+export function useDeterministicAlgorithms(mode: boolean, opts: { warnOnly?: boolean } = {}): void {
+  torchOptions("useDeterministicAlgorithms", opts, ["warnOnly"]);
   native.setDeterministicAlgorithms(mode, opts.warnOnly ?? false);
+}
 export const areDeterministicAlgorithmsEnabled = (): boolean => native.deterministicAlgorithms()[0];
 export const isDeterministicAlgorithmsWarnOnlyEnabled = (): boolean => native.deterministicAlgorithms()[1];
 

@@ -4,11 +4,15 @@
  * `share`s a tensor and posts the token; another thread `receive`s it as its own Tensor
  * over the same memory.
  */
+import { torchOptions } from "./errors.js";
 import { native } from "./native/index.js";
 import { handle, wrap, Tensor } from "./tensor.js";
 
 /** A token for `t` that one `receive` (or, with `persistent`, any number until `release`) turns back into a Tensor. */
-export const share = (t: Tensor, opts: { persistent?: boolean } = {}): number => native.exportTensor(handle(t, "share", "tensor"), opts.persistent ?? false);
+export function share(t: Tensor, opts: { persistent?: boolean } = {}): number {
+  torchOptions("share", opts, ["persistent"]);
+  return native.exportTensor(handle(t, "share", "tensor"), opts.persistent ?? false);
+}
 /** The Tensor behind a token (in this thread's memory scope). */
 export const receive = (token: number): Tensor => wrap(native.importTensor(token));
 /** Drops tokens that will not be received (their memory is freed when no thread holds it). */

@@ -3,6 +3,7 @@
  * A Tensor is a small JS object owning one native handle; every method is one call into
  * the libtorch addon. Memory: see ./memory.ts.
  */
+import { torchOptions } from "./errors.js";
 import { UNARY, UNARY_INPLACE } from "./unary_ops.js";
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
@@ -128,6 +129,7 @@ export class Tensor {
   // ---- conversion ----------------------------------------------------------------------
   /** Converts to a dtype or moves to a device (`"cpu"`, `"cuda"`, `"cuda:1"`). */
   to(target: DType | string | Tensor, options: { nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
+    torchOptions("to", options, ["nonBlocking", "copy"]);
     if (target instanceof Tensor) return wrap(ops.to_other(this._h, target._h, options.nonBlocking, options.copy));
     if (typeof target !== "string") throw argumentError("to", "target", "a dtype name, a device string or a Tensor", target);
     if (isDType(target)) return wrap(ops.to_dtype(this._h, dtypeCode(target), options.nonBlocking, options.copy));
@@ -270,14 +272,17 @@ export class Tensor {
 
   // ---- reductions ----------------------------------------------------------------------
   sum(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
+    torchOptions("sum", opts, ["keepdim", "dtype"]);
     if (dim === undefined || dim === null) return wrap(ops.sum(this._h, dt(opts.dtype)));
     return wrap(ops.sum_dim_IntList(this._h, dim, opts.keepdim, dt(opts.dtype)));
   }
   mean(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
+    torchOptions("mean", opts, ["keepdim", "dtype"]);
     if (dim === undefined || dim === null) return wrap(ops.mean(this._h, dt(opts.dtype)));
     return wrap(ops.mean_dim(this._h, dim, opts.keepdim, dt(opts.dtype)));
   }
   prod(dim?: number, opts: ReduceOptions = {}): Tensor {
+    torchOptions("prod", opts, ["keepdim", "dtype"]);
     if (dim === undefined) return wrap(ops.prod(this._h, dt(opts.dtype)));
     return wrap(ops.prod_dim_int(this._h, dim, opts.keepdim, dt(opts.dtype)));
   }
@@ -304,9 +309,11 @@ export class Tensor {
   argmin(dim?: number, keepdim?: boolean): Tensor { return wrap(ops.argmin(this._h, dim, keepdim)); }
   /** Standard deviation with Bessel's correction by default (`correction: 1`), as PyTorch. */
   std(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    torchOptions("std", opts, ["correction", "keepdim"]);
     return wrap(ops.std_correction(this._h, dim ?? null, opts.correction ?? 1, opts.keepdim));
   }
   var(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    torchOptions("var", opts, ["correction", "keepdim"]);
     return wrap(ops.var_correction(this._h, dim ?? null, opts.correction ?? 1, opts.keepdim));
   }
   /** p-norm over all elements or along `dim`. */

@@ -4,6 +4,7 @@
  * joins the driver's control channel and process group, then runs the train function as
  * this rank. Never imports the driver; both speak through ./protocol.
  */
+import { checkOptions } from "../util/validate.js";
 import { hostname, tmpdir } from "node:os";
 import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -99,6 +100,7 @@ function send(s: Session, m: WorkerMessage): void { s.ws.send(JSON.stringify(m))
  * one persisted `checkpoint_NNNNNN` folder (rank 0's file wins a name clash).
  */
 export async function report(metrics: Record<string, unknown>, opts: { checkpoint?: Checkpoint | null } = {}): Promise<void> {
+  checkOptions("report", opts, ["checkpoint"], (m) => new TrainError("TRAIN_REPORT", m));
   const s = need("report()");
   const m = checkMetrics(metrics);
   const ck = opts.checkpoint ?? null;

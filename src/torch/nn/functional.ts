@@ -2,6 +2,7 @@
  * @module torchlight/torch/nn/functional: neural-network functions, as `torch.nn.functional`.
  * (A first set: what convolutional and MLP classifiers need. Modules build on these.)
  */
+import { torchOptions } from "../errors.js";
 import { ops } from "../native/index.js";
 import { Tensor, handle, wrap } from "../tensor.js";
 
@@ -16,6 +17,7 @@ export const linear = (input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
 /** 2-D convolution. input: (N, C_in, H, W), weight: (C_out, C_in/groups, kH, kW). */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
   opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {}): Tensor {
+  torchOptions("conv2d", opts, ["stride", "padding", "dilation", "groups"]);
   return wrap(ops.conv2d(h(input, "conv2d", "input"), h(weight, "conv2d", "weight"), hOpt(bias, "conv2d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
 }
@@ -23,15 +25,18 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
 /** Batch normalisation; in training mode it updates runningMean/runningVar in place. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   opts: { weight?: Tensor | null; bias?: Tensor | null; training?: boolean; momentum?: number; eps?: number } = {}): Tensor {
+  torchOptions("batchNorm", opts, ["weight", "bias", "training", "momentum", "eps"]);
   return wrap(ops.batch_norm(h(input, "batchNorm", "input"), hOpt(opts.weight, "batchNorm", "weight"), hOpt(opts.bias, "batchNorm", "bias"),
     hOpt(runningMean, "batchNorm", "runningMean"), hOpt(runningVar, "batchNorm", "runningVar"),
     opts.training ?? false, opts.momentum ?? 0.1, opts.eps ?? 1e-5, true));
 }
 
 export function maxPool2d(input: Tensor, kernelSize: Pair, opts: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}): Tensor {
+  torchOptions("maxPool2d", opts, ["stride", "padding", "dilation", "ceilMode"]);
   return wrap(ops.max_pool2d(h(input, "maxPool2d", "input"), kernelSize, opts.stride ?? kernelSize, opts.padding ?? 0, opts.dilation ?? 1, opts.ceilMode ?? false));
 }
 export function avgPool2d(input: Tensor, kernelSize: Pair, opts: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}): Tensor {
+  torchOptions("avgPool2d", opts, ["stride", "padding", "ceilMode", "countIncludePad"]);
   return wrap(ops.avg_pool2d(h(input, "avgPool2d", "input"), kernelSize, opts.stride ?? kernelSize, opts.padding ?? 0, opts.ceilMode ?? false, opts.countIncludePad ?? true));
 }
 export const adaptiveAvgPool2d = (input: Tensor, outputSize: Pair): Tensor => wrap(ops.adaptive_avg_pool2d(h(input, "adaptiveAvgPool2d", "input"), outputSize));
@@ -45,6 +50,7 @@ export type Reduction = keyof typeof REDUCTION;
 /** Cross-entropy of logits (N, C) against class indices (N) or class probabilities (N, C). */
 export function crossEntropy(input: Tensor, target: Tensor,
   opts: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {}): Tensor {
+  torchOptions("crossEntropy", opts, ["weight", "ignoreIndex", "reduction", "labelSmoothing"]);
   return wrap(ops.cross_entropy_loss(h(input, "crossEntropy", "input"), h(target, "crossEntropy", "target"), hOpt(opts.weight, "crossEntropy", "weight"),
     REDUCTION[opts.reduction ?? "mean"], opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
 }
@@ -54,6 +60,7 @@ export function crossEntropy(input: Tensor, target: Tensor,
 /** 1-D convolution. input: (N, C_in, L), weight: (C_out, C_in/groups, k). */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null,
   opts: { stride?: number; padding?: number; dilation?: number; groups?: number } = {}): Tensor {
+  torchOptions("conv1d", opts, ["stride", "padding", "dilation", "groups"]);
   return wrap(ops.conv1d(h(input, "conv1d", "input"), h(weight, "conv1d", "weight"), hOpt(bias, "conv1d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
 }
@@ -61,6 +68,7 @@ export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null,
 /** Transposed 2-D convolution. weight: (C_in, C_out/groups, kH, kW). */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
   opts: { stride?: Pair; padding?: Pair; outputPadding?: Pair; groups?: number; dilation?: Pair } = {}): Tensor {
+  torchOptions("convTranspose2d", opts, ["stride", "padding", "outputPadding", "groups", "dilation"]);
   return wrap(ops.conv_transpose2d_input(h(input, "convTranspose2d", "input"), h(weight, "convTranspose2d", "weight"), hOpt(bias, "convTranspose2d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.outputPadding ?? 0, opts.groups ?? 1, opts.dilation ?? 1));
 }
@@ -84,6 +92,7 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
 
 /** Rows of `weight` picked by integer `input`; `paddingIdx` rows get no gradient. */
 export function embedding(input: Tensor, weight: Tensor, opts: { paddingIdx?: number | null; scaleGradByFreq?: boolean; sparse?: boolean } = {}): Tensor {
+  torchOptions("embedding", opts, ["paddingIdx", "scaleGradByFreq", "sparse"]);
   let pad = opts.paddingIdx ?? -1;
   if (opts.paddingIdx !== undefined && opts.paddingIdx !== null && opts.paddingIdx < 0) pad = weight.size(0) + opts.paddingIdx;
   return wrap(ops.embedding(h(weight, "embedding", "weight"), h(input, "embedding", "input"), pad, opts.scaleGradByFreq ?? false, opts.sparse ?? false));
@@ -128,20 +137,28 @@ function broadcastShape(a: number[], b: number[]): number[] {
   return out;
 }
 
-export const mseLoss = (input: Tensor, target: Tensor, o: LossOptions = {}): Tensor =>
-  broadcastPair(input, target, (a, b) => wrap(ops.mse_loss(h(a, "mseLoss", "input"), h(b, "mseLoss", "target"), red(o))));
-export const l1Loss = (input: Tensor, target: Tensor, o: LossOptions = {}): Tensor =>
-  broadcastPair(input, target, (a, b) => wrap(ops.l1_loss(h(a, "l1Loss", "input"), h(b, "l1Loss", "target"), red(o))));
+export function mseLoss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
+  torchOptions("mseLoss", o, ["reduction"]);
+  return broadcastPair(input, target, (a, b) => wrap(ops.mse_loss(h(a, "mseLoss", "input"), h(b, "mseLoss", "target"), red(o))));
+}
+export function l1Loss(input: Tensor, target: Tensor, o: LossOptions = {}): Tensor {
+  torchOptions("l1Loss", o, ["reduction"]);
+  return broadcastPair(input, target, (a, b) => wrap(ops.l1_loss(h(a, "l1Loss", "input"), h(b, "l1Loss", "target"), red(o))));
+}
 export function smoothL1Loss(input: Tensor, target: Tensor, o: LossOptions & { beta?: number } = {}): Tensor {
+  torchOptions("smoothL1Loss", o, ["reduction", "beta"]);
   const beta = o.beta ?? 1;
-  if (beta === 0) return l1Loss(input, target, o);
+  if (beta === 0) return l1Loss(input, target, { ...(o.reduction ? { reduction: o.reduction } : {}) });
   return broadcastPair(input, target, (a, b) => wrap(ops.smooth_l1_loss(h(a, "smoothL1Loss", "input"), h(b, "smoothL1Loss", "target"), red(o), beta)));
 }
-export const huberLoss = (input: Tensor, target: Tensor, o: LossOptions & { delta?: number } = {}): Tensor =>
-  broadcastPair(input, target, (a, b) => wrap(ops.huber_loss(h(a, "huberLoss", "input"), h(b, "huberLoss", "target"), red(o), o.delta ?? 1)));
+export function huberLoss(input: Tensor, target: Tensor, o: LossOptions & { delta?: number } = {}): Tensor {
+  torchOptions("huberLoss", o, ["reduction", "delta"]);
+  return broadcastPair(input, target, (a, b) => wrap(ops.huber_loss(h(a, "huberLoss", "input"), h(b, "huberLoss", "target"), red(o), o.delta ?? 1)));
+}
 
 /** Negative log-likelihood of log-probabilities (N, C, ...) against class indices (N, ...). */
 export function nllLoss(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null; ignoreIndex?: number } = {}): Tensor {
+  torchOptions("nllLoss", o, ["reduction", "weight", "ignoreIndex"]);
   return wrap(ops.nll_loss_nd(h(input, "nllLoss", "input"), h(target, "nllLoss", "target"), hOpt(o.weight, "nllLoss", "weight"), red(o), o.ignoreIndex ?? -100));
 }
 
@@ -153,6 +170,7 @@ function sameShape(input: Tensor, target: Tensor, op: string): void {
 }
 /** Binary cross-entropy of probabilities in [0, 1]. */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null } = {}): Tensor {
+  torchOptions("binaryCrossEntropy", o, ["reduction", "weight"]);
   sameShape(input, target, "binaryCrossEntropy");
   if (o.weight) {
     const w = o.weight.expand(...broadcastShape(target.shape, o.weight.shape));
@@ -162,12 +180,14 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, o: LossOptions
 }
 /** Binary cross-entropy of logits (numerically stable). */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o: LossOptions & { weight?: Tensor | null; posWeight?: Tensor | null } = {}): Tensor {
+  torchOptions("binaryCrossEntropyWithLogits", o, ["reduction", "weight", "posWeight"]);
   sameShape(input, target, "binaryCrossEntropyWithLogits");
   return wrap(ops.binary_cross_entropy_with_logits(h(input, "binaryCrossEntropyWithLogits", "input"), h(target, "binaryCrossEntropyWithLogits", "target"),
     hOpt(o.weight, "binaryCrossEntropyWithLogits", "weight"), hOpt(o.posWeight, "binaryCrossEntropyWithLogits", "posWeight"), red(o)));
 }
 /** KL divergence of log-probabilities `input` from `target`; `reduction: "batchmean"` divides the sum by the batch size. */
 export function klDiv(input: Tensor, target: Tensor, o: { reduction?: Reduction | "batchmean"; logTarget?: boolean } = {}): Tensor {
+  torchOptions("klDiv", o, ["reduction", "logTarget"]);
   const r = o.reduction ?? "mean";
   if (r === "batchmean") {
     const s = wrap(ops.kl_div(h(input, "klDiv", "input"), h(target, "klDiv", "target"), REDUCTION.sum, o.logTarget ?? false));
@@ -183,6 +203,7 @@ export function klDiv(input: Tensor, target: Tensor, o: { reduction?: Reduction 
  * `antialias` a low-pass filter when shrinking, as PIL and torchvision's resize).
  */
 export function interpolate(input: Tensor, opts: { size?: number | [number, number]; scaleFactor?: number | [number, number]; mode?: "nearest" | "bilinear"; alignCorners?: boolean; antialias?: boolean }): Tensor {
+  torchOptions("interpolate", opts, ["size", "scaleFactor", "mode", "alignCorners", "antialias"]);
   if (input.ndim !== 4) throw new TypeError(`interpolate: expected a 4-D input (N, C, H, W) but received ${input.ndim}-D; unsqueeze(0) a single image`);
   if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new TypeError("interpolate: give exactly one of size and scaleFactor");
   const size = opts.size === undefined ? null : typeof opts.size === "number" ? [opts.size, opts.size] : opts.size;

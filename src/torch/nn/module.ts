@@ -9,6 +9,7 @@
  * Parameters and buffers belong to their module, not to a `tidy()` scope: creating a module
  * inside `tidy` keeps its tensors.
  */
+import { torchOptions } from "../errors.js";
 import { native, ops } from "../native/index.js";
 import { keep, track } from "../memory.js";
 import { Tensor, handle } from "../tensor.js";
@@ -150,6 +151,7 @@ export class Module {
 
   /** Parameters with dotted names, each once (shared parameters under their first name). */
   *namedParameters(opts: { prefix?: string; recurse?: boolean } = {}): Generator<[string, Parameter]> {
+    torchOptions("namedParameters", opts, ["prefix", "recurse"]);
     const seen = new Set<Tensor>();
     const mods = opts.recurse === false ? [[opts.prefix ?? "", this] as [string, Module]] : this.namedModules(opts.prefix ?? "");
     for (const [mp, m] of mods) {
@@ -164,6 +166,7 @@ export class Module {
   parameters(recurse = true): Parameter[] { return [...this.namedParameters({ recurse })].map(([, p]) => p); }
 
   *namedBuffers(opts: { prefix?: string; recurse?: boolean } = {}): Generator<[string, Tensor]> {
+    torchOptions("namedBuffers", opts, ["prefix", "recurse"]);
     const seen = new Set<Tensor>();
     const mods = opts.recurse === false ? [[opts.prefix ?? "", this] as [string, Module]] : this.namedModules(opts.prefix ?? "");
     for (const [mp, m] of mods) {
@@ -196,6 +199,7 @@ export class Module {
 
   /** Clears gradients: sets them to null (default, as PyTorch 2) or zeroes them. */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
+    torchOptions("zeroGrad", opts, ["setToNone"]);
     zeroGrads(this.parameters(), opts.setToNone ?? true);
   }
 
@@ -233,6 +237,7 @@ export class Module {
    * `tidy` scope (disposing them never frees the module's memory).
    */
   stateDict(opts: { prefix?: string; keepVars?: boolean } = {}): StateDict {
+    torchOptions("stateDict", opts, ["prefix", "keepVars"]);
     const out: StateDict = {};
     for (const [mp, m] of this.namedModules(opts.prefix ?? "")) {
       const own: [string, Tensor][] = [];
@@ -249,6 +254,7 @@ export class Module {
    * a shape mismatch is an error and nothing is half-loaded for that tensor.
    */
   loadStateDict(stateDict: Record<string, unknown>, opts: { strict?: boolean } = {}): IncompatibleKeys {
+    torchOptions("loadStateDict", opts, ["strict"]);
     if (stateDict === null || typeof stateDict !== "object") {
       throw new TypeError(`loadStateDict(): expected a state dict (an object of name → Tensor) but received ${String(stateDict)}`);
     }

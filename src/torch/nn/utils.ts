@@ -1,4 +1,5 @@
 /** @module torchlight/torch/nn/utils: gradient clipping, as `torch.nn.utils`. */
+import { torchOptions } from "../errors.js";
 import { native } from "../native/index.js";
 import { Tensor, handle, wrap } from "../tensor.js";
 
@@ -10,6 +11,7 @@ const handles = (params: Iterable<Tensor> | Tensor, op: string) =>
  * total norm before clipping (a 0-d tensor), as `torch.nn.utils.clip_grad_norm_`.
  */
 export function clipGradNorm_(parameters: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): Tensor {
+  torchOptions("clipGradNorm_", opts, ["errorIfNonfinite"]);
   return wrap(native.clipGradNorm(handles(parameters, "clipGradNorm_"), maxNorm, normType, opts.errorIfNonfinite ?? false));
 }
 /** Clamps every gradient element to [-clipValue, clipValue]. */

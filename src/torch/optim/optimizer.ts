@@ -6,6 +6,7 @@
  * snake_case option names), so optimizer checkpoints move between Python and torchlight.
  * The update itself runs in native code, one call per parameter group.
  */
+import { torchOptions } from "../errors.js";
 import type { Handle } from "../native/index.js";
 import { keep, release, tidy } from "../memory.js";
 import { Tensor, wrap } from "../tensor.js";
@@ -102,6 +103,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
 
   /** Clears the gradients of every parameter (to null by default, as PyTorch 2). */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
+    torchOptions("zeroGrad", opts, ["setToNone"]);
     for (const g of this.paramGroups) zeroGrads(g.params, opts.setToNone ?? true);
   }
 
