@@ -11,4 +11,3 @@ export { Result, MetricsTable } from "./result.js";
 export { report, getContext, getCheckpoint, TrainContext, type StorageInfo } from "./worker.js";
 export { isWorkerProcess } from "./protocol.js";
 export { TrainError, TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure, type TrainErrorCode } from "./errors.js";
-export { sharedFilesystem, checkStorageForHosts } from "./storage.js";

@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import * as torch from "../../src/torch/index.js";
 import {
   TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Result, Checkpoint, TrainConfigError, report, getContext,
-  checkStorageForHosts,
 } from "../../src/train/index.js";
+import { checkStorageForHosts } from "../../src/train/internal.js";
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
 import { createLauncher, expandSlurmCounts, placeOnNodes, resolveLauncherKind } from "../../src/train/launcher.js";
 import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
