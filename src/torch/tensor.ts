@@ -43,6 +43,7 @@ export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean;
 
 /** Options of reductions that keep or drop the reduced dimensions. */
 export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
+const REDUCE_KEYS = ["keepdim", "dtype"] as const;
 
 /** `{ values, indices }` of max/min/sort/topk along a dimension, as PyTorch's named tuple. */
 export interface ValuesIndices { values: Tensor; indices: Tensor }
@@ -272,19 +273,16 @@ export class Tensor {
 
   // ---- reductions ----------------------------------------------------------------------
   sum(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
-    torchOptions("sum", opts, ["keepdim", "dtype"]);
-    if (dim === undefined || dim === null) return wrap(ops.sum(this._h, dt(opts.dtype)));
-    return wrap(ops.sum_dim_IntList(this._h, dim, opts.keepdim, dt(opts.dtype)));
+    const d = dt(torchOptions("sum", opts, REDUCE_KEYS).dtype);
+    return wrap(dim === undefined || dim === null ? ops.sum(this._h, d) : ops.sum_dim_IntList(this._h, dim, opts.keepdim, d));
   }
   mean(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
-    torchOptions("mean", opts, ["keepdim", "dtype"]);
-    if (dim === undefined || dim === null) return wrap(ops.mean(this._h, dt(opts.dtype)));
-    return wrap(ops.mean_dim(this._h, dim, opts.keepdim, dt(opts.dtype)));
+    const d = dt(torchOptions("mean", opts, REDUCE_KEYS).dtype);
+    return wrap(dim === undefined || dim === null ? ops.mean(this._h, d) : ops.mean_dim(this._h, dim, opts.keepdim, d));
   }
   prod(dim?: number, opts: ReduceOptions = {}): Tensor {
-    torchOptions("prod", opts, ["keepdim", "dtype"]);
-    if (dim === undefined) return wrap(ops.prod(this._h, dt(opts.dtype)));
-    return wrap(ops.prod_dim_int(this._h, dim, opts.keepdim, dt(opts.dtype)));
+    const d = dt(torchOptions("prod", opts, REDUCE_KEYS).dtype);
+    return wrap(dim === undefined ? ops.prod(this._h, d) : ops.prod_dim_int(this._h, dim, opts.keepdim, d));
   }
   /** Largest element; with `dim`, `{values, indices}` along it; with a Tensor, elementwise. */
   max(): Tensor;
@@ -309,12 +307,10 @@ export class Tensor {
   argmin(dim?: number, keepdim?: boolean): Tensor { return wrap(ops.argmin(this._h, dim, keepdim)); }
   /** Standard deviation with Bessel's correction by default (`correction: 1`), as PyTorch. */
   std(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    torchOptions("std", opts, ["correction", "keepdim"]);
-    return wrap(ops.std_correction(this._h, dim ?? null, opts.correction ?? 1, opts.keepdim));
+    return wrap(ops.std_correction(this._h, dim ?? null, torchOptions("std", opts, ["correction", "keepdim"]).correction ?? 1, opts.keepdim));
   }
   var(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    torchOptions("var", opts, ["correction", "keepdim"]);
-    return wrap(ops.var_correction(this._h, dim ?? null, opts.correction ?? 1, opts.keepdim));
+    return wrap(ops.var_correction(this._h, dim ?? null, torchOptions("var", opts, ["correction", "keepdim"]).correction ?? 1, opts.keepdim));
   }
   /** p-norm over all elements or along `dim`. */
   norm(p: number = 2, dim?: Dims, keepdim?: boolean): Tensor {
