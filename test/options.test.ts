@@ -239,6 +239,21 @@ describe("options: one rule for every public options object", () => {
     assert.deepEqual([mha.embedDim, mha.numHeads], [4, 2]);
     assert.throws(() => new nn.Embedding(10, 3, { sparse: true }), /sparse gradients are not supported/);
     assert.throws(() => new nn.Linear(3, { inFeatures: 3, outFeatures: 2 } as never), /inFeatures was given both positionally/);
+    // tensor methods and functions: optional positional parameters by name
+    torch.tidy(() => {
+      const t = torch.arange(0, 6, 1, { dtype: "float32" }).view(2, 3);
+      assert.deepEqual(t.sum({ dim: 1, keepdim: true }).toArray(), t.sum(1, { keepdim: true }).toArray());
+      assert.deepEqual(t.std({ dim: 0 }).toArray(), t.std(0).toArray());
+      assert.throws(() => t.sum(0, { dim: 1 } as never), /sum: dim was given both positionally and as an option/);
+      assert.equal(t.to({ dtype: "float64" }).dtype, "float64");
+      assert.equal(t.to({ device: "cpu", dtype: "int32" }).dtype, "int32");
+      const x = torch.randn([1, 1, 4, 4]), w = torch.randn([2, 1, 3, 3]), b = torch.randn([2]);
+      assert.ok(F.conv2d(x, w, { bias: b, padding: 1 }).equal(F.conv2d(x, w, b, { padding: 1 })));
+      const g = torch.zeros([3, 4]), h = torch.zeros([3, 4]);
+      torch.manualSeed(1); nn.init.kaimingUniform_(g, Math.sqrt(5));
+      torch.manualSeed(1); nn.init.kaimingUniform_(h, { a: Math.sqrt(5) });
+      assert.ok(g.equal(h), "kaimingUniform_(w, a) = kaimingUniform_(w, { a })");
+    });
     for (const m of [conv, all, lin, mha]) free(m);
   });
 });

@@ -15,7 +15,7 @@ interface Steppable { paramGroups: { params: Tensor[] }[]; step(closure?: () => 
 
 /** Full precision ("32-true"): nothing changes. Base of the other plugins. */
 export class PrecisionPlugin {
-  readonly precision: Precision = "32-true";
+  constructor(readonly precision: Precision = "32-true") {}
   /** Runs a step's forward (training/validation/test/predict step). */
   forwardContext<T>(fn: () => T): T { return fn(); }
   /** Converts the module's parameters and buffers ("-true" precisions). */
@@ -40,11 +40,9 @@ export class PrecisionPlugin {
 
 /** "64-true", "bf16-true", "16-true": the module and floating inputs in that dtype. */
 export class TruePrecision extends PrecisionPlugin {
-  override readonly precision: Precision;
   readonly dtype: "float64" | "bfloat16" | "float16";
   constructor(precision: "64-true" | "bf16-true" | "16-true") {
-    super();
-    this.precision = precision;
+    super(precision);
     this.dtype = precision === "64-true" ? "float64" : precision === "bf16-true" ? "bfloat16" : "float16";
   }
   override convertModule(m: torch.nn.Module): void { m.to(this.dtype); }
@@ -62,15 +60,14 @@ export class TruePrecision extends PrecisionPlugin {
  * @example new pl.Trainer({ plugins: [new pl.MixedPrecision("16-mixed", "cuda", new torch.amp.GradScaler("cuda", { initScale: 1024 }))] })
  */
 export class MixedPrecision extends PrecisionPlugin {
-  override readonly precision: "bf16-mixed" | "16-mixed";
+  declare readonly precision: "bf16-mixed" | "16-mixed";
   readonly device: "cpu" | "cuda";
   readonly scaler: torch.amp.GradScaler | null;
   constructor(precision: "bf16-mixed" | "16-mixed", device: "cpu" | "cuda", scaler?: torch.amp.GradScaler | null) {
-    super();
+    super(precision);
     if (precision !== "bf16-mixed" && precision !== "16-mixed") throw new LightningError("PL_MISCONFIGURATION", `MixedPrecision: expected precision "bf16-mixed" or "16-mixed" but received ${JSON.stringify(precision)}`);
     if (device !== "cpu" && device !== "cuda") throw new LightningError("PL_MISCONFIGURATION", `MixedPrecision: expected device "cpu" or "cuda" but received ${JSON.stringify(device)}`);
     if (precision === "bf16-mixed" && scaler) throw new LightningError("PL_MISCONFIGURATION", "MixedPrecision: \"bf16-mixed\" needs no GradScaler (bfloat16 has float32's range); pass none, or use \"16-mixed\"");
-    this.precision = precision;
     this.device = device;
     this.scaler = scaler ?? (precision === "16-mixed" ? new torch.amp.GradScaler(device) : null);
   }

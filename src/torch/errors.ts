@@ -75,6 +75,22 @@ export function argumentError(op: string, what: string, expected: string, got: u
   return new TorchArgumentError(`${op}(): expected ${expected} for ${what} but received ${shown}`, op);
 }
 
+/**
+ * A parameter that PyTorch lets you give positionally or by name, followed by the options: when
+ * `value` is itself a plain object it is the options object (carrying `name` or not); a value
+ * given both ways is an error. Returns the value and the checked options.
+ * @example const [dim, o] = argAndOptions("sum", "dim", dim, opts, ["keepdim", "dtype"]);  // t.sum({ dim: 1 })
+ */
+export function argAndOptions<V, O extends object>(op: string, name: string, value: unknown, opts: O | undefined, keys: readonly string[]): [V | undefined, O] {
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) {
+    if (value !== undefined && opts !== undefined && name in opts) throw new TorchArgumentError(`${op}: ${name} was given both positionally and as an option; give it once`, op);
+    return [value as V | undefined, torchOptions(op, opts, keys)];
+  }
+  if (opts !== undefined && Object.keys(opts).length) throw new TorchArgumentError(`${op}: the options object must come last, but another argument followed it`, op);
+  const { [name]: v, ...rest } = torchOptions(op, value as Record<string, unknown>, [name, ...keys]);
+  return [v as V | undefined, rest as O];
+}
+
 /** Checks an options object of torch function `op` (util/validate's rule), throwing TorchArgumentError. */
 export function torchOptions<T extends object>(op: string, opts: T | undefined, keys: readonly string[]): T {
   return checkOptions(op, opts, keys, (m) => new TorchArgumentError(m, op));

@@ -3,12 +3,12 @@
  * A Tensor is a small JS object owning one native handle; every method is one call into
  * the libtorch addon. Memory: see ./memory.ts.
  */
-import { torchOptions } from "./errors.js";
+import { argAndOptions, argumentError, torchOptions } from "./errors.js";
+import { isPlain, toByName } from "./conversion.js";
 import { UNARY, UNARY_INPLACE } from "./unary_ops.js";
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
 import { ARRAY_OF, dtypeCode, dtypeName, isDType, MEMORY_FORMAT, optDtypeCode as dt, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
-import { argumentError } from "./errors.js";
 import { formatTensor } from "./format.js";
 
 /** A number, or a 0-d value PyTorch would accept as a Scalar. */
@@ -25,9 +25,7 @@ export function wrap(h: Handle): Tensor {
   return t;
 }
 /** Wraps a handle that may be null (an undefined tensor, e.g. an unused input's grad). */
-export function wrapOpt(h: Handle | null): Tensor | null {
-  return h === null ? null : wrap(h);
-}
+export const wrapOpt = (h: Handle | null): Tensor | null => (h === null ? null : wrap(h));
 export const wrapAll = (hs: Handle[]): Tensor[] => hs.map(wrap);
 
 /** The handle of a Tensor argument, with a clear error for anything else. */
@@ -36,7 +34,6 @@ export function handle(t: unknown, op: string, what = "argument"): Handle {
   throw argumentError(op, what, "a Tensor", t);
 }
 
-
 const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 /** Options of {@link Tensor.backward}, as PyTorch's keyword arguments. */
 export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] }
@@ -44,13 +41,13 @@ export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean;
 /** Options of reductions that keep or drop the reduced dimensions. */
 export interface ReduceOptions { keepdim?: boolean; dtype?: DType }
 const REDUCE_KEYS = ["keepdim", "dtype"] as const;
+/** Options of std/var: Bessel's `correction` (default 1) and `keepdim`. */
+export interface VarOptions { correction?: number; keepdim?: boolean }
 
 /** `{ values, indices }` of max/min/sort/topk along a dimension, as PyTorch's named tuple. */
 export interface ValuesIndices { values: Tensor; indices: Tensor }
 
-function pair(hs: [Handle, Handle]): ValuesIndices {
-  return { values: wrap(hs[0]), indices: wrap(hs[1]) };
-}
+const pair = (hs: [Handle, Handle]): ValuesIndices => ({ values: wrap(hs[0]), indices: wrap(hs[1]) });
 
 /**
  * A multi-dimensional array on a device, with autograd.
@@ -129,7 +126,8 @@ export class Tensor {
 
   // ---- conversion ----------------------------------------------------------------------
   /** Converts to a dtype or moves to a device (`"cpu"`, `"cuda"`, `"cuda:1"`). */
-  to(target: DType | string | Tensor, options: { nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
+  to(target: DType | string | Tensor | { dtype?: DType; device?: string; nonBlocking?: boolean; copy?: boolean }, options: { nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
+    if (isPlain(target)) return toByName(this, torchOptions("to", target, ["dtype", "device", "nonBlocking", "copy"]), options);
     torchOptions("to", options, ["nonBlocking", "copy"]);
     if (target instanceof Tensor) return wrap(ops.to_other(this._h, target._h, options.nonBlocking, options.copy));
     if (typeof target !== "string") throw argumentError("to", "target", "a dtype name, a device string or a Tensor", target);
@@ -272,16 +270,16 @@ export class Tensor {
   }
 
   // ---- reductions ----------------------------------------------------------------------
-  sum(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
-    const d = dt(torchOptions("sum", opts, REDUCE_KEYS).dtype);
+  sum(dimOrOptions?: Dims | null | ReduceOptions & { dim?: Dims | null }, options?: ReduceOptions): Tensor {
+    const [dim, opts] = argAndOptions<Dims | null, ReduceOptions>("sum", "dim", dimOrOptions, options, REDUCE_KEYS), d = dt(opts.dtype);
     return wrap(dim === undefined || dim === null ? ops.sum(this._h, d) : ops.sum_dim_IntList(this._h, dim, opts.keepdim, d));
   }
-  mean(dim?: Dims | null, opts: ReduceOptions = {}): Tensor {
-    const d = dt(torchOptions("mean", opts, REDUCE_KEYS).dtype);
+  mean(dimOrOptions?: Dims | null | ReduceOptions & { dim?: Dims | null }, options?: ReduceOptions): Tensor {
+    const [dim, opts] = argAndOptions<Dims | null, ReduceOptions>("mean", "dim", dimOrOptions, options, REDUCE_KEYS), d = dt(opts.dtype);
     return wrap(dim === undefined || dim === null ? ops.mean(this._h, d) : ops.mean_dim(this._h, dim, opts.keepdim, d));
   }
-  prod(dim?: number, opts: ReduceOptions = {}): Tensor {
-    const d = dt(torchOptions("prod", opts, REDUCE_KEYS).dtype);
+  prod(dimOrOptions?: number | ReduceOptions & { dim?: number }, options?: ReduceOptions): Tensor {
+    const [dim, opts] = argAndOptions<number, ReduceOptions>("prod", "dim", dimOrOptions, options, REDUCE_KEYS), d = dt(opts.dtype);
     return wrap(dim === undefined ? ops.prod(this._h, d) : ops.prod_dim_int(this._h, dim, opts.keepdim, d));
   }
   /** Largest element; with `dim`, `{values, indices}` along it; with a Tensor, elementwise. */
@@ -306,11 +304,13 @@ export class Tensor {
   argmax(dim?: number, keepdim?: boolean): Tensor { return wrap(ops.argmax(this._h, dim, keepdim)); }
   argmin(dim?: number, keepdim?: boolean): Tensor { return wrap(ops.argmin(this._h, dim, keepdim)); }
   /** Standard deviation with Bessel's correction by default (`correction: 1`), as PyTorch. */
-  std(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(ops.std_correction(this._h, dim ?? null, torchOptions("std", opts, ["correction", "keepdim"]).correction ?? 1, opts.keepdim));
+  std(dimOrOptions?: Dims | null | VarOptions & { dim?: Dims | null }, options?: VarOptions): Tensor {
+    const [dim, o] = argAndOptions<Dims | null, VarOptions>("std", "dim", dimOrOptions, options, ["correction", "keepdim"]);
+    return wrap(ops.std_correction(this._h, dim ?? null, o.correction ?? 1, o.keepdim));
   }
-  var(dim?: Dims | null, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(ops.var_correction(this._h, dim ?? null, torchOptions("var", opts, ["correction", "keepdim"]).correction ?? 1, opts.keepdim));
+  var(dimOrOptions?: Dims | null | VarOptions & { dim?: Dims | null }, options?: VarOptions): Tensor {
+    const [dim, o] = argAndOptions<Dims | null, VarOptions>("var", "dim", dimOrOptions, options, ["correction", "keepdim"]);
+    return wrap(ops.var_correction(this._h, dim ?? null, o.correction ?? 1, o.keepdim));
   }
   /** p-norm over all elements or along `dim`. */
   norm(p: number = 2, dim?: Dims, keepdim?: boolean): Tensor {

@@ -2,7 +2,7 @@
  * @module torchlight/torch/nn/functional: neural-network functions, as `torch.nn.functional`.
  * (A first set: what convolutional and MLP classifiers need. Modules build on these.)
  */
-import { torchOptions } from "../errors.js";
+import { argAndOptions, torchOptions } from "../errors.js";
 import { ops } from "../native/index.js";
 import { Tensor, handle, wrap } from "../tensor.js";
 
@@ -14,10 +14,15 @@ type Pair = number | [number, number];
 export const linear = (input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor =>
   wrap(ops.linear(h(input, "linear", "input"), h(weight, "linear", "weight"), hOpt(bias, "linear", "bias")));
 
+/** Options of conv1d / conv2d / convTranspose2d, as PyTorch's keyword arguments (`bias` may be given among them). */
+export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
+export interface ConvTranspose2dOptions { stride?: Pair; padding?: Pair; outputPadding?: Pair; groups?: number; dilation?: Pair }
+
 /** 2-D convolution. input: (N, C_in, H, W), weight: (C_out, C_in/groups, kH, kW). */
-export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
-  opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {}): Tensor {
-  torchOptions("conv2d", opts, ["stride", "padding", "dilation", "groups"]);
+export function conv2d(input: Tensor, weight: Tensor, biasOrOptions?: Tensor | null | Conv2dOptions & { bias?: Tensor | null },
+  options?: Conv2dOptions): Tensor {
+  const [bias, opts] = argAndOptions<Tensor | null, Conv2dOptions>("conv2d", "bias", biasOrOptions, options, ["stride", "padding", "dilation", "groups"]);
   return wrap(ops.conv2d(h(input, "conv2d", "input"), h(weight, "conv2d", "weight"), hOpt(bias, "conv2d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
 }
@@ -58,17 +63,17 @@ export function crossEntropy(input: Tensor, target: Tensor,
 // ---- more layers' functions ---------------------------------------------------------------
 
 /** 1-D convolution. input: (N, C_in, L), weight: (C_out, C_in/groups, k). */
-export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null,
-  opts: { stride?: number; padding?: number; dilation?: number; groups?: number } = {}): Tensor {
-  torchOptions("conv1d", opts, ["stride", "padding", "dilation", "groups"]);
+export function conv1d(input: Tensor, weight: Tensor, biasOrOptions?: Tensor | null | Conv1dOptions & { bias?: Tensor | null },
+  options?: Conv1dOptions): Tensor {
+  const [bias, opts] = argAndOptions<Tensor | null, Conv1dOptions>("conv1d", "bias", biasOrOptions, options, ["stride", "padding", "dilation", "groups"]);
   return wrap(ops.conv1d(h(input, "conv1d", "input"), h(weight, "conv1d", "weight"), hOpt(bias, "conv1d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
 }
 
 /** Transposed 2-D convolution. weight: (C_in, C_out/groups, kH, kW). */
-export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null,
-  opts: { stride?: Pair; padding?: Pair; outputPadding?: Pair; groups?: number; dilation?: Pair } = {}): Tensor {
-  torchOptions("convTranspose2d", opts, ["stride", "padding", "outputPadding", "groups", "dilation"]);
+export function convTranspose2d(input: Tensor, weight: Tensor, biasOrOptions?: Tensor | null | ConvTranspose2dOptions & { bias?: Tensor | null },
+  options?: ConvTranspose2dOptions): Tensor {
+  const [bias, opts] = argAndOptions<Tensor | null, ConvTranspose2dOptions>("convTranspose2d", "bias", biasOrOptions, options, ["stride", "padding", "outputPadding", "groups", "dilation"]);
   return wrap(ops.conv_transpose2d_input(h(input, "convTranspose2d", "input"), h(weight, "convTranspose2d", "weight"), hOpt(bias, "convTranspose2d", "bias"),
     opts.stride ?? 1, opts.padding ?? 0, opts.outputPadding ?? 0, opts.groups ?? 1, opts.dilation ?? 1));
 }

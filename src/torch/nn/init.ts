@@ -3,7 +3,7 @@
  * Same arithmetic and the same random-number draws as PyTorch, so after the same
  * `manualSeed` a layer starts with bit-identical weights.
  */
-import { torchOptions } from "../errors.js";
+import { argAndOptions } from "../errors.js";
 import { noGrad } from "../autograd.js";
 import type { Tensor } from "../tensor.js";
 import { tensor } from "../creation.js";
@@ -75,16 +75,21 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   return normal_(t, 0, gain * Math.sqrt(2.0 / (i + o)));
 }
 
+/** Options of the Kaiming initialisers, as PyTorch's keywords (`a` may also come positionally). */
+export interface KaimingOptions { a?: number; mode?: FanMode; nonlinearity?: Nonlinearity }
+
 /** He initialisation, uniform. `a`: the negative slope of the leaky ReLU that follows. */
-export function kaimingUniform_(t: Tensor, opts: { a?: number; mode?: FanMode; nonlinearity?: Nonlinearity } = {}): Tensor {
-  torchOptions("kaimingUniform_", opts, ["a", "mode", "nonlinearity"]);
+export function kaimingUniform_(t: Tensor, aOrOptions?: number | KaimingOptions, options?: Omit<KaimingOptions, "a">): Tensor {
+  const [a, rest] = argAndOptions<number, Omit<KaimingOptions, "a">>("kaimingUniform_", "a", aOrOptions, options, ["mode", "nonlinearity"]);
+  const opts: KaimingOptions = { ...rest, ...(a !== undefined ? { a } : {}) };
   if (t.shape.includes(0)) return t;
   const std = calculateGain(opts.nonlinearity ?? "leaky_relu", opts.a ?? 0) / Math.sqrt(fan(t, opts.mode ?? "fan_in"));
   const bound = Math.sqrt(3.0) * std;
   return uniform_(t, -bound, bound);
 }
-export function kaimingNormal_(t: Tensor, opts: { a?: number; mode?: FanMode; nonlinearity?: Nonlinearity } = {}): Tensor {
-  torchOptions("kaimingNormal_", opts, ["a", "mode", "nonlinearity"]);
+export function kaimingNormal_(t: Tensor, aOrOptions?: number | KaimingOptions, options?: Omit<KaimingOptions, "a">): Tensor {
+  const [a, rest] = argAndOptions<number, Omit<KaimingOptions, "a">>("kaimingNormal_", "a", aOrOptions, options, ["mode", "nonlinearity"]);
+  const opts: KaimingOptions = { ...rest, ...(a !== undefined ? { a } : {}) };
   if (t.shape.includes(0)) return t;
   const std = calculateGain(opts.nonlinearity ?? "leaky_relu", opts.a ?? 0) / Math.sqrt(fan(t, opts.mode ?? "fan_in"));
   return normal_(t, 0, std);
