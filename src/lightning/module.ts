@@ -172,8 +172,11 @@ export class LightningModule extends nn.Module {
 
   /** The backward of a training step (override for custom backward). */
   backward(loss: Tensor): void { loss.backward(); }
-  /** Steps `optimizer` with the closure that runs the training step and backward. */
-  optimizerStep(_epoch: number, _batchIdx: number, optimizer: Optimizer<object>, closure: () => unknown): void { optimizer.step(closure); }
+  /**
+   * Steps `optimizer` (a LightningOptimizer: its step goes through the precision plugin, the
+   * onBeforeOptimizerStep hooks and clipping) with the closure that runs the training step and backward.
+   */
+  optimizerStep(_epoch: number, _batchIdx: number, optimizer: LightningOptimizer | Optimizer<object>, closure: () => unknown): void { optimizer.step(closure); }
   optimizerZeroGrad(_epoch: number, _batchIdx: number, optimizer: Optimizer<object>): void { optimizer.zeroGrad(); }
   /** Clips with the Trainer's gradientClipVal/Algorithm (override to clip differently). */
   configureGradientClipping(optimizer: Optimizer<object>, gradientClipVal: number | null, gradientClipAlgorithm: "norm" | "value" | null): void {

@@ -11,7 +11,7 @@
  */
 import * as torch from "../torch/index.js";
 import type { Optimizer } from "../torch/optim/index.js";
-import { checkOptions } from "../util/validate.js";
+import { checkOptions, pyArgs } from "../util/validate.js";
 import { defaultRootDir as contextRootDir } from "../util/context.js";
 import { LightningError } from "./errors.js";
 import { LightningModule } from "./module.js";
@@ -36,7 +36,7 @@ import { FitLoop } from "./loops/fit_loop.js";
 import { EvaluationLoop } from "./loops/evaluation_loop.js";
 import { PredictionLoop } from "./loops/prediction_loop.js";
 import { wrapOptimizers } from "./loops/optimization.js";
-import type { EvalOptions, FitOptions, Precision, SchedulerEntry, Stage, TrainerOptions } from "./types.js";
+import type { AnyLoader, EvalOptions, FitOptions, Precision, SchedulerEntry, Stage, TrainerOptions } from "./types.js";
 
 export type { AnyLoader, EvalOptions, FitOptions, Precision, TrainerOptions } from "./types.js";
 
@@ -209,33 +209,51 @@ export class Trainer {
 
   // ---- public entry points -----------------------------------------------------------------------
 
-  /** Trains `model` (validating as configured), optionally resuming from `ckptPath`. */
-  async fit(model: LightningModule, opts: FitOptions = {}): Promise<void> {
-    checkOptions("Trainer.fit", opts, ["trainDataloaders", "valDataloaders", "datamodule", "ckptPath"], misconfigured);
+  /**
+   * Trains `model` (validating as configured), optionally resuming from `ckptPath`. Arguments
+   * as Lightning's, positionally or by name: `fit(model, trainLoader, valLoader)` or
+   * `fit(model, { trainDataloaders, valDataloaders, datamodule, ckptPath })`.
+   */
+  async fit(model: LightningModule, opts?: FitOptions): Promise<void>;
+  async fit(model: LightningModule, trainDataloaders?: AnyLoader | null, valDataloaders?: AnyLoader | AnyLoader[] | null, datamodule?: LightningDataModule | null, ckptPath?: string | null): Promise<void>;
+  async fit(...args: unknown[]): Promise<void> {
+    const { model, ...named } = pyArgs("Trainer.fit", ["model", "trainDataloaders", "valDataloaders", "datamodule", "ckptPath"], args, [], misconfigured);
+    const opts = withoutNulls(named) as FitOptions;
     const ckptPath = opts.ckptPath !== undefined ? opts.ckptPath : this.strategy.resumeCheckpointPath();
-    await this.run("fit", model, { ...opts, ckptPath }, async (resumed) => {
+    await this.run("fit", model as LightningModule, { ...opts, ckptPath }, async (resumed) => {
       const train = this._data.trainLoader(opts);
       const val = this._data.loaders("val", opts.valDataloaders);
       await this.fitLoop.run(train, val, resumed);
     });
   }
-  /** Runs the validation loop once; returns the logged epoch metrics per loader. */
-  async validate(model?: LightningModule, opts: EvalOptions = {}): Promise<Record<string, number>[]> {
-    return this.evaluate(this.validateLoop, model, opts);
+  /** Runs the validation loop once; returns the logged epoch metrics per loader. Arguments as Lightning's (model, dataloaders, ckptPath, verbose, datamodule), positionally or by name. */
+  async validate(model?: LightningModule | null, opts?: EvalOptions): Promise<Record<string, number>[]>;
+  async validate(model?: LightningModule | null, dataloaders?: AnyLoader | AnyLoader[] | null, ckptPath?: string | null, verbose?: boolean, datamodule?: LightningDataModule | null): Promise<Record<string, number>[]>;
+  async validate(...args: unknown[]): Promise<Record<string, number>[]> {
+    return this.evaluate(this.validateLoop, evalArgs("Trainer.validate", EVAL_NAMES, args));
   }
-  /** Runs the test loop once; returns the logged epoch metrics per loader. */
-  async test(model?: LightningModule, opts: EvalOptions = {}): Promise<Record<string, number>[]> {
-    return this.evaluate(this.testLoop, model, opts);
+  /** Runs the test loop once; returns the logged epoch metrics per loader. Arguments as `validate`'s. */
+  async test(model?: LightningModule | null, opts?: EvalOptions): Promise<Record<string, number>[]>;
+  async test(model?: LightningModule | null, dataloaders?: AnyLoader | AnyLoader[] | null, ckptPath?: string | null, verbose?: boolean, datamodule?: LightningDataModule | null): Promise<Record<string, number>[]>;
+  async test(...args: unknown[]): Promise<Record<string, number>[]> {
+    return this.evaluate(this.testLoop, evalArgs("Trainer.test", EVAL_NAMES, args));
   }
-  /** Predictions of `predictStep` for every batch (per loader when several); the caller owns them. */
-  async predict(model?: LightningModule, opts: EvalOptions = {}): Promise<unknown[]> {
-    checkOptions("Trainer.predict", opts, ["dataloaders", "datamodule", "ckptPath", "verbose"], misconfigured);
+  /**
+   * Predictions of `predictStep` for every batch (per loader when several); the caller owns
+   * them. Arguments as Lightning's (model, dataloaders, datamodule, returnPredictions,
+   * ckptPath); `returnPredictions: false` frees them and returns undefined.
+   */
+  async predict(model?: LightningModule | null, opts?: EvalOptions & { returnPredictions?: boolean }): Promise<unknown[]>;
+  async predict(model?: LightningModule | null, dataloaders?: AnyLoader | AnyLoader[] | null, datamodule?: LightningDataModule | null, returnPredictions?: boolean, ckptPath?: string | null): Promise<unknown[] | undefined>;
+  async predict(...args: unknown[]): Promise<unknown[] | undefined> {
+    const { model, returnPredictions, ...opts } = evalArgs("Trainer.predict", ["model", "dataloaders", "datamodule", "returnPredictions", "ckptPath"], args);
     let out: unknown[] = [];
     await this.run("predict", model ?? this.needModel("predict"), opts, async () => {
       const loaders = this._data.loaders("predict", opts.dataloaders);
       if (!loaders.length) throw misconfigured("predict: no dataloaders; pass { dataloaders } or a datamodule with predictDataloader()");
       out = await this.predictLoop.run(loaders);
     });
+    if (returnPredictions === false) { disposeTree(out); return undefined; }
     return out;
   }
 
@@ -253,9 +271,8 @@ export class Trainer {
     return this._checkpoint.save(path, opts.weightsOnly ?? false);
   }
 
-  private async evaluate(loop: EvaluationLoop, model: LightningModule | undefined, opts: EvalOptions): Promise<Record<string, number>[]> {
+  private async evaluate(loop: EvaluationLoop, { model, ...opts }: EvalArgs): Promise<Record<string, number>[]> {
     const stage = loop.stage;
-    checkOptions(`Trainer.${stage}`, opts, ["dataloaders", "datamodule", "ckptPath", "verbose"], misconfigured);
     let out: Record<string, number>[] = [];
     await this.run(stage, model ?? this.needModel(stage), opts, async () => {
       const kind = stage === "validate" ? "val" : "test";
@@ -342,6 +359,17 @@ export class Trainer {
       }
     }
   }
+}
+
+type EvalArgs = EvalOptions & { model?: LightningModule; returnPredictions?: boolean };
+const EVAL_NAMES = ["model", "dataloaders", "ckptPath", "verbose", "datamodule"] as const;
+/** Evaluation arguments as Lightning's, positionally or by name (nulls as not given). */
+function evalArgs(where: string, names: readonly string[], args: unknown[]): EvalArgs {
+  return withoutNulls(pyArgs(where, names, args, [], misconfigured)) as EvalArgs;
+}
+/** `null` arguments count as not given (Python's None defaults), except ckptPath, where null means "start fresh". */
+function withoutNulls(a: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(a).filter(([k, v]) => v !== undefined && (v !== null || k === "ckptPath")));
 }
 
 /** Lightning's configuration validator: the methods a stage needs. */

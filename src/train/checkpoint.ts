@@ -29,10 +29,21 @@ export class Checkpoint {
   }
 
   /**
-   * Runs `fn` with a local folder holding the checkpoint's files (Ray's `as_directory`
-   * context manager). Local and shared storage give the folder itself: read, do not write.
+   * A local folder holding the checkpoint's files, as Ray's `as_directory` context manager.
+   * With a callback, runs it with the folder and returns what it returns; without, returns a
+   * handle to release when done: `await using dir = await ckpt.asDirectory()` (TypeScript ≥
+   * 5.2), or `try { ... } finally { await dir.release() }` in plain JavaScript. Local and shared
+   * storage give the folder itself: read it, do not write.
+   * @example
+   * const model = await ckpt.asDirectory((dir) => Classifier.loadFromCheckpoint(`${dir}/checkpoint.ckpt`));
    */
-  async asDirectory<T>(fn: (dir: string) => T | Promise<T>): Promise<T> {
+  asDirectory(): Promise<CheckpointDirectory>;
+  asDirectory<T>(fn: (dir: string) => T | Promise<T>): Promise<T>;
+  async asDirectory<T>(fn?: (dir: string) => T | Promise<T>): Promise<T | CheckpointDirectory> {
+    if (fn === undefined) return new CheckpointDirectory(this.path);
+    if (typeof fn !== "function") {
+      throw new TrainError("TRAIN_CHECKPOINT", `Checkpoint.asDirectory: expected a callback (dir) => ... or no argument (then \`await using dir = await ckpt.asDirectory()\`), got ${fn === null ? "null" : typeof fn}`);
+    }
     return await fn(this.path);
   }
 
@@ -66,4 +77,24 @@ export class Checkpoint {
   toJSON(): object { return { path: this.path }; }
   /** @internal a synchronous copy (tests, tools). */
   copyToSync(dest: string): void { cpSync(this.path, dest, { recursive: true }); }
+}
+
+/**
+ * A checkpoint's files as a local folder, from `Checkpoint.asDirectory()`; `path` is the
+ * folder. Release it when done (`await using`, or `release()`): for local and shared storage
+ * the folder is the checkpoint itself and nothing is deleted; a copy made from remote storage
+ * would be removed.
+ */
+export class CheckpointDirectory {
+  private released = false;
+  constructor(readonly path: string, private readonly cleanup: (() => Promise<void>) | null = null) {}
+  /** Whether release() ran. */
+  get isReleased(): boolean { return this.released; }
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.cleanup?.();
+  }
+  async [Symbol.asyncDispose](): Promise<void> { await this.release(); }
+  toString(): string { return this.path; }
 }

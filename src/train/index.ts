@@ -6,7 +6,7 @@
  */
 export { TorchTrainer, type TorchTrainerOptions, type TrainFunc } from "./trainer.js";
 export { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, type TrainCallback, type PlacementStrategy } from "./config.js";
-export { Checkpoint } from "./checkpoint.js";
+export { Checkpoint, CheckpointDirectory } from "./checkpoint.js";
 export { Result, MetricsTable } from "./result.js";
 export { report, getContext, getCheckpoint, TrainContext, type StorageInfo } from "./worker.js";
 export { isWorkerProcess } from "./protocol.js";

@@ -192,6 +192,34 @@ describe("torchlight/lightning callbacks and data modules", () => {
     freeModel(auto); freeModel(manual); freeModel(m2); freeData(ds);
   });
 
+  it("fit/validate/test/predict take Lightning's arguments positionally too, with the same result as by name", async () => {
+    const ds = data(16);
+    class WithTest extends Regressor {
+      testStep([x, y]: Tensor[]): void { this.log("test_loss", this.forward(x!).sub(y!).pow(2).mean()); }
+      override predictStep([x]: Tensor[]): Tensor { return this.forward(x!); }
+    }
+    const run = async (positional: boolean) => {
+      torch.manualSeed(4);
+      const m = new WithTest();
+      const t = new pl.Trainer({ ...quiet, maxEpochs: 1, numSanityValSteps: 0 });
+      const train = new DataLoader(ds, { batchSize: 4 }), val = new DataLoader(ds, { batchSize: 8 });
+      if (positional) await t.fit(m, train, val); else await t.fit(m, { trainDataloaders: train, valDataloaders: val });
+      const v = positional ? await t.validate(m, val, null, false) : await t.validate(m, { dataloaders: val, verbose: false });
+      const te = positional ? await t.test(null, val, null, false) : await t.test(undefined, { dataloaders: val, verbose: false });
+      const p = positional ? await t.predict(m, new DataLoader(ds, { batchSize: 8 })) : await t.predict(m, { dataloaders: new DataLoader(ds, { batchSize: 8 }) });
+      const none = await t.predict(m, new DataLoader(ds, { batchSize: 8 }), null, false);
+      const out = { params: flat(m), v, te, p: (p as Tensor[][]).flat().map((x) => (x as unknown as Tensor).toArray()), none };
+      disposeTree(p); freeModel(m);
+      return out;
+    };
+    const a = await run(true), b = await run(false);
+    assert.deepEqual(a, b);
+    assert.equal(a.none, undefined, "returnPredictions: false returns nothing");
+    assert.ok("val_loss" in a.v[0]! && "test_loss" in a.te[0]!);
+    await assert.rejects(new pl.Trainer(quiet).fit(new Regressor(), new DataLoader(ds), { trainDataloaders: new DataLoader(ds) } as never), /trainDataloaders was given both positionally/);
+    freeData(ds);
+  });
+
   it("several validation loaders: names get /dataloader_idx_N and validate() returns one dict per loader", async () => {
     const a = data(8, 1), b = data(8, 2);
     const m = new Regressor();
