@@ -38,7 +38,7 @@ class ImageClassifier extends pl.LightningModule {
 
 async function trainFunc(config) {
   const data = new FashionMNIST({ root, train: true,
-    transform: transforms.compose([transforms.toTensor(), transforms.normalize([0.28604], [0.32025])]) });
+    transform: new transforms.Compose([new transforms.ToTensor(), new transforms.Normalize([0.28604], [0.32025])]) });
   const loader = new DataLoader(data, { batchSize: 128, shuffle: true });
   let trainer = new pl.Trainer({ maxEpochs: config.maxEpochs, devices: "auto", accelerator: "auto",
     strategy: new RayDDPStrategy(), plugins: [new RayLightningEnvironment()],
@@ -65,7 +65,7 @@ const model = await result.checkpoint.asDirectory((dir) =>
 const steps = Number(result.metrics.step), workers = trainer.scalingConfig.numWorkers;
 console.log(`trained ${steps} steps × ${workers} workers × 128 images in ${secs.toFixed(1)} s (${(steps * workers * 128 / secs).toFixed(0)} images/s end to end, start-up included)`);
 const test = new FashionMNIST({ root, train: false,
-  transform: transforms.compose([transforms.toTensor(), transforms.normalize([0.28604], [0.32025])]) });
+  transform: new transforms.Compose([new transforms.ToTensor(), new transforms.Normalize([0.28604], [0.32025])]) });
 model.eval();
 let correct = 0;
 for (const batch of new DataLoader(test, { batchSize: 1000 })) {

@@ -9,7 +9,7 @@
  * DataLoader worker's own Generator inside a worker thread, else from the default one.
  * Transforms made by these factories can be rebuilt in DataLoader workers (`spec()`).
  */
-import { checkOptions } from "../util/validate.js";
+import { checkOptions, pyArgs, required } from "../util/validate.js";
 import * as torch from "../torch/index.js";
 import { Tensor } from "../torch/index.js";
 import { getWorkerInfo } from "../data/index.js";
@@ -231,3 +231,98 @@ export function fromSpec(spec: TransformSpec): Transform {
   if (!f) throw new TypeError(`transforms: unknown transform spec ${JSON.stringify(name)}`);
   return (f as (...a: unknown[]) => Transform)(...args);
 }
+
+// ---- torchvision's classes -------------------------------------------------------------------
+
+/**
+ * Base of torchvision's transform classes. An instance is callable (`t(img)`), an
+ * `instanceof` its class, and rebuildable in DataLoader workers (its `spec`), like the
+ * factories' transforms it wraps.
+ */
+export abstract class TransformClass {
+  /** Makes `t` this instance: its prototype and its fields (the constructor returns the result). */
+  protected static adopt(self: TransformClass, t: Transform, fields: Record<string, unknown>): Transform {
+    return Object.setPrototypeOf(Object.assign(t, fields), Object.getPrototypeOf(self)) as Transform;
+  }
+  /** torchvision's repr: `Normalize(mean=[0.5], std=[0.5])`. */
+  toString(): string {
+    const own = Object.entries(this).filter(([k]) => k !== "spec" && k !== "transforms").map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    return `${this.constructor.name}(${own.join(", ")})`;
+  }
+}
+// instances are functions: keep call/apply/bind
+Object.setPrototypeOf(TransformClass.prototype, Function.prototype);
+
+/** `new transforms.Compose([new transforms.ToTensor(), new transforms.Normalize(mean, std)])`. */
+export class Compose extends TransformClass {
+  declare readonly transforms: Transform[];
+  constructor(transforms: Transform[]) {
+    super();
+    if (!Array.isArray(transforms) || !transforms.every((t) => typeof t === "function")) {
+      throw new TypeError(`Compose: expected a list of transforms (callables) but received ${Array.isArray(transforms) ? "a list with a non-callable entry" : typeof transforms}`);
+    }
+    return TransformClass.adopt(this, compose(transforms), { transforms: [...transforms] }) as unknown as Compose;
+  }
+  override toString(): string { return `Compose(\n${this.transforms.map((t) => `    ${String(t)}`).join("\n")}\n)`; }
+}
+/** Image (HWC uint8) → float32 Tensor C×H×W in [0, 1], as torchvision's `ToTensor`. */
+export class ToTensor extends TransformClass {
+  constructor() { super(); return TransformClass.adopt(this, toTensor(), {}) as unknown as ToTensor; }
+}
+/** `(x - mean) / std` per channel, as torchvision's `Normalize(mean, std)`. */
+export class Normalize extends TransformClass {
+  declare readonly mean: number[]; declare readonly std: number[];
+  constructor(mean: number[] | { mean: number[]; std: number[] }, std?: number[]) {
+    super();
+    const a = pyArgs("Normalize", ["mean", "std"], [mean, std], []);
+    return TransformClass.adopt(this, normalize(required("Normalize", "mean", a.mean as number[]), required("Normalize", "std", a.std as number[])), { mean: a.mean, std: a.std }) as unknown as Normalize;
+  }
+}
+/** Resizes (bilinear, antialiased by default), as torchvision's `Resize(size, { maxSize, antialias })`. */
+export class Resize extends TransformClass {
+  declare readonly size: number | [number, number];
+  constructor(size: number | [number, number], opts?: { maxSize?: number; antialias?: boolean }) {
+    super();
+    return TransformClass.adopt(this, resize(size, opts), { size }) as unknown as Resize;
+  }
+}
+/** The central crop, as torchvision's `CenterCrop(size)`. */
+export class CenterCrop extends TransformClass {
+  declare readonly size: number | [number, number];
+  constructor(size: number | [number, number]) { super(); return TransformClass.adopt(this, centerCrop(size), { size }) as unknown as CenterCrop; }
+}
+/** A random crop, as torchvision's `RandomCrop(size, { padding, padIfNeeded, fill })`. */
+export class RandomCrop extends TransformClass {
+  declare readonly size: number | [number, number];
+  constructor(size: number | [number, number], opts?: { padding?: number | number[]; padIfNeeded?: boolean; fill?: number }) {
+    super();
+    return TransformClass.adopt(this, randomCrop(size, opts), { size }) as unknown as RandomCrop;
+  }
+}
+/** Mirrors with probability `p`, as torchvision's `RandomHorizontalFlip(p)`. */
+export class RandomHorizontalFlip extends TransformClass {
+  declare readonly p: number;
+  constructor(p: number | { p?: number } = 0.5) {
+    super();
+    const v = (pyArgs("RandomHorizontalFlip", ["p"], [p], []).p as number | undefined) ?? 0.5;
+    return TransformClass.adopt(this, randomHorizontalFlip(v), { p: v }) as unknown as RandomHorizontalFlip;
+  }
+}
+/** A random resized crop, as torchvision's `RandomResizedCrop(size, { scale, ratio, antialias })`. */
+export class RandomResizedCrop extends TransformClass {
+  declare readonly size: number | [number, number];
+  constructor(size: number | [number, number], opts?: { scale?: [number, number]; ratio?: [number, number]; antialias?: boolean }) {
+    super();
+    return TransformClass.adopt(this, randomResizedCrop(size, opts), { size }) as unknown as RandomResizedCrop;
+  }
+}
+/** Wraps a function, as torchvision's `Lambda(fn)` (it cannot be rebuilt in DataLoader workers). */
+export class Lambda extends TransformClass {
+  constructor(fn: (x: never) => unknown) {
+    super();
+    if (typeof fn !== "function") throw new TypeError(`Lambda: expected a function but received ${typeof fn}`);
+    return TransformClass.adopt(this, ((x: never) => fn(x)) as Transform, {}) as unknown as Lambda;
+  }
+}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-explicit-any
+export interface TransformClass { (input: any): any; spec?: TransformSpec }

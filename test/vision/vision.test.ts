@@ -87,6 +87,44 @@ describe("torchlight/vision matches torchvision", () => {
     });
   });
 
+  it("torchvision's transform classes: callable instances of their class, the factories' results and draws, rebuildable in workers", async () => {
+    torch.tidy(() => {
+      const img = decode(ref.img);
+      const r = new T.Resize(8);
+      assert.ok(r instanceof T.Resize && r instanceof T.TransformClass && typeof r === "function");
+      assertMatches(r(img) as Tensor, ref.resize_8, "new Resize(8)", 0, 0);
+      assertMatches(new T.CenterCrop(6).call(null, img) as Tensor, ref.center_crop, "new CenterCrop(6), through call()", 0, 0);
+      torch.manualSeed(21);
+      const rc = new T.RandomCrop(10, { padding: 4 });
+      ref.random_crop.forEach((e, i) => assertMatches(rc(img) as Tensor, e, `new RandomCrop #${i}`, 0, 0));
+      torch.manualSeed(22);
+      const fl = new T.RandomHorizontalFlip({ p: 0.5 });
+      ref.random_flip.forEach((e, i) => assertMatches(fl(img) as Tensor, e, `new RandomHorizontalFlip #${i}`, 0, 0));
+      assert.equal(String(new T.Normalize([0.5], [0.25])), "Normalize(mean=[0.5], std=[0.25])");
+      assert.throws(() => new T.Normalize({ mean: [0.5] } as never), /Normalize: missing the required argument std/);
+      assert.throws(() => new T.Compose([1 as never]), /Compose: expected a list of transforms/);
+    });
+    // the seed's pipeline, as written in Python
+    const classes = new T.Compose([new T.ToTensor(), new T.Normalize([0.28604], [0.32025])]);
+    const factories = T.compose([T.toTensor(), T.normalize([0.28604], [0.32025])]);
+    assert.match(String(classes), /^Compose\(\n {4}ToTensor\(\)\n {4}Normalize\(mean=\[0.28604\], std=\[0.32025\]\)\n\)$/);
+    const a = new FashionMNIST({ train: false, transform: classes }), b = new FashionMNIST({ train: false, transform: factories });
+    const batches = async (ds: FashionMNIST, numWorkers: number) => {
+      const out: number[] = [];
+      for await (const batch of new DataLoader(ds, { batchSize: 512, numWorkers })) {
+        const [xb, yb] = batch as [Tensor, Tensor];
+        out.push(xb.sum().item(), yb.sum().item());
+        torch.dispose([xb, yb]);
+        if (out.length === 4) break;
+      }
+      return out;
+    };
+    const fromFactories = await batches(b, 0);
+    assert.deepEqual(await batches(a, 0), fromFactories);
+    assert.deepEqual(await batches(a, 1), fromFactories, "rebuilt in a worker thread from its spec");
+    torch.dispose([a.data, a.targets, b.data, b.targets]);
+  });
+
   it("a torchlight ResNet-18 state dict loads into torchvision strictly and gives the same logits", () => {
     assert.equal(ref.load_tl, "<All keys matched successfully>");
     torch.tidy(() => torch.noGrad(() => assertMatches(tl.forward(x()), ref.logits_of_tl, "logits", 1e-5, 1e-4)));
