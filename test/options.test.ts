@@ -15,6 +15,7 @@ import * as dist from "../src/distributed/index.js";
 import * as pl from "../src/lightning/index.js";
 import { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, TorchTrainer, report } from "../src/train/index.js";
 import { RayTrainReportCallback } from "../src/train/lightning/index.js";
+import { prepareModel, prepareDataLoader } from "../src/train/torch/index.js";
 import { assertNoLeak, liveTensors } from "./helpers.js";
 
 const S = optim.lrScheduler;
@@ -72,6 +73,8 @@ const rows = (): Row[] => [
   { name: "LightningModule.saveHyperparameters", call: (o) => new (class extends pl.LightningModule {})().saveHyperparameters({}, o) },
   { name: "LightningModule.clipGradients", call: (o) => new (class extends pl.LightningModule {})().clipGradients(opt(), o), snake: "gradient_clip_val" },
   { name: "train.report", call: (o) => report({ a: 1 }, o), async: true },
+  { name: "train.torch.prepareModel", call: (o) => prepareModel(new nn.Identity(), o), snake: "move_to_device", async: true },
+  { name: "train.torch.prepareDataLoader", call: (o) => prepareDataLoader(new DataLoader(ds), o), snake: "add_dist_sampler" },
   // torch
   { name: "torch.tensor", call: (o) => torch.tensor([1], o), snake: "requires_grad" },
   { name: "torch.zeros", call: (o) => torch.zeros([1], o), snake: "requires_grad" },

@@ -13,7 +13,8 @@ import * as torch from "torchlight/torch";
 import { DataLoader } from "torchlight/data";
 import { FashionMNIST, transforms, models } from "torchlight/vision";
 import * as pl from "torchlight/lightning";
-import { TorchTrainer, ScalingConfig, RunConfig } from "torchlight/train";
+import { ScalingConfig, RunConfig } from "torchlight/train";
+import { TorchTrainer } from "torchlight/train/torch";      // as ray.train.torch
 import { RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepareTrainer }
   from "torchlight/train/lightning";
 

@@ -10,7 +10,8 @@ import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import * as torch from "../torch/index.js";
 import { nn } from "../torch/index.js";
-import { DataLoader, DistributedSampler, RandomSampler, applyToTensors } from "../data/index.js";
+import { RandomSampler, applyToTensors } from "../data/index.js";
+import { withDistributedSampler } from "../data/distributed.js";
 import * as dist from "../distributed/index.js";
 import { broadcastFlagSync, spawnEntryScript } from "../distributed/internal.js";
 import { LightningError } from "./errors.js";
@@ -162,17 +163,9 @@ export class DDPStrategy extends Strategy {
   override noBackwardSync<T>(fn: () => T): T { return this.ddp ? this.ddp.noSync(fn) : fn(); }
 
   override processDataloader(loader: AnyLoader, shuffle: boolean, useDistributedSampler: boolean): AnyLoader {
-    if (!useDistributedSampler || this.worldSize === 1 || loader.sampler instanceof DistributedSampler || loader.batchSampler && !loader.batchSize) return loader;
-    const ds = loader.dataset;
-    if (!("length" in ds)) return loader;
-    const sampler = new DistributedSampler(ds as { length: number }, {
-      numReplicas: this.worldSize, rank: this.globalRank, shuffle: shuffle && loader.sampler instanceof RandomSampler,
-      seed: Number(process.env.PL_GLOBAL_SEED ?? 0),
-    });
-    return new DataLoader(ds as never, {
-      batchSize: loader.batchSize, sampler, numWorkers: loader.numWorkers, dropLast: loader.dropLast,
-      ...(loader.collateFn ? { collateFn: loader.collateFn } : {}), ...(loader.numWorkers > 0 ? { prefetchFactor: loader.prefetchFactor, persistentWorkers: loader.persistentWorkers } : {}),
-      ...(loader.timeoutMs ? { timeoutMs: loader.timeoutMs } : {}),
+    if (!useDistributedSampler || this.worldSize === 1) return loader;
+    return withDistributedSampler(loader, {
+      numReplicas: this.worldSize, rank: this.globalRank, shuffle: shuffle && loader.sampler instanceof RandomSampler, seed: Number(process.env.PL_GLOBAL_SEED ?? 0),
     });
   }
 

@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
-import { DataLoader, TensorDataset } from "../../src/data/index.js";
+import { DataLoader, TensorDataset, type DistributedSampler } from "../../src/data/index.js";
+import { DistributedDataParallel } from "../../src/distributed/index.js";
+import { prepareModel, prepareDataLoader, getDevice, getDevices, enableReproducibility } from "../../src/train/torch/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Checkpoint, report, getContext, getCheckpoint, Result, TrainingFailedError, WorkerGroupError } from "../../src/train/index.js";
 import { RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepareTrainer } from "../../src/train/lightning/index.js";
@@ -92,6 +94,30 @@ async function hangFunc() {
   await report({ step: 1 });
 }
 
+// the seed's training as a plain function with Ray's torch helpers (no Lightning)
+async function torchFunc(config: { epochs: number }) {
+  enableReproducibility(7);
+  torch.manualSeed(123);
+  const x = torch.randn([96, 8]), y = torch.randint(0, 3, [96]);
+  torch.manualSeed(7);
+  const model = await prepareModel(new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Linear(16, 3)));
+  const loader = prepareDataLoader(new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true }));
+  const opt = new optim.SGD(model.parameters(), 0.1);
+  const lossFn = new nn.CrossEntropyLoss();
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    (loader.sampler as DistributedSampler).setEpoch(epoch);
+    let total = 0, batches = 0, samples = 0;
+    for await (const b of loader) {
+      const [xb, yb] = b as Tensor[];
+      total += torch.tidy(() => { opt.zeroGrad(); const loss = lossFn.forward(model.forward(xb!) as Tensor, yb!); loss.backward(); opt.step(); return loss.item(); });
+      batches++; samples += xb!.size(0);
+      torch.dispose([xb!, yb!]);
+    }
+    const checksum = torch.tidy(() => model.parameters().reduce((s, p) => s + p.abs().sum().item(), 0));
+    await report({ epoch, loss: total / batches, samples, checksum, device: getDevice(), devices: getDevices(), ddp: model instanceof DistributedDataParallel, world: getContext().getWorldSize() });
+  }
+}
+
 // where a worker runs: its ranks, threads, host and Slurm step (when launched through srun)
 async function probeFunc() {
   const c = getContext();
@@ -109,6 +135,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   crash: { f: crashFunc, config: {} },
   throw: { f: throwFunc, config: {} },
   hang: { f: hangFunc, config: {}, torch: { timeoutMs: 2000 } },
+  torch: { f: torchFunc, config: { epochs: 3 } },
 };
 const m = funcs[mode]!;
 // RunConfig callbacks: what the driver told them

@@ -134,6 +134,24 @@ test("kill -9 of a worker mid-epoch with maxFailures 1: the group restarts from 
   torch.dispose([...Object.values(a.state_dict), ...Object.values(b.state_dict)]);
 });
 
+test("a plain training function with Ray's torch helpers (prepareModel, prepareDataLoader) on 2 workers: DDP keeps the ranks equal, each reads half the data, the loss falls", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-torch-"));
+  const { result, stderr } = fixture("torch", storage, "t");
+  assert.equal(result.ok, true, JSON.stringify(result) + stderr.slice(-2000));
+  const rows = readFileSync(join(storage, "t", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; iteration: number; metrics: Record<string, unknown> });
+  assert.equal(rows.length, 6, "3 reports × 2 ranks");
+  for (const epoch of [0, 1, 2]) {
+    const [a, b] = [0, 1].map((r) => rows.find((x) => x.rank === r && x.metrics.epoch === epoch)!.metrics);
+    assert.equal(a!.checksum, b!.checksum, `epoch ${epoch}: both ranks hold the same parameters (DDP)`);
+    assert.equal(a!.samples, 48, "each rank read its half of the 96 samples");
+    assert.equal(b!.samples, 48);
+    assert.notEqual(a!.loss, b!.loss, "different shards give different losses");
+    assert.deepEqual([a!.ddp, a!.world, a!.device, a!.devices], [true, 2, "cpu", ["cpu"]]);
+  }
+  const loss = (e: number) => rows.filter((x) => x.metrics.epoch === e).reduce((s, x) => s + (x.metrics.loss as number), 0);
+  assert.ok(loss(2) < loss(0), `the loss falls: ${loss(0)} → ${loss(2)}`);
+});
+
 test("a crash while a checkpoint is being written leaves the previous one intact and listed", () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-crash-"));
   const { result } = fixture("crash", storage, "c");
