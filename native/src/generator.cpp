@@ -22,9 +22,10 @@ at::Generator& lookup(const Call& c, size_t i, const char* name) {
     def = at::detail::getDefaultCPUGenerator();
     return def;
   }
-  if (id >= addon().generators.slots.size() || !addon().generators.slots[id].defined())
+  GeneratorTable& table = addon().generators;
+  if (id >= table.slots.size() || !table.slots[id].defined())
     throw ArgError(std::string(c.op) + "(): the Generator was disposed; create a new one with new torch.Generator()");
-  return addon().generators.slots[id];
+  return table.slots[id];
 }
 
 uint64_t seed_arg(const Call& c, size_t i, const char* name) {
@@ -53,14 +54,15 @@ TL_FN(generatorNew) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(seed_arg(c, 0, "seed"));
   }
+  GeneratorTable& table = addon().generators;
   uint32_t id;
-  if (!addon().generators.free.empty()) {
-    id = addon().generators.free.back();
-    addon().generators.free.pop_back();
-    addon().generators.slots[id] = std::move(gen);
+  if (!table.free.empty()) {
+    id = table.free.back();
+    table.free.pop_back();
+    table.slots[id] = std::move(gen);
   } else {
-    id = static_cast<uint32_t>(addon().generators.slots.size());
-    addon().generators.slots.push_back(std::move(gen));
+    id = static_cast<uint32_t>(table.slots.size());
+    table.slots.push_back(std::move(gen));
   }
   napi_value v;
   napi_create_uint32(env, id, &v);
@@ -72,9 +74,10 @@ TL_FN(generatorFree) {
   TL_OP_BEGIN("Generator.dispose", 1);
   uint32_t id = 0;
   napi_get_value_uint32(env, c.argv[0], &id);
-  if (id != 0 && id < addon().generators.slots.size() && addon().generators.slots[id].defined()) {
-    addon().generators.slots[id] = at::Generator();
-    addon().generators.free.push_back(id);
+  GeneratorTable& table = addon().generators;
+  if (id != 0 && id < table.slots.size() && table.slots[id].defined()) {
+    table.slots[id] = at::Generator();
+    table.free.push_back(id);
   }
   return undefined_value(c);
   TL_OP_END;
