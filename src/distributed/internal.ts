@@ -3,4 +3,4 @@
  * the train driver) and tests use beyond the public `torch.distributed` API. Not public.
  */
 export { _broadcastFlagSync as broadcastFlagSync } from "./process_group.js";
-export { entryScriptCommand, spawnEntryScript, type SpawnEntryOptions } from "./launch.js";
+export { entryScriptCommand, entryScriptProblem, spawnEntryScript, type SpawnEntryOptions } from "./launch.js";

@@ -7,6 +7,17 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 
+/**
+ * Why this process's entry script cannot be re-run (it came from `node -e`/`-p`, standard
+ * input or the REPL), or null when it can.
+ */
+export function entryScriptProblem(): string | null {
+  const script = process.argv[1];
+  if (script !== undefined && script !== "-") return null;
+  const evalFlag = process.execArgv.find((a) => /^(-e|--eval|-p|--print)(=|$)/.test(a));
+  return evalFlag ? `the program came from \`node ${evalFlag.split("=")[0]}\`` : process.stdin.isTTY ? "the program runs in the REPL" : "the program came from standard input";
+}
+
 /** The command that re-runs this process's entry script: Node, its flags, the script and its arguments. */
 export function entryScriptCommand(): { file: string; args: string[] } {
   return { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };

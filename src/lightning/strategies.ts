@@ -13,7 +13,7 @@ import { nn } from "../torch/index.js";
 import { RandomSampler, applyToTensors } from "../data/index.js";
 import { withDistributedSampler } from "../data/distributed.js";
 import * as dist from "../distributed/index.js";
-import { broadcastFlagSync, spawnEntryScript } from "../distributed/internal.js";
+import { broadcastFlagSync, entryScriptProblem, spawnEntryScript } from "../distributed/internal.js";
 import { LightningError } from "./errors.js";
 import { checkOptions } from "../util/validate.js";
 import { steps, type LightningModule } from "./module.js";
@@ -124,6 +124,8 @@ export class DDPStrategy extends Strategy {
     if (env instanceof dist.LightningEnvironment) {
       env.setWorldSize(devices * numNodes);
       if (devices * numNodes === 1) return;
+      const problem = entryScriptProblem();
+      if (problem) throw new LightningError("PL_MISCONFIGURATION", `DDPStrategy: the other ${devices - 1} process(es) re-run this program's entry script, but ${problem}, which cannot be re-run; save the program to a file and run it with \`node file.js\`, or use devices: 1`);
       const port = process.env.MASTER_PORT ?? String(await freePort());
       const addr = process.env.MASTER_ADDR ?? "127.0.0.1";
       const nodeRank = Number(process.env.NODE_RANK ?? 0);

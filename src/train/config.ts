@@ -144,16 +144,22 @@ export class RunConfig {
 export class TorchConfig {
   /** "gloo", "nccl", or undefined: NCCL when ScalingConfig.useGpu, else Gloo (Ray's default); see {@link backendFor}. */
   readonly backend: "gloo" | "nccl" | undefined;
-  readonly timeoutMs: number;
-  constructor(opts: { backend?: "gloo" | "nccl"; timeoutMs?: number } = {}) {
-    checkKeys("TorchConfig", opts, ["backend", "timeoutMs"]);
+  /** The process-group timeout in seconds (Ray's `timeout_s`, default 1800), also a worker's heartbeat timeout. */
+  readonly timeoutS: number;
+  constructor(opts: { backend?: "gloo" | "nccl"; timeoutS?: number } = {}) {
+    if (opts !== null && typeof opts === "object" && "timeoutMs" in opts) {
+      throw new TrainConfigError("TRAIN_UNKNOWN_OPTION", `TorchConfig: the timeout is Ray's timeoutS, in seconds; pass { timeoutS: ${Number((opts as { timeoutMs: unknown }).timeoutMs) / 1000} } instead of { timeoutMs: ${JSON.stringify((opts as { timeoutMs: unknown }).timeoutMs)} }`);
+    }
+    checkKeys("TorchConfig", opts, ["backend", "timeoutS"]);
     this.backend = opts.backend;
     if (this.backend !== undefined && !["gloo", "nccl"].includes(this.backend)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: backend must be "gloo" or "nccl", got ${JSON.stringify(opts.backend)}`);
     if (this.backend === "nccl" && !torch.cuda.isAvailable()) throw new TrainConfigError("TRAIN_NO_CUDA", "TorchConfig: backend \"nccl\" needs a CUDA libtorch and a GPU; use backend \"gloo\"");
-    this.timeoutMs = opts.timeoutMs ?? 1_800_000;
-    if (typeof this.timeoutMs !== "number" || !(this.timeoutMs >= 100)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: timeoutMs must be a number of milliseconds ≥ 100, got ${JSON.stringify(opts.timeoutMs)}`);
+    this.timeoutS = opts.timeoutS ?? 1800;
+    if (typeof this.timeoutS !== "number" || !(this.timeoutS >= 0.1)) throw new TrainConfigError("TRAIN_CONFIG", `TorchConfig: timeoutS must be a number of seconds ≥ 0.1, got ${JSON.stringify(opts.timeoutS)}`);
   }
+  /** The timeout in milliseconds (what the process group and the controller take). */
+  get timeoutMs(): number { return Math.round(this.timeoutS * 1000); }
   /** The backend the workers use: the one given, else "nccl" with GPUs and "gloo" without, as Ray's TorchConfig. */
   backendFor(useGpu: boolean): "gloo" | "nccl" { return this.backend ?? (useGpu ? "nccl" : "gloo"); }
-  toJSON(): object { return { backend: this.backend ?? "default (nccl with useGpu, else gloo)", timeoutMs: this.timeoutMs }; }
+  toJSON(): object { return { backend: this.backend ?? "default (nccl with useGpu, else gloo)", timeoutS: this.timeoutS }; }
 }

@@ -154,7 +154,7 @@ export class Controller {
           const hang = !r.joined && t - r.startedAt > this.o.startupTimeoutMs
             ? `the worker did not join the run within ${this.o.startupTimeoutMs / 1000} s of starting`
             : r.joined && t - r.lastSeen > this.o.timeoutMs
-              ? `the worker stopped answering heartbeats for ${((t - r.lastSeen) / 1000).toFixed(1)} s (TorchConfig.timeoutMs ${this.o.timeoutMs} ms): its event loop is blocked; it was killed`
+              ? `the worker stopped answering heartbeats for ${((t - r.lastSeen) / 1000).toFixed(1)} s (TorchConfig.timeoutS ${this.o.timeoutMs / 1000} s): its event loop is blocked; it was killed`
               : null;
           if (hang) {
             own.push({ rank: r.rank, pid: r.pid, kind: "infrastructure", type: "hang", message: hang });

@@ -7,6 +7,7 @@
  * Never imports the worker runtime; both speak through ./protocol.
  */
 import { createLauncher } from "./launcher.js";
+import { entryScriptProblem } from "../distributed/internal.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError, TrainingFailedError } from "./errors.js";
 import { Result } from "./result.js";
@@ -27,6 +28,10 @@ export interface DriverOptions {
 /** Runs the group until it finishes or fails for good; returns the Result or throws TrainingFailedError. */
 export async function runDriver(o: DriverOptions): Promise<Result> {
   const { run, scaling } = o;
+  const problem = entryScriptProblem();
+  if (problem) {
+    throw new TrainConfigError("TRAIN_ENTRY_SCRIPT", `TorchTrainer.fit(): the workers re-run this program's entry script, but ${problem}, which cannot be re-run. Save the program to a file and run it with \`node file.js\` (or \`npx tsx file.ts\`)`);
+  }
   const launcher = createLauncher(scaling);  // before anything is written: a bad allocation fails here
   const storage: Storage = new FileStorage(run.storagePath, run.name);
   const state = openRun(storage, o);

@@ -9,5 +9,5 @@ export { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig,
 export { Checkpoint, CheckpointDirectory } from "./checkpoint.js";
 export { Result, MetricsTable } from "./result.js";
 export { report, getContext, getCheckpoint, TrainContext, type StorageInfo } from "./worker.js";
-export { isWorkerProcess } from "./protocol.js";
+export { isWorkerProcess, isWorker, isDriver } from "./protocol.js";
 export { TrainError, TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure, type TrainErrorCode } from "./errors.js";

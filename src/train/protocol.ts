@@ -42,6 +42,13 @@ export type WorkerMessage =
 
 /** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
 export function isWorkerProcess(): boolean { return process.env[ENV.control] !== undefined; }
+/**
+ * Whether this process is a worker: the entry script runs again in every worker, so code that
+ * must run once (cleaning a folder, downloading) goes under `if (isDriver())`.
+ */
+export const isWorker = isWorkerProcess;
+/** Whether this process is the driver (the user's own run of the script), not a worker. */
+export const isDriver = (): boolean => !isWorkerProcess();
 
 /** Driver → worker. */
 export type DriverMessage =

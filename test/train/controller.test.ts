@@ -117,7 +117,7 @@ describe("train controller (fake worker group)", () => {
     const [f] = out.error.failures;
     assert.equal(f!.rank, 1);
     assert.equal(f!.type, "hang");
-    assert.match(f!.message, /stopped answering heartbeats for 5\.1 s \(TorchConfig.timeoutMs 5000 ms\)/);
+    assert.match(f!.message, /stopped answering heartbeats for 5\.1 s \(TorchConfig.timeoutS 5 s\)/);
     assert.deepEqual(g.stops[0], { signal: "SIGKILL", ranks: [1], at: 7000 }, "the hung rank is killed as soon as it is found");
     assert.equal(out.error.kind, "infrastructure");
     const g2 = new FakeGroup(() => [{ doneAt: 100_000 }, { joinAt: null }]);

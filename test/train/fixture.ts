@@ -134,7 +134,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   retention: { f: plainFunc, config: { reports: 4, scores: [0.1, 0.5, 0.3, 0.2] }, run: { checkpointConfig: new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc", checkpointScoreOrder: "max" }) } },
   crash: { f: crashFunc, config: {} },
   throw: { f: throwFunc, config: {} },
-  hang: { f: hangFunc, config: {}, torch: { timeoutMs: 2000 } },
+  hang: { f: hangFunc, config: {}, torch: { timeoutS: 2 } },
   torch: { f: torchFunc, config: { epochs: 3 } },
 };
 const m = funcs[mode]!;

@@ -152,6 +152,21 @@ test("a plain training function with Ray's torch helpers (prepareModel, prepareD
   assert.ok(loss(2) < loss(0), `the loss falls: ${loss(0)} → ${loss(2)}`);
 });
 
+test("a program that cannot be re-run as the workers (node -e, standard input) gets an error naming the fix, before anything is written; isDriver/isWorker", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-entry-"));
+  const train = JSON.stringify(join(here, "..", "..", "src", "train", "index.js"));
+  const program = `const t = await import(${train});
+    console.log("ROLE", t.isDriver(), t.isWorker());
+    try { await new t.TorchTrainer(() => undefined, { scalingConfig: new t.ScalingConfig({ numWorkers: 2 }), runConfig: new t.RunConfig({ storagePath: ${JSON.stringify(storage)}, name: "e" }) }).fit(); }
+    catch (e) { console.log("ERROR", e.code, e.message); }`;
+  const viaEval = spawnSync(process.execPath, ["--input-type=module", "-e", program], { encoding: "utf8" });
+  assert.match(viaEval.stdout, /ROLE true false/);
+  assert.match(viaEval.stdout, /ERROR TRAIN_ENTRY_SCRIPT .*the program came from `node -e`, which cannot be re-run\. Save the program to a file and run it with `node file\.js`/);
+  const viaStdin = spawnSync(process.execPath, ["--input-type=module"], { encoding: "utf8", input: program });
+  assert.match(viaStdin.stdout, /ERROR TRAIN_ENTRY_SCRIPT .*the program came from standard input/);
+  assert.deepEqual(readdirSync(storage), [], "no run folder was made");
+});
+
 test("a crash while a checkpoint is being written leaves the previous one intact and listed", () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-crash-"));
   const { result } = fixture("crash", storage, "c");
@@ -214,6 +229,10 @@ test("configuration errors are coded and name the fix", async () => {
   code(() => new FailureConfig({ maxFailures: -2 }), "TRAIN_CONFIG", /-1 \(no limit\)/);
   code(() => new TorchConfig({ backend: "mpi" as never }), "TRAIN_CONFIG");
   code(() => new TorchConfig({ backend: "nccl" }), "TRAIN_NO_CUDA");
+  // Ray's name and unit for the timeout: the old timeoutMs names it
+  code(() => new TorchConfig({ timeoutMs: 2000 } as never), "TRAIN_UNKNOWN_OPTION", /the timeout is Ray's timeoutS, in seconds; pass \{ timeoutS: 2 \}/);
+  assert.equal(new TorchConfig({ timeoutS: 2.5 }).timeoutMs, 2500);
+  assert.equal(new TorchConfig().timeoutS, 1800);
   // Ray's default backend: NCCL with GPUs, Gloo without; a given one is kept
   assert.equal(new TorchConfig().backendFor(true), "nccl");
   assert.equal(new TorchConfig().backendFor(false), "gloo");
