@@ -170,7 +170,7 @@ const rows = (): Row[] => [
   { name: "RunConfig", call: (o) => new RunConfig(o), snake: "storage_path" },
   { name: "CheckpointConfig", call: (o) => new CheckpointConfig(o), snake: "num_to_keep" },
   { name: "FailureConfig", call: (o) => new FailureConfig(o), snake: "max_failures" },
-  { name: "TorchConfig", call: (o) => new TorchConfig(o), snake: "timeout_ms" },
+  { name: "TorchConfig", call: (o) => new TorchConfig(o), snake: "timeout_s" },
   { name: "TorchTrainer", call: (o) => new TorchTrainer(() => undefined, o), snake: "scaling_config" },
   { name: "RayTrainReportCallback", call: (o) => new RayTrainReportCallback(o), snake: "every_n_steps" },
 ];
