@@ -250,6 +250,7 @@ describe("options: one rule for every public options object", () => {
       assert.throws(() => t.sum(0, { dim: 1 } as never), /sum: dim was given both positionally and as an option/);
       assert.equal(t.to({ dtype: "float64" }).dtype, "float64");
       assert.equal(t.to({ device: "cpu", dtype: "int32" }).dtype, "int32");
+      assert.equal(t.to({ copy: true }).dtype, "float32", "neither dtype nor device: the same dtype, copied");
       const x = torch.randn([1, 1, 4, 4]), w = torch.randn([2, 1, 3, 3]), b = torch.randn([2]);
       assert.ok(F.conv2d(x, w, { bias: b, padding: 1 }).equal(F.conv2d(x, w, b, { padding: 1 })));
       const g = torch.zeros([3, 4]), h = torch.zeros([3, 4]);

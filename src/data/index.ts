@@ -10,4 +10,4 @@ export { Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, BatchSa
 export { defaultCollate, applyToTensors, type Batch } from "./collate.js";
 export { DataLoader, DataLoaderError, type DataLoaderOptions } from "./dataloader.js";
 export { getWorkerInfo, type WorkerInfo } from "./worker_info.js";
-export { withDistributedSampler, type DistributedLoaderOptions } from "./distributed.js";
+export { withDistributedSampler, remakeLoader, type DistributedLoaderOptions } from "./distributed.js";

@@ -6,7 +6,7 @@
  * `getDevices`, `enableReproducibility`.
  */
 import * as torch from "../../torch/index.js";
-import { DataLoader, applyToTensors, defaultCollate, withDistributedSampler, type Batch } from "../../data/index.js";
+import { DataLoader, applyToTensors, defaultCollate, remakeLoader, withDistributedSampler, type Batch } from "../../data/index.js";
 import { DistributedDataParallel, isInitialized, type DDPOptions } from "../../distributed/index.js";
 import { checkOptions } from "../../util/validate.js";
 import { TrainError } from "../errors.js";
@@ -72,14 +72,8 @@ export function prepareDataLoader<T>(loader: DataLoader<T>, opts: PrepareDataLoa
   const move = (opts.moveToDevice ?? true) && device !== "cpu";
   const collate = loader.collateFn ?? ((s: T[]) => defaultCollate(s));
   const collateFn = move ? (samples: T[]): Batch => torch.tidy(() => applyToTensors(collate(samples), (t) => t.to(device))) : undefined;
-  if (!(opts.addDistSampler ?? true) || ctx.getWorldSize() === 1) return collateFn ? withCollate(loader, collateFn) : loader;
+  if (!(opts.addDistSampler ?? true) || ctx.getWorldSize() === 1) return collateFn ? remakeLoader(loader, { collateFn }) : loader;
   return withDistributedSampler(loader, { numReplicas: ctx.getWorldSize(), rank: ctx.getWorldRank(), ...(collateFn ? { collateFn } : {}) });
-}
-
-/** `loader` with another collate function (same dataset, sampler, batching and workers). */
-function withCollate<T>(loader: DataLoader<T>, collateFn: (samples: T[]) => Batch): DataLoader<T> {
-  const batching = loader.batchSampler && !loader.batchSize ? { batchSampler: loader.batchSampler } : { batchSize: loader.batchSize, dropLast: loader.dropLast, ...(loader.sampler ? { sampler: loader.sampler } : {}) };
-  return new DataLoader(loader.dataset as never, { ...batching, numWorkers: loader.numWorkers, collateFn, ...(loader.timeoutMs ? { timeoutMs: loader.timeoutMs } : {}) }) as DataLoader<T>;
 }
 
 /**
