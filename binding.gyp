@@ -27,7 +27,7 @@
         "native/compat"
       ],
       "defines": [
-        "NAPI_VERSION=8",
+        "NAPI_EXPERIMENTAL",
         "NAPI_CPP_EXCEPTIONS",
         "USE_C10D_GLOO",
         "_GLIBCXX_USE_CXX11_ABI=<!(node native/find-libtorch.mjs --cxx11-abi)",

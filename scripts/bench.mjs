@@ -7,7 +7,8 @@
 // and how much a loader slows training steps), dist (bench/dist.*: all-reduce against a C++
 // c10d program, DDP against PyTorch's DDP), lightning (bench/lightning.ts: Trainer.fit against
 // a bare loop on the same ResNet-18 steps, and its own per-step cost on a tiny model), train (bench/train.ts: TorchTrainer start-up, report(), the seed
-// program's throughput against one process). With no suite named, all run.
+// program's throughput against one process), memory (bench/memory.ts: peak RSS of code written
+// without tidy against the same code with it). With no suite named, all run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,6 +86,20 @@ const SUITES = {
           { workload: "  the same, end to end (start-up and tear-down included)", torchlight: dw.toFixed(0), python: `${sw.toFixed(0)} (single process)`, ratio: `${(dw / sw).toFixed(2)}x speed` },
         ];
       }, { torchlightOnly: true }),
+    },
+  },
+  memory: {
+    ts: "dist/bench/memory.js", py: null,
+    workloads: {
+      eval: Object.assign((tl) => [
+        { workload: "ResNet-18 eval over FashionMNIST test (batch 1000): peak RSS without tidy vs with", torchlight: `${median(tl.map((r) => r.plainPeakMb)).toFixed(0)} MB`, python: `${median(tl.map((r) => r.tidyPeakMb)).toFixed(0)} MB (tidy)`, ratio: `${median(tl.map((r) => r.ratio)).toFixed(2)}x (target <= 1.5x)` },
+        { workload: "  the same, seconds", torchlight: `${median(tl.map((r) => r.plainSecs)).toFixed(1)} s`, python: `${median(tl.map((r) => r.tidySecs)).toFixed(1)} s (tidy)`, ratio: "-" },
+      ], { torchlightOnly: true }),
+      train: Object.assign((tl) => [
+        { workload: "MLP 1,000 Adam steps: peak RSS without tidy vs with", torchlight: `${median(tl.map((r) => r.plainPeakMb)).toFixed(0)} MB`, python: `${median(tl.map((r) => r.tidyPeakMb)).toFixed(0)} MB (tidy)`, ratio: `${median(tl.map((r) => r.ratio)).toFixed(2)}x` },
+        { workload: "  RSS growth from step 300 to 1,000 without tidy (flat = ~0)", torchlight: `${median(tl.map((r) => r.plainGrowthMb)).toFixed(0)} MB`, python: `${median(tl.map((r) => r.tidyGrowthMb)).toFixed(0)} MB (tidy)`, ratio: "-" },
+        { workload: "  the same, seconds", torchlight: `${median(tl.map((r) => r.plainSecs)).toFixed(1)} s`, python: `${median(tl.map((r) => r.tidySecs)).toFixed(1)} s (tidy)`, ratio: "-" },
+      ], { torchlightOnly: true }),
     },
   },
   nn: {

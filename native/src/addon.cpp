@@ -84,6 +84,34 @@ TL_FN(disposeMany) {
   TL_OP_END;
 }
 
+// A GC-time finalizer (Node-API's basic finalizer, under NAPI_EXPERIMENTAL): it runs inside
+// the garbage collection that finds the Tensor unreachable, so a loop that never yields to the
+// event loop still frees what it drops. It touches no JS state, only the table.
+static void free_from_gc(node_api_basic_env, void* data, void*) {
+  auto packed = reinterpret_cast<uintptr_t>(data);
+  if (Addon* a = addon_or_null()) a->tensors.release_from_gc(static_cast<uint32_t>(packed), static_cast<uint32_t>(packed >> 32));
+}
+
+// gcWatch(tensors, handles): ties each handle's lifetime to its JS Tensor object. Called in
+// batches for tensors that outlive their first moments (see memory.ts), never inside tidy().
+TL_FN(gcWatch) {
+  TL_OP_BEGIN("gcWatch", 2);
+  uint32_t n = array_length(c, 0, "tensors", "an array of Tensors");
+  if (array_length(c, 1, "handles", "an array of handles") != n) arg_error(c, 1, "handles", "as many handles as tensors");
+  TensorTable& tt = table();
+  uint32_t h;
+  for (uint32_t k = 0; k < n; ++k) {
+    if (napi_get_value_uint32(env, element(c, 1, k), &h) != napi_ok) continue;
+    uint32_t gen = tt.generation(h);
+    if (gen == 0) continue;  // disposed meanwhile
+    void* packed = reinterpret_cast<void*>((static_cast<uintptr_t>(gen) << 32) | h);
+    napi_wrap(env, element(c, 0, k), packed, free_from_gc, nullptr, nullptr);  // already watched: napi_invalid_arg, fine
+  }
+  tt.flush_pressure(env);
+  return undefined_value(c);
+  TL_OP_END;
+}
+
 TL_FN(liveTensors) {
   TL_OP_BEGIN("memory", 1);
   napi_value o;
@@ -311,7 +339,7 @@ struct Entry {
 };
 
 const Entry kCore[] = {
-    {"fromTypedArray", fromTypedArray}, {"dispose", dispose}, {"disposeMany", disposeMany},
+    {"fromTypedArray", fromTypedArray}, {"dispose", dispose}, {"disposeMany", disposeMany}, {"gcWatch", gcWatch},
     {"memory", liveTensors}, {"shape", shape}, {"strides", strides}, {"dim", dim}, {"size", size},
     {"numel", numel}, {"dtype", scalarType}, {"device", deviceOf}, {"isContiguous", isContiguous},
     {"contiguous", contiguous}, {"storageOffset", storageOffset}, {"sharesStorage", sharesStorage},
@@ -340,6 +368,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ops", ops);
   exports.Set("opCount", static_cast<double>(count));
   exports.Set("config", Napi::Function::New(env, runtime_config, "config"));
+  // Bytes of tensors created since JS last handed tensors to gcWatch: memory.ts reads it to
+  // hand them over before much memory waits unwatched. The ArrayBuffer lives with the exports.
+  void* counter = nullptr;
+  napi_value ab;
+  napi_create_arraybuffer(env, sizeof(double), &counter, &ab);
+  *static_cast<double*>(counter) = 0;
+  napi_ref keep_alive;
+  napi_create_reference(env, ab, 1, &keep_alive);
+  table().set_unwatched(static_cast<double*>(counter));
+  exports.Set("unwatchedBytes", Napi::Value(env, ab));
   return exports;
 }
 

@@ -27,6 +27,8 @@ void attach_addon(napi_env env) {
   t_addon = a;
 }
 
+Addon* addon_or_null() { return t_addon; }
+
 Addon& addon() {
   if (!t_addon) throw std::runtime_error("torchlight: this thread's environment was torn down (or never loaded the addon)");
   return *t_addon;
@@ -66,8 +68,12 @@ uint32_t TensorTable::insert(napi_env env, at::Tensor&& t) {
   Slot& s = chunks_[h >> kChunkBits][h & (kChunk - 1)];
   s.tensor = std::move(t);
   s.reported = owned_bytes(s.tensor);
+  ++s.gen;
   ++live_;
-  if (s.reported) adjust(env, s.reported);
+  if (s.reported) {
+    adjust(env, s.reported);
+    if (unwatched_) *unwatched_ += static_cast<double>(s.reported);
+  }
   return h;
 }
 
@@ -81,6 +87,18 @@ bool TensorTable::release(napi_env env, uint32_t h) {
   free_.push_back(h);
   if (r) adjust(env, -r);
   return true;
+}
+
+void TensorTable::release_from_gc(uint32_t h, uint32_t gen) {
+  Slot* s = find(h);
+  if (!s || s->gen != gen) return;  // disposed already, its slot maybe reused since
+  int64_t r = s->reported;
+  s->tensor = at::Tensor();
+  s->reported = 0;
+  --live_;
+  free_.push_back(h);
+  bytes_ -= r;
+  pending_ -= r;
 }
 
 // ---- argument conversion --------------------------------------------------------------

@@ -47,6 +47,7 @@ struct Call {
 struct Slot {
   at::Tensor tensor;
   int64_t reported = 0;  // bytes this slot reported to V8 as external memory
+  uint32_t gen = 0;      // bumped at each insert: a GC finalizer of an older tensor leaves it alone
 };
 
 class TensorTable {
@@ -62,6 +63,11 @@ class TensorTable {
   }
   uint32_t insert(napi_env env, at::Tensor&& t);
   bool release(napi_env env, uint32_t h);
+  // Frees slot h if it still holds generation `gen`, from inside a GC finalizer: no N-API call
+  // (V8 hears of the freed bytes at the next insert's pressure report).
+  void release_from_gc(uint32_t h, uint32_t gen);
+  void set_unwatched(double* counter) { unwatched_ = counter; }
+  uint32_t generation(uint32_t h) { Slot* s = find(h); return s ? s->gen : 0; }
   size_t live() const { return live_; }
   int64_t bytes() const { return bytes_; }
   void flush_pressure(napi_env env);
@@ -74,6 +80,7 @@ class TensorTable {
   size_t live_ = 0;
   int64_t bytes_ = 0;
   int64_t pending_ = 0;  // external-memory change not yet told to V8
+  double* unwatched_ = nullptr;  // JS-visible count of bytes inserted since the last gcWatch
 };
 
 // Generators made by `new torch.Generator()`, by id (id 0: the default generator).
@@ -92,6 +99,8 @@ struct Addon {
 void attach_addon(napi_env env);  // Init calls it once per environment
 Addon& addon();                   // this thread's environment's state
 inline TensorTable& table() { return addon().tensors; }
+
+Addon* addon_or_null();          // the same, or null once the environment is torn down
 
 // ---- errors ---------------------------------------------------------------------------
 napi_value throw_current(Call& c);  // call from a catch block only

@@ -1,8 +1,9 @@
 /**
  * @module torchlight/torch/memory: who frees a tensor's native memory.
  * Three ways, as in tfjs: `dispose()`, scopes (`tidy(fn)` frees everything created inside
- * except what it returns or `keep()`s), and a GC finalizer as a backstop for tensors that
- * live outside any scope. Tensors made inside a scope never pay for finalizer registration.
+ * except what it returns or `keep()`s), and the garbage collector for tensors that live
+ * outside any scope: freed during the GC that finds them unreachable. Tensors made inside a
+ * scope never pay for the GC's watch, so `tidy` stays the fastest path.
  */
 import { native, type Handle } from "./native/index.js";
 
@@ -12,38 +13,46 @@ export interface Owned {
   _kept: boolean;
 }
 
-const registry = new FinalizationRegistry<Handle>((h) => { native.dispose(h); });
 let scope: Owned[] | null = null;
 let depth = 0;
 
-// Registering with the FinalizationRegistry (and unregistering on dispose) costs more than a
-// small op. Tensors made outside a scope wait in `young` and are registered in batches, so
-// the many that are disposed soon after creation never pay for it. `young` holds them
-// strongly only until the next flush: at most YOUNG_MAX tensors or one macrotask.
-const YOUNG_MAX = 1024;
+// A tensor made outside any scope is handed to the addon's gcWatch, which ties its native
+// memory to the JS object with a GC-time finalizer: the garbage collection that finds the
+// Tensor unreachable frees it, even in a loop that never yields to the event loop (a
+// FinalizationRegistry's callbacks wait for the loop to turn). Watching costs more than a
+// small op, so new tensors wait in `young` and are handed over in batches: the many disposed
+// soon after creation never pay for it. `young` holds them strongly only until the next
+// flush: at most YOUNG_MAX tensors, YOUNG_BYTES of new native memory, or one macrotask.
+const YOUNG_MAX = 256;
+const YOUNG_BYTES = 32 * 2 ** 20;
+const unwatched = new Float64Array(native.unwatchedBytes);
 let young: Owned[] = [];
 let flushQueued = false;
 
 function flushYoung(): void {
   flushQueued = false;
+  unwatched[0] = 0;
   const list = young;
   young = [];
-  for (const t of list) if (t._h !== 0) registry.register(t, t._h, t);
+  const objs: Owned[] = [], hs: Handle[] = [];
+  for (const t of list) if (t._h !== 0) { objs.push(t); hs.push(t._h); }
+  if (objs.length) native.gcWatch(objs, hs);
 }
+
+const watch = (t: Owned): void => native.gcWatch([t], [t._h]);
 
 /** Puts a new tensor in the current scope, or under the GC's watch outside any scope. */
 export function track(t: Owned): void {
   if (scope !== null) { scope.push(t); return; }
   young.push(t);
-  if (young.length >= YOUNG_MAX) flushYoung();
+  if (young.length >= YOUNG_MAX || unwatched[0]! >= YOUNG_BYTES) flushYoung();
   else if (!flushQueued) { flushQueued = true; setImmediate(flushYoung); }
 }
 
 /** Frees a tensor's native memory now. Using it afterwards throws `TORCH_TENSOR_DISPOSED`. */
 export function release(t: Owned): void {
   if (t._h === 0) return;
-  registry.unregister(t);  // a no-op for tensors still waiting in `young` or in a scope
-  native.dispose(t._h);
+  native.dispose(t._h);  // a watched tensor's finalizer later finds its slot gone or reused
   t._h = 0;
 }
 
@@ -51,7 +60,7 @@ export function release(t: Owned): void {
 export function keep<T extends Owned>(t: T): T {
   if (!t._kept) {
     t._kept = true;
-    if (scope !== null) registry.register(t, t._h, t);
+    if (scope !== null) watch(t);
   }
   return t;
 }

@@ -30,6 +30,8 @@ export const ENV = {
   trainSpawnedAt: "TORCHLIGHT_TRAIN_SPAWNED_AT",
   /** "1": a worker prints when each start-up phase ended. */
   trainTrace: "TORCHLIGHT_TRAIN_TRACE",
+  /** Dataset downloads: comma-separated base URLs tried in order instead of the dataset class's mirrors. */
+  datasetMirrors: "TORCHLIGHT_DATASET_MIRRORS",
   /** Tests and benchmarks: the Python with torch used for parity references (default /usr/bin/python3). */
   python: "TORCHLIGHT_PYTHON",
   /** Set-up: "1" skips apt-get (install nothing). */

@@ -1,8 +1,9 @@
 /**
  * @module torchlight/vision/datasets: image datasets read from local files, as
  * `torchvision.datasets`: MNIST and FashionMNIST (IDX files, gzipped or raw), CIFAR10 and
- * CIFAR100 (the binary versions), ImageFolder (JPEG/PNG through sharp). Nothing is
- * downloaded: `download: true` explains which files to put where.
+ * CIFAR100 (the binary versions), ImageFolder (JPEG/PNG through sharp). `download: true`
+ * fetches missing files as torchvision does: from the class's `mirrors` in order (or the
+ * `mirrors` option, or `TORCHLIGHT_DATASET_MIRRORS`), checked against its `resources` MD5s.
  *
  * A sample is `[image, target]`: the image an `Image` (uint8 HWC, a view into the
  * dataset's memory) unless a `transform` turns it into something else.
@@ -11,6 +12,10 @@ import { checkOptions } from "../util/validate.js";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { env } from "../util/env.js";
+import type { DownloadPlan, Resource } from "./download.js";
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { Dataset, type WorkerSpec } from "../data/index.js";
@@ -25,8 +30,31 @@ export interface VisionDatasetOptions {
   train?: boolean;
   transform?: Transform | null;
   targetTransform?: Transform | null;
-  /** torchlight never downloads: true gives an error naming the files to fetch and where to put them. */
+  /** Fetch the files when they are missing (into `root/<Name>/raw`, or `root` for CIFAR). */
   download?: boolean;
+  /** Base URLs to download from, in order, instead of the class's `mirrors` (and of TORCHLIGHT_DATASET_MIRRORS). */
+  mirrors?: string[];
+}
+const DATASET_KEYS = ["root", "train", "transform", "targetTransform", "download", "mirrors"] as const;
+
+/** A dataset class's download table, as torchvision's class attributes. */
+interface Downloadable { mirrors: readonly string[]; resources: readonly Resource[] }
+
+/** The mirrors a download tries: the option, else TORCHLIGHT_DATASET_MIRRORS (comma-separated), else the class's. */
+function mirrorsFor(opts: VisionDatasetOptions, own: readonly string[]): string[] {
+  if (opts.mirrors !== undefined) {
+    if (!Array.isArray(opts.mirrors) || opts.mirrors.some((m) => typeof m !== "string")) throw new TypeError(`mirrors must be an array of base URLs, as ["https://host/path/"]; got ${JSON.stringify(opts.mirrors)}`);
+    return opts.mirrors;
+  }
+  const fromEnv = env("datasetMirrors");
+  return fromEnv ? fromEnv.split(",").map((m) => m.trim()).filter(Boolean) : [...own];
+}
+
+/** Runs the download in a child process and waits (the constructors are synchronous, as torchvision's). */
+function downloadNow(plan: DownloadPlan): void {
+  const script = fileURLToPath(new URL("./download.js", import.meta.url));
+  const r = spawnSync(process.execPath, [script, JSON.stringify(plan)], { stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) throw new DatasetNotFoundError(r.stderr?.trim() || `${plan.kind}: the download process ended with ${r.signal ?? `code ${r.status}`}`);
 }
 
 /** A dataset's files are missing or unreadable: the message says which files go where. */
@@ -107,16 +135,19 @@ function findFile(dirs: string[], names: string[]): string | undefined {
 }
 
 abstract class MNISTLike extends ImageTensorDataset {
-  protected static load(kind: string, opts: VisionDatasetOptions, defaultRoot: string | undefined, help: string): [Tensor, Tensor] {
+  protected static load(cls: Downloadable, kind: string, opts: VisionDatasetOptions, defaultRoot: string | undefined, help: string): [Tensor, Tensor] {
     const root = opts.root ?? defaultRoot;
     const split = (opts.train ?? true) ? "train" : "t10k";
     const files = [`${split}-images-idx3-ubyte`, `${split}-labels-idx1-ubyte`];
     if (root === undefined) throw new DatasetNotFoundError(`${kind}: give { root } (the folder with ${files.join(", ")}, gzipped or not)${help}`);
     const dirs = [root, join(root, kind, "raw"), join(root, "raw")];
-    const img = findFile(dirs, [files[0]!]), lab = findFile(dirs, [files[1]!]);
+    let img = findFile(dirs, [files[0]!]), lab = findFile(dirs, [files[1]!]);
+    if ((!img || !lab) && opts.download) {
+      downloadNow({ kind, mirrors: mirrorsFor(opts, cls.mirrors), resources: [...cls.resources], dest: join(root, kind, "raw") });
+      img = findFile(dirs, [files[0]!]); lab = findFile(dirs, [files[1]!]);
+    }
     if (!img || !lab) {
-      const why = opts.download ? `${kind}: download is not possible here (torchlight does not download datasets)` : `${kind}: dataset not found`;
-      throw new DatasetNotFoundError(`${why}. Put ${files.map((f) => `${f}.gz`).join(" and ")} (or unpacked) in ${root} or ${join(root, kind, "raw")}${help}`);
+      throw new DatasetNotFoundError(`${kind}: dataset not found. Put ${files.map((f) => `${f}.gz`).join(" and ")} (or unpacked) in ${root} or ${join(root, kind, "raw")}, or pass download: true${help}`);
     }
     const images = readIdx(img), labels = readIdx(lab);
     if (images.dims.length !== 3 || labels.dims.length !== 1 || images.dims[0] !== labels.dims[0]) {
@@ -133,10 +164,19 @@ abstract class MNISTLike extends ImageTensorDataset {
 /** MNIST digits (60,000 training / 10,000 test images, 28×28 grey). */
 export class MNIST extends MNISTLike {
   static readonly classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"];
+  /** torchvision's mirrors, tried in order (assignable, as in Python). */
+  static mirrors: readonly string[] = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"];
+  /** torchvision's files and MD5s. */
+  static resources: readonly Resource[] = [
+    { file: "train-images-idx3-ubyte.gz", md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873" },
+    { file: "train-labels-idx1-ubyte.gz", md5: "d53e105ee54ea40749a09fcbcd1e9432" },
+    { file: "t10k-images-idx3-ubyte.gz", md5: "9fb629c4189551a2d022fa330f9573f3" },
+    { file: "t10k-labels-idx1-ubyte.gz", md5: "ec29112dd5afa0611ce80d1b7f02629c" },
+  ];
   constructor(options?: VisionDatasetOptions) {
-    const opts = checkOptions("MNIST", options, ["root", "train", "transform", "targetTransform", "download"]);
+    const opts = checkOptions("MNIST", options, DATASET_KEYS);
 
-    const [d, t] = MNISTLike.load("MNIST", opts, undefined, "");
+    const [d, t] = MNISTLike.load(new.target, "MNIST", opts, undefined, "");
     super(d, t, opts);
   }
 }
@@ -150,10 +190,19 @@ export const FASHION_MNIST_DEBIAN = "/usr/share/datasets/fashion-mnist";
  */
 export class FashionMNIST extends MNISTLike {
   static readonly classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+  /** torchvision's mirrors, tried in order (assignable, as in Python). */
+  static mirrors: readonly string[] = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
+  /** torchvision's files and MD5s (Debian's package recompresses them: its MD5s differ, and it needs no download). */
+  static resources: readonly Resource[] = [
+    { file: "train-images-idx3-ubyte.gz", md5: "8d4fb7e6c68d591d4c3dfef9ec88bf0d" },
+    { file: "train-labels-idx1-ubyte.gz", md5: "25c81989df183df01b3e8a0aad5dffbe" },
+    { file: "t10k-images-idx3-ubyte.gz", md5: "bef4ecab320f06d8554ea6380940ec79" },
+    { file: "t10k-labels-idx1-ubyte.gz", md5: "bb300cfdad3c16e7a12a480ee83cd310" },
+  ];
   constructor(options?: VisionDatasetOptions) {
-    const opts = checkOptions("FashionMNIST", options, ["root", "train", "transform", "targetTransform", "download"]);
+    const opts = checkOptions("FashionMNIST", options, DATASET_KEYS);
 
-    const [d, t] = MNISTLike.load("FashionMNIST", opts, existsSync(FASHION_MNIST_DEBIAN) ? FASHION_MNIST_DEBIAN : undefined,
+    const [d, t] = MNISTLike.load(new.target, "FashionMNIST", opts, existsSync(FASHION_MNIST_DEBIAN) ? FASHION_MNIST_DEBIAN : undefined,
       "; on Debian, `apt-get install dataset-fashion-mnist` puts them in /usr/share/datasets/fashion-mnist");
     super(d, t, opts);
   }
@@ -161,12 +210,17 @@ export class FashionMNIST extends MNISTLike {
 
 // ---- CIFAR ------------------------------------------------------------------------------------
 
-function readCifar(kind: string, root: string, folder: string, files: string[], labelBytes: number, opts: VisionDatasetOptions): [Tensor, Tensor] {
+function readCifar(cls: Downloadable, kind: string, root: string, folder: string, files: string[], labelBytes: number, opts: VisionDatasetOptions): [Tensor, Tensor] {
+  if (typeof root !== "string") throw new DatasetNotFoundError(`${kind}: give { root }, the folder that holds (or will hold, with download: true) ${folder}`);
   const dirs = [join(root, folder), root];
-  const paths = files.map((f) => dirs.map((d) => join(d, f)).find((p) => existsSync(p)));
+  const find = () => files.map((f) => dirs.map((d) => join(d, f)).find((p) => existsSync(p)));
+  let paths = find();
+  if (paths.some((p) => p === undefined) && opts.download) {
+    downloadNow({ kind, mirrors: mirrorsFor(opts, cls.mirrors), resources: [...cls.resources], dest: root });
+    paths = find();
+  }
   if (paths.some((p) => p === undefined)) {
-    const why = opts.download ? `${kind}: download is not possible here (torchlight does not download datasets)` : `${kind}: dataset not found`;
-    throw new DatasetNotFoundError(`${why}. Unpack the binary version (${folder}: ${files.join(", ")}) into ${root}`);
+    throw new DatasetNotFoundError(`${kind}: dataset not found. Unpack the binary version (${folder}: ${files.join(", ")}) into ${root}, or pass download: true`);
   }
   const rec = labelBytes + 3072;
   const chunks = (paths as string[]).map((p) => readFileSync(p));
@@ -189,22 +243,30 @@ function readCifar(kind: string, root: string, folder: string, files: string[], 
 /** CIFAR-10 (50,000 / 10,000 images, 32×32 RGB), from `cifar-10-batches-bin`. */
 export class CIFAR10 extends ImageTensorDataset {
   static readonly classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+  /** The CIFAR page, torchvision's host (assignable, as in Python). */
+  static mirrors: readonly string[] = ["https://www.cs.toronto.edu/~kriz/"];
+  /** The binary version (torchvision fetches the Python pickles; torchlight reads the binary files), with the MD5 the CIFAR page gives. */
+  static resources: readonly Resource[] = [{ file: "cifar-10-binary.tar.gz", md5: "c32a1d4ab5d03f1284b67883e8d87530", folder: "cifar-10-batches-bin" }];
   constructor(options: VisionDatasetOptions & { root: string }) {
-    const opts = checkOptions("CIFAR10", options, ["root", "train", "transform", "targetTransform", "download"]);
+    const opts = checkOptions("CIFAR10", options, DATASET_KEYS);
 
     const train = opts.train ?? true;
     const files = train ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ["test_batch.bin"];
-    const [d, t] = readCifar("CIFAR10", opts.root, "cifar-10-batches-bin", files, 1, opts);
+    const [d, t] = readCifar(new.target, "CIFAR10", opts.root, "cifar-10-batches-bin", files, 1, opts);
     super(d, t, opts);
   }
 }
 
 /** CIFAR-100 (fine labels), from `cifar-100-binary`. */
 export class CIFAR100 extends ImageTensorDataset {
+  /** The CIFAR page, torchvision's host (assignable, as in Python). */
+  static mirrors: readonly string[] = ["https://www.cs.toronto.edu/~kriz/"];
+  /** The binary version, with the MD5 the CIFAR page gives. */
+  static resources: readonly Resource[] = [{ file: "cifar-100-binary.tar.gz", md5: "03b5dce01913d631647c71ecec9e9cb8", folder: "cifar-100-binary" }];
   constructor(options: VisionDatasetOptions & { root: string }) {
-    const opts = checkOptions("CIFAR100", options, ["root", "train", "transform", "targetTransform", "download"]);
+    const opts = checkOptions("CIFAR100", options, DATASET_KEYS);
 
-    const [d, t] = readCifar("CIFAR100", opts.root, "cifar-100-binary", [(opts.train ?? true) ? "train.bin" : "test.bin"], 2, opts);
+    const [d, t] = readCifar(new.target, "CIFAR100", opts.root, "cifar-100-binary", [(opts.train ?? true) ? "train.bin" : "test.bin"], 2, opts);
     super(d, t, opts);
   }
 }

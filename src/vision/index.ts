@@ -7,5 +7,6 @@
 export { Image } from "./image.js";
 export * as datasets from "./datasets.js";
 export { MNIST, FashionMNIST, CIFAR10, CIFAR100, ImageFolder, DatasetNotFoundError, type VisionDatasetOptions } from "./datasets.js";
+export { downloadResources, type DownloadPlan, type Resource } from "./download.js";
 export * as transforms from "./transforms.js";
 export * as models from "./models.js";

@@ -1,8 +1,21 @@
-// Scopes, dispose, keep and the GC backstop keep the live tensor count flat.
+// Scopes, dispose, keep and the garbage collector keep the live tensor count flat.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as torch from "../../src/torch/index.js";
 import { assertNoLeak, liveTensors } from "../helpers.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const gc = (globalThis as { gc?: () => void }).gc!;
+/** bench/memory.ts in its own process (a peak RSS is per process). */
+function memoryBench(workload: string, mode: string): { peakRssMb: number; rssMb: number[]; liveTensors: number; correct?: number; lastLoss?: number } {
+  const r = spawnSync(process.execPath, [join(root, "dist", "bench", "memory.js"), workload, mode], { encoding: "utf8", cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
 
 describe("memory", () => {
   it("10,000 steps of a small autograd loop inside tidy leave the live count flat", async () => {
@@ -71,6 +84,63 @@ describe("memory", () => {
     for (let i = 0; i < 100; i++) torch.ones([64]).add(1);
     assert.ok(liveTensors() > baseline);
     await assertNoLeak(baseline);
+  });
+
+  it("a synchronous loop that never yields frees what it drops, during GC itself", () => {
+    gc();
+    const baseline = liveTensors();
+    const before = torch.memory().numBytes;
+    let peak = 0;
+    // No await, no tidy, no dispose: 4,000 results of 1 MB each would be 4 GB if none were freed.
+    for (let i = 0; i < 4000; i++) {
+      torch.zeros([256, 1024]).add(1);
+      if (i % 500 === 499) { gc(); peak = Math.max(peak, torch.memory().numBytes - before); }
+    }
+    gc();
+    assert.ok(liveTensors() - baseline < 300, `live tensors after a GC, still inside the loop's task: ${liveTensors() - baseline}`);
+    assert.ok(peak < 600 * 2 ** 20, `native bytes held at the GCs: ${(peak / 2 ** 20).toFixed(0)} MB`);
+  });
+
+  it("V8 hears of native bytes: without explicit gc() calls a loop dropping 1 MB tensors stays bounded", () => {
+    const before = torch.memory().numBytes;
+    let peak = 0;
+    for (let i = 0; i < 3000; i++) {
+      torch.ones([256, 1024]).mul(2);
+      peak = Math.max(peak, torch.memory().numBytes - before);
+    }
+    assert.ok(peak < 1024 * 2 ** 20, `native bytes peaked at ${(peak / 2 ** 20).toFixed(0)} MB for 6000 MB made`);
+  });
+
+  it("a tensor disposed before the GC finds its object does not free the slot's next tensor", async () => {
+    for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setImmediate(r)); }  // earlier tests' garbage
+    const baseline = liveTensors();
+    // In plain functions: a suspended async function keeps its last locals alive across awaits.
+    const drop = () => {
+      for (let i = 0; i < 2000; i++) {
+        const t = torch.ones([4]).add(i);  // watched (after the batch hand-over) and disposed
+        if (i % 3 === 0) t.dispose();
+      }
+    };
+    drop();
+    await new Promise((r) => setImmediate(r));
+    const keepers = Array.from({ length: 500 }, (_, i) => torch.full([2], i));  // reuse freed slots
+    gc();
+    await new Promise((r) => setImmediate(r));
+    gc();
+    keepers.forEach((k, i) => assert.deepEqual(k.toArray(), [i, i], `keeper ${i}`));
+    torch.dispose(keepers);
+    await assertNoLeak(baseline);
+  });
+
+  it("targets: an eval loop without tidy peaks within 1.5x of the same loop with tidy; 1,000 training steps without tidy keep a flat RSS", { skip: existsSync("/usr/share/datasets/fashion-mnist") ? false : "FashionMNIST (Debian's dataset-fashion-mnist) not installed" }, () => {
+    const tidy = memoryBench("eval", "tidy"), plain = memoryBench("eval", "plain");
+    assert.equal(plain.correct, tidy.correct, "same predictions both ways");
+    assert.ok(plain.peakRssMb <= 1.5 * tidy.peakRssMb, `eval peak RSS: without tidy ${plain.peakRssMb.toFixed(0)} MB, with tidy ${tidy.peakRssMb.toFixed(0)} MB`);
+    const train = memoryBench("train", "plain");
+    const afterWarmup = train.rssMb.slice(2);  // samples every 100 steps; warm-up: the first 200
+    const growth = afterWarmup[afterWarmup.length - 1]! - afterWarmup[0]!;
+    assert.ok(growth < 40, `RSS from step 300 to step 1000 without tidy grew by ${growth} MB: ${train.rssMb.join(", ")}`);
+    assert.ok(train.liveTensors < 3000, `live tensors after 1,000 steps without tidy: ${train.liveTensors}`);
   });
 
   it("memory() reports owned bytes, not views of them", () => {

@@ -35,6 +35,10 @@ export interface NativeCore {
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: number, requiresGrad?: boolean): Handle;
   dispose(h: Handle): boolean;
   disposeMany(hs: Handle[]): void;
+  /** Ties each handle's lifetime to its Tensor object: freed inside the GC that finds it unreachable. */
+  gcWatch(tensors: object[], hs: Handle[]): void;
+  /** One float64: bytes of tensors created since the last gcWatch (memory.ts resets it). */
+  unwatchedBytes: ArrayBuffer;
   memory(): { numTensors: number; numBytes: number };
   shape(h: Handle): number[];
   strides(h: Handle): number[];
