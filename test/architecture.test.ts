@@ -55,7 +55,7 @@ describe("architecture", () => {
 
   it("train imports lightning only in train/lightning; driver side and worker side never import each other", () => {
     const bad: string[] = [];
-    const driverSide = ["train/driver", "train/controller", "train/worker_group", "train/launcher"];
+    const driverSide = ["train/driver", "train/controller", "train/worker_group", "train/local_group", "train/launcher"];
     for (const [m, deps] of g) {
       if (m.startsWith("train/") && !m.startsWith("train/lightning")) for (const d of deps) if (layer(d) === "lightning") bad.push(`${m} → ${d}`);
       if (driverSide.includes(m)) for (const d of deps) if (d === "train/worker") bad.push(`${m} → ${d}`);

@@ -83,7 +83,11 @@ export class TensorDataset extends Dataset<Tensor[]> {
 
 /** The samples of `dataset` at `indices`. */
 export class Subset<T> extends Dataset<T> {
-  constructor(readonly dataset: Dataset<T>, readonly indices: number[]) { super(); }
+  constructor(readonly dataset: Dataset<T>, readonly indices: number[]) {
+    super();
+    const inner = dataset.getItemAsync;
+    if (inner) this.getItemAsync = (index: number) => inner.call(dataset, this.indices[checkIndex(this, index, "Subset")]!);
+  }
   get length(): number { return this.indices.length; }
   getItem(index: number): T { return this.dataset.getItem(this.indices[checkIndex(this, index, "Subset")]!); }
   override workerSpec(): WorkerSpec | undefined {

@@ -22,7 +22,11 @@ function int(cls: string, name: string, v: unknown, min: number, hint: string): 
 
 export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD";
 
-/** How many workers, on what: `numWorkers` processes, each with `resourcesPerWorker` (CPU: intra-op threads). */
+/**
+ * How many workers, on what: `numWorkers` processes, each with `resourcesPerWorker` (CPU:
+ * intra-op threads). `numWorkers: 0` is local mode (Ray Train V2's): the train function runs
+ * in this process as the only rank, so a REPL, a notebook or a script fed on stdin can train.
+ */
 export class ScalingConfig {
   readonly numWorkers: number;
   readonly useGpu: boolean;
@@ -38,7 +42,8 @@ export class ScalingConfig {
     checkKeys("ScalingConfig", opts, ["numWorkers", "useGpu", "resourcesPerWorker", "placementStrategy", "launcher"]);
     this.launcher = opts.launcher ?? "auto";
     if (!["auto", "local", "slurm"].includes(this.launcher)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: launcher must be "auto", "local" or "slurm", got ${JSON.stringify(opts.launcher)}`);
-    this.numWorkers = int("ScalingConfig", "numWorkers", opts.numWorkers ?? 1, 1, "use numWorkers: 1 or more (one process per worker)");
+    this.numWorkers = int("ScalingConfig", "numWorkers", opts.numWorkers ?? 1, 0, "use numWorkers: 1 or more (one process per worker), or 0 to train in this process (local mode)");
+    if (this.numWorkers === 0 && this.launcher === "slurm") throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: numWorkers 0 (local mode) trains in this process, so it starts no Slurm step; use numWorkers: 1 or more with launcher \"slurm\", or drop the launcher");
     this.useGpu = opts.useGpu ?? false;
     if (typeof this.useGpu !== "boolean") throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: useGpu must be true or false, got ${JSON.stringify(opts.useGpu)}`);
     if (this.useGpu && !torch.cuda.isAvailable()) {
@@ -64,6 +69,8 @@ export class ScalingConfig {
   threadsPerWorker(workersHere = this.numWorkers, cores = availableParallelism()): number {
     return this.resourcesPerWorker.CPU ?? Math.max(1, Math.floor(cores / workersHere));
   }
+  /** Local mode: numWorkers 0, the train function runs in the driver's process. */
+  get localMode(): boolean { return this.numWorkers === 0; }
   toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy, launcher: this.launcher }; }
 }
 

@@ -14,6 +14,8 @@ import { Result } from "./result.js";
 import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./storage.js";
 import { Controller, MaxFailuresPolicy } from "./controller.js";
 import { ProcessWorkerGroup } from "./worker_group.js";
+import { LocalWorkerGroup } from "./local_group.js";
+import type { LocalRunner } from "./protocol.js";
 
 export interface DriverOptions {
   scaling: ScalingConfig;
@@ -23,23 +25,26 @@ export interface DriverOptions {
   fitIndex: number;
   priorRuns: string[];
   version: string;
+  /** Local mode (numWorkers 0): how to run the train function in this process. */
+  localRunner?: LocalRunner | undefined;
 }
 
 /** Runs the group until it finishes or fails for good; returns the Result or throws TrainingFailedError. */
 export async function runDriver(o: DriverOptions): Promise<Result> {
   const { run, scaling } = o;
-  const problem = entryScriptProblem();
+  const local = scaling.localMode;
+  const problem = local ? null : entryScriptProblem();
   if (problem) {
-    throw new TrainConfigError("TRAIN_ENTRY_SCRIPT", `TorchTrainer.fit(): the workers re-run this program's entry script, but ${problem}, which cannot be re-run. Save the program to a file and run it with \`node file.js\` (or \`npx tsx file.ts\`)`);
+    throw new TrainConfigError("TRAIN_ENTRY_SCRIPT", `TorchTrainer.fit(): the workers re-run this program's entry script, but ${problem}, which cannot be re-run. Save the program to a file and run it with \`node file.js\` (or \`npx tsx file.ts\`), or train in this process with new ScalingConfig({ numWorkers: 0 }) (local mode)`);
   }
-  const launcher = createLauncher(scaling);  // before anything is written: a bad allocation fails here
+  const launcher = local ? null : createLauncher(scaling);  // before anything is written: a bad allocation fails here
   const storage: Storage = new FileStorage(run.storagePath, run.name);
   const state = openRun(storage, o);
   const log = (s: string) => { if (run.verbose > 0) console.log(`TorchTrainer: ${s}`); };
   const latest = storage.readManager().latest;
-  log(`${state.attempts.length ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${launcher.describe()}${latest ? `, from ${latest}` : ""}`);
+  const group = launcher ? new ProcessWorkerGroup(o, storage, launcher) : new LocalWorkerGroup(run, storage, o.localRunner!, scaling.useGpu ? "cuda:0" : "cpu");
+  log(`${state.attempts.length ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${launcher ? launcher.describe() : group.describe()}${latest ? `, from ${latest}` : ""}`);
 
-  const group = new ProcessWorkerGroup(o, storage, launcher);
   const now = () => new Date().toISOString();
   const onSignal = (sig: NodeJS.Signals) => {
     group.stop("SIGKILL");
@@ -105,9 +110,9 @@ function openRun(storage: Storage, o: DriverOptions): RunState {
   storage.create();
   if (existing) storage.cleanIncomplete();
   const state: RunState = existing
-    ? { ...existing, version: RUN_FILE_VERSION, status: "running", endedAt: null, error: null, worldSize: scaling.numWorkers }
+    ? { ...existing, version: RUN_FILE_VERSION, status: "running", endedAt: null, error: null, worldSize: Math.max(1, scaling.numWorkers) }
     : {
-      version: RUN_FILE_VERSION, name: run.name, storagePath: run.storagePath, status: "running", worldSize: scaling.numWorkers,
+      version: RUN_FILE_VERSION, name: run.name, storagePath: run.storagePath, status: "running", worldSize: Math.max(1, scaling.numWorkers),
       config: { scalingConfig: scaling.toJSON(), runConfig: run.toJSON(), torchConfig: o.torch.toJSON(), trainLoopConfig: jsonOrNote(o.trainLoopConfig) },
       startedAt: new Date().toISOString(), endedAt: null, attempts: [], error: null, torchlightVersion: o.version,
     };

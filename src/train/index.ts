@@ -8,6 +8,6 @@ export { TorchTrainer, type TorchTrainerOptions, type TrainFunc } from "./traine
 export { ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, type TrainCallback, type PlacementStrategy } from "./config.js";
 export { Checkpoint, CheckpointDirectory } from "./checkpoint.js";
 export { Result, MetricsTable } from "./result.js";
-export { report, getContext, getCheckpoint, TrainContext, type StorageInfo } from "./worker.js";
+export { report, getContext, getCheckpoint, getDatasetShard, TrainContext, type StorageInfo } from "./worker.js";
 export { isWorkerProcess, isWorker, isDriver } from "./protocol.js";
 export { TrainError, TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure, type TrainErrorCode } from "./errors.js";

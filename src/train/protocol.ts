@@ -56,6 +56,19 @@ export type DriverMessage =
   | { type: "reportAck"; seq: number; checkpoint: string | null }
   | { type: "abort"; reason: string };
 
+export type StartMessage = Extract<DriverMessage, { type: "start" }>;
+
+/**
+ * Local mode (`numWorkers: 0`): the driver's in-process group starts the train function through
+ * this (made by the TorchTrainer from the worker runtime, so the driver never imports it). The
+ * messages are the same as over the control channel, without the channel.
+ */
+export type LocalRunner = (start: StartMessage, toDriver: (m: WorkerMessage) => void) => {
+  /** Settles when the train function returned or threw (its error was sent as an "error" message). */
+  finished: Promise<void>;
+  toWorker(m: DriverMessage): void;
+};
+
 export function serializeError(e: unknown): SerializedError {
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;

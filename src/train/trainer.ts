@@ -9,7 +9,8 @@ import { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError } from "./errors.js";
 import { checkOptions } from "../util/validate.js";
 import { runDriver } from "./driver.js";
-import { runWorker } from "./worker.js";
+import { localRunner, runWorker } from "./worker.js";
+import { Dataset } from "../data/index.js";
 import { isWorkerProcess } from "./protocol.js";
 import { ENV } from "./protocol.js";
 import { Result } from "./result.js";
@@ -23,6 +24,8 @@ export interface TorchTrainerOptions<C> {
   scalingConfig?: ScalingConfig;
   runConfig?: RunConfig;
   torchConfig?: TorchConfig;
+  /** Datasets by name; each worker takes its shard with `getDatasetShard(name)` (Ray's `datasets`). */
+  datasets?: Record<string, Dataset>;
 }
 
 const version = (() => {
@@ -39,6 +42,7 @@ export class TorchTrainer<C = Record<string, unknown>> {
   readonly scalingConfig: ScalingConfig;
   readonly runConfig: RunConfig;
   readonly torchConfig: TorchConfig;
+  readonly datasets: Record<string, Dataset>;
 
   constructor(trainFunc: TrainFunc<C>, opts: TorchTrainerOptions<C> = {}) {
     if (typeof trainFunc !== "function") {
@@ -46,7 +50,7 @@ export class TorchTrainer<C = Record<string, unknown>> {
     }
     if (trainFunc.length > 1) throw new TrainConfigError("TRAIN_NO_TRAIN_FUNC", `TorchTrainer: the train function takes at most one argument (trainLoopConfig), but it declares ${trainFunc.length}`);
     if (opts === null || typeof opts !== "object") throw new TrainConfigError("TRAIN_CONFIG", "TorchTrainer: the second argument must be an options object");
-    checkOptions("TorchTrainer", opts, ["trainLoopConfig", "scalingConfig", "runConfig", "torchConfig"], (m) => new TrainConfigError("TRAIN_UNKNOWN_OPTION", m));
+    checkOptions("TorchTrainer", opts, ["trainLoopConfig", "scalingConfig", "runConfig", "torchConfig", "datasets"], (m) => new TrainConfigError("TRAIN_UNKNOWN_OPTION", m));
     const is = <T>(v: unknown, cls: new (...a: never[]) => T, name: string, example: string): T | undefined => {
       if (v === undefined) return undefined;
       if (!(v instanceof cls)) throw new TrainConfigError("TRAIN_CONFIG", `TorchTrainer: ${name} must be a ${cls.name} (${example}), got ${v === null ? "null" : (v as object).constructor?.name ?? typeof v}`);
@@ -57,6 +61,12 @@ export class TorchTrainer<C = Record<string, unknown>> {
     this.scalingConfig = is(opts.scalingConfig, ScalingConfig, "scalingConfig", "new ScalingConfig({ numWorkers: 2 })") ?? new ScalingConfig();
     this.runConfig = is(opts.runConfig, RunConfig, "runConfig", "new RunConfig({ storagePath, name })") ?? new RunConfig();
     this.torchConfig = is(opts.torchConfig, TorchConfig, "torchConfig", "new TorchConfig({ backend: \"gloo\" })") ?? new TorchConfig();
+    const ds = opts.datasets ?? {};
+    if (ds === null || typeof ds !== "object" || Array.isArray(ds)) throw new TrainConfigError("TRAIN_CONFIG", `TorchTrainer: datasets must be an object of names to datasets, as { train: dataset }, got ${Array.isArray(ds) ? "an array" : JSON.stringify(ds)}`);
+    for (const [name, d] of Object.entries(ds)) {
+      if (!(d instanceof Dataset)) throw new TrainConfigError("TRAIN_CONFIG", `TorchTrainer: datasets.${name} must be a map-style Dataset (torchlight/data: TensorDataset, a vision dataset, a class extending Dataset), got ${d === null ? "null" : (d as object)?.constructor?.name ?? typeof d}`);
+    }
+    this.datasets = { ...ds };
   }
 
   /**
@@ -75,11 +85,14 @@ export class TorchTrainer<C = Record<string, unknown>> {
         return Result.fromPath(prior);
       }
       return runWorker(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {},
-        { backend: this.torchConfig.backendFor(this.scalingConfig.useGpu), timeoutMs: this.torchConfig.timeoutMs });
+        { backend: this.torchConfig.backendFor(this.scalingConfig.useGpu), timeoutMs: this.torchConfig.timeoutMs }, this.datasets);
     }
+    const local = this.scalingConfig.localMode
+      ? localRunner(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.datasets, this.scalingConfig.useGpu ? "cuda:0" : "cpu")
+      : undefined;
     const result = await runDriver({
       scaling: this.scalingConfig, run: this.runConfig, torch: this.torchConfig, trainLoopConfig: this.trainLoopConfig,
-      fitIndex: index, priorRuns: [...finishedRuns], version,
+      fitIndex: index, priorRuns: [...finishedRuns], version, localRunner: local,
     }).catch((e: unknown) => {
       const r = (e as { result?: Result }).result;
       if (r) finishedRuns[index] = r.path;

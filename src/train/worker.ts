@@ -16,7 +16,8 @@ import { setDefaultRootDir } from "../util/context.js";
 import { env } from "../util/env.js";
 import { Checkpoint } from "./checkpoint.js";
 import { TrainError } from "./errors.js";
-import { ENV, SECRET_HEADER, isPeerFailure, isWorkerProcess, serializeError, type DriverMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
+import { Subset, type Dataset } from "../data/index.js";
+import { ENV, SECRET_HEADER, isPeerFailure, serializeError, type DriverMessage, type LocalRunner, type StartMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
 
 /** Where the run is stored, as seen from a worker. */
 export interface StorageInfo {
@@ -30,7 +31,7 @@ export interface StorageInfo {
 
 /** This worker's place in the run, as Ray's `TrainContext`. */
 export class TrainContext {
-  constructor(private readonly p: WorkerPlacement, private readonly storage: StorageInfo, private readonly attempt: number) {}
+  constructor(private readonly p: WorkerPlacement, private readonly storage: StorageInfo, private readonly attempt: number, private readonly device?: string) {}
   getWorldSize(): number { return this.p.worldSize; }
   getWorldRank(): number { return this.p.worldRank; }
   getLocalRank(): number { return this.p.localRank; }
@@ -46,12 +47,13 @@ export class TrainContext {
    * The device this worker trains on: "cpu", or with useGpu its GPU as this process sees it
    * ("cuda:{localRank}" on one machine; "cuda:0" in a Slurm step, which sees only its own GPU).
    */
-  getDevice(): string { return env("trainDevice") ?? "cpu"; }
+  getDevice(): string { return this.device ?? env("trainDevice") ?? "cpu"; }
 }
 
 interface Session {
-  ws: WebSocket;
+  send(m: WorkerMessage): void;
   context: TrainContext;
+  datasets: Record<string, Dataset>;
   latest: Checkpoint | null;
   stagingDir: string;
   seq: number;
@@ -91,7 +93,64 @@ function checkMetrics(metrics: unknown): Record<string, unknown> {
   return out;
 }
 
-function send(s: Session, m: WorkerMessage): void { s.ws.send(JSON.stringify(m)); }
+function send(s: Session, m: WorkerMessage): void { s.send(m); }
+
+/**
+ * This worker's shard of `TorchTrainer({ datasets: { [name]: dataset } })`, as Ray's
+ * `train.get_dataset_shard(name)`: a `Dataset` (use it with a DataLoader) holding every
+ * worldSize-th sample from this rank's, equal in length on every rank (the remainder of
+ * `length / worldSize` is dropped, so every rank runs the same number of steps). Split
+ * once: shuffle per epoch with the DataLoader. In local mode the whole dataset.
+ */
+export function getDatasetShard<T = unknown>(name = "train"): Dataset<T> {
+  const s = need("getDatasetShard()");
+  const ds = s.datasets[name];
+  if (!ds) {
+    const have = Object.keys(s.datasets);
+    throw new TrainError("TRAIN_NO_DATASET", `getDatasetShard(${JSON.stringify(name)}): the TorchTrainer has no dataset of that name; ${have.length ? `it has ${have.map((n) => JSON.stringify(n)).join(", ")}` : "pass new TorchTrainer(trainFunc, { datasets: { train: dataset } })"}`);
+  }
+  const world = s.context.getWorldSize(), rank = s.context.getWorldRank();
+  if (world === 1) return ds as Dataset<T>;
+  const per = Math.floor(ds.length / world);
+  return new Subset(ds as Dataset<T>, Array.from({ length: per }, (_, k) => rank + k * world));
+}
+
+function onDriverMessage(s: Session, m: DriverMessage): void {
+  if (m.type === "reportAck") { s.acks.get(m.seq)?.(m.checkpoint); s.acks.delete(m.seq); }
+  else if (m.type === "abort") { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
+}
+
+function newSession(start: StartMessage, sendFn: (m: WorkerMessage) => void, datasets: Record<string, Dataset>, device?: string): Session {
+  return {
+    send: sendFn, datasets,
+    context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt, device),
+    latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false,
+  };
+}
+
+/**
+ * Local mode's runner (see protocol's LocalRunner): the train function in this process as the
+ * only rank, with report/getContext/getCheckpoint/getDatasetShard; no process group.
+ */
+export function localRunner(trainFunc: (config: unknown) => unknown, config: unknown, datasets: Record<string, Dataset>, device: string): LocalRunner {
+  return (start, toDriver) => {
+    const s = newSession(start, toDriver, datasets, device);
+    session = s;
+    setDefaultRootDir(start.runPath);
+    const finished = (async () => {
+      try {
+        await trainFunc(config);
+        toDriver({ type: "done" });
+      } catch (e) {
+        toDriver({ type: "error", error: serializeError(e), user: true });
+      } finally {
+        if (session === s) session = null;
+        setDefaultRootDir(null);
+      }
+    })();
+    return { finished, toWorker: (m) => onDriverMessage(s, m) };
+  };
+}
 
 /**
  * Reports metrics (and optionally a checkpoint) to the driver, as Ray's `train.report`.
@@ -147,22 +206,15 @@ async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage,
  * Runs `trainFunc(config)` as this worker and ends the process (exit 0 when it returned,
  * 1 when it threw). Joins the control channel, then the process group (TorchConfig).
  */
-export async function runWorker(trainFunc: (config: unknown) => unknown, config: unknown, torchConfig: { backend: "gloo" | "nccl"; timeoutMs: number }): Promise<never> {
+export async function runWorker(trainFunc: (config: unknown) => unknown, config: unknown, torchConfig: { backend: "gloo" | "nccl"; timeoutMs: number }, datasets: Record<string, Dataset> = {}): Promise<never> {
   let code = 1;
   trace("script reached fit()");
   try {
     const { ws, start } = await connect();
     trace("joined the control channel");
-    const s: Session = {
-      ws, context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt),
-      latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false,
-    };
+    const s = newSession(start, (m) => ws.send(JSON.stringify(m)), datasets);
     session = s;
-    ws.on("message", (data) => {
-      const m = JSON.parse(String(data)) as DriverMessage;
-      if (m.type === "reportAck") { s.acks.get(m.seq)?.(m.checkpoint); s.acks.delete(m.seq); }
-      else if (m.type === "abort") { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
-    });
+    ws.on("message", (data) => onDriverMessage(s, JSON.parse(String(data)) as DriverMessage));
     ws.on("close", () => { if (!s.closing) { console.error("worker: the driver went away (control channel closed); exiting"); process.exit(1); } });
     setDefaultRootDir(start.runPath);
     if (start.placement.worldRank === 0) {

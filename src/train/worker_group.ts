@@ -24,7 +24,7 @@ import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./pr
 import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
 import type { RankStatus, WorkerGroup, WorkerGroupStatus } from "./controller.js";
 
-type ReportMsg = Extract<WorkerMessage, { type: "report" }>;
+export type ReportMsg = Extract<WorkerMessage, { type: "report" }>;
 
 interface Rank {
   rank: number;
@@ -263,18 +263,27 @@ export class ProcessWorkerGroup implements WorkerGroup {
 
   /** Persists report `seq` of every rank: metrics rows, the checkpoint (commit + retention); then releases the ranks. */
   private async persist(a: Attempt, seq: number, msgs: Map<number, ReportMsg>): Promise<void> {
-    const ranks = [...msgs.keys()].sort((x, y) => x - y);
-    const staged = ranks.map((r) => msgs.get(r)!.staged).filter((p): p is string => p !== null);
-    const iteration = this.iteration++;
-    const rank0 = msgs.get(0)!;
-    const name = staged.length
-      ? await this.storage.commitCheckpoint(staged, { iteration, metrics: rank0.metrics, time: rank0.at }, this.o.run.checkpointConfig)
-      : null;
-    this.storage.appendMetrics(ranks.map((rank) => ({ rank, attempt: a.number, iteration, time: msgs.get(rank)!.at, metrics: msgs.get(rank)!.metrics, checkpoint: name })));
-    const checkpoint = name ? this.storage.checkpointPath(name) : null;
-    for (const rank of ranks) a.ranks[rank]?.ws?.send(JSON.stringify({ type: "reportAck", seq, checkpoint } satisfies DriverMessage));
-    if (this.o.run.verbose > 1) console.log(`TorchTrainer: report ${iteration}: ${JSON.stringify(rank0.metrics)}${name ? ` (${name})` : ""}`);
-    for (const c of this.o.run.callbacks) await c.onReport?.({ metrics: rank0.metrics, iteration, checkpoint: checkpoint ? new Checkpoint(checkpoint) : null });
+    const checkpoint = await persistReport(this.storage, this.o.run, a.number, this.iteration++, msgs);
+    for (const rank of msgs.keys()) a.ranks[rank]?.ws?.send(JSON.stringify({ type: "reportAck", seq, checkpoint } satisfies DriverMessage));
   }
 }
 
+/**
+ * Persists one report of every rank (`msgs` by rank) as iteration `iteration`: the staged
+ * checkpoint folders merged and committed (with retention), a metrics row per rank, then
+ * RunConfig's `onReport` callbacks. Returns the persisted checkpoint's path, or null.
+ * Shared by the process group and local mode's in-process group.
+ */
+export async function persistReport(storage: Storage, run: RunConfig, attempt: number, iteration: number, msgs: Map<number, ReportMsg>): Promise<string | null> {
+  const ranks = [...msgs.keys()].sort((x, y) => x - y);
+  const staged = ranks.map((r) => msgs.get(r)!.staged).filter((p): p is string => p !== null);
+  const rank0 = msgs.get(0)!;
+  const name = staged.length
+    ? await storage.commitCheckpoint(staged, { iteration, metrics: rank0.metrics, time: rank0.at }, run.checkpointConfig)
+    : null;
+  storage.appendMetrics(ranks.map((rank) => ({ rank, attempt, iteration, time: msgs.get(rank)!.at, metrics: msgs.get(rank)!.metrics, checkpoint: name })));
+  const checkpoint = name ? storage.checkpointPath(name) : null;
+  if (run.verbose > 1) console.log(`TorchTrainer: report ${iteration}: ${JSON.stringify(rank0.metrics)}${name ? ` (${name})` : ""}`);
+  for (const c of run.callbacks) await c.onReport?.({ metrics: rank0.metrics, iteration, checkpoint: checkpoint ? new Checkpoint(checkpoint) : null });
+  return checkpoint;
+}

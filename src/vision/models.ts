@@ -10,7 +10,12 @@ import { nn, type Tensor } from "../torch/index.js";
 /** Options of the ResNet factories. */
 export interface ResNetOptions {
   numClasses?: number;
-  /** Input channels of conv1 (torchvision: 3). 1 gives the grey-image variant: 7×7, stride 2, padding 3, no bias. */
+  /**
+   * Input channels (default 3). Any other number replaces conv1 after initialisation as the
+   * seed does in Python (`model.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)`): the new conv1
+   * has `nn.Conv2d`'s default initialisation (std ≈ 0.082 for one channel), not torchvision's
+   * fan-out Kaiming one (≈ 0.025), and the random stream is the seed's.
+   */
   inChannels?: number;
   /** Zero-initialise the last BN of each residual branch (torchvision's `zero_init_residual`). */
   zeroInitResidual?: boolean;
@@ -75,7 +80,7 @@ export class ResNet extends nn.Module {
     const numClasses = opts.numClasses ?? 1000, inChannels = opts.inChannels ?? 3;
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new TypeError(`ResNet: numClasses must be a positive integer; got ${numClasses}`);
     if (!Number.isInteger(inChannels) || inChannels < 1) throw new TypeError(`ResNet: inChannels must be a positive integer; got ${inChannels}`);
-    this.conv1 = new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false });
+    this.conv1 = new nn.Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
     this.bn1 = new nn.BatchNorm2d(64);
     this.layer1 = this.makeLayer(block, 64, layers[0]);
     this.layer2 = this.makeLayer(block, 128, layers[1], 2);
@@ -91,6 +96,14 @@ export class ResNet extends nn.Module {
         if (m instanceof Bottleneck) nn.init.constant_(m.bn3.weight!, 0);
         else if (m instanceof BasicBlock) nn.init.constant_(m.bn2.weight!, 0);
       }
+    }
+    if (inChannels !== 3) {
+      // As the Python seed does it: `model.conv1 = nn.Conv2d(1, 64, kernel_size=(7, 7), stride=(2, 2),
+      // padding=(3, 3), bias=False)` after torchvision built and initialised the 3-channel model, so
+      // the new conv1 has nn.Conv2d's default initialisation and the random stream matches.
+      const old = this.conv1;
+      this.conv1 = new nn.Conv2d(inChannels, 64, [7, 7], { stride: [2, 2], padding: [3, 3], bias: false });
+      old.weight.dispose();
     }
   }
   private makeLayer(block: Block, planes: number, blocks: number, stride = 1): nn.Sequential {

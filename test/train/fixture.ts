@@ -5,9 +5,10 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
-import { DataLoader, TensorDataset, type DistributedSampler } from "../../src/data/index.js";
+import { DataLoader, Subset, TensorDataset, type Dataset, type DistributedSampler } from "../../src/data/index.js";
+import { FashionMNIST, transforms, models } from "../../src/vision/index.js";
 import { DistributedDataParallel } from "../../src/distributed/index.js";
-import { prepareModel, prepareDataLoader, getDevice, getDevices, enableReproducibility } from "../../src/train/torch/index.js";
+import { prepareModel, prepareDataLoader, getDevice, getDevices, enableReproducibility, getDatasetShard } from "../../src/train/torch/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Checkpoint, report, getContext, getCheckpoint, Result, TrainingFailedError, WorkerGroupError } from "../../src/train/index.js";
 import { RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepareTrainer } from "../../src/train/lightning/index.js";
@@ -118,6 +119,32 @@ async function torchFunc(config: { epochs: number }) {
   }
 }
 
+// the seed's model (ResNet-18, FashionMNIST, Adam) as a plain function fed by Ray's datasets:
+// TorchTrainer({ datasets: { train } }) and getDatasetShard("train") in each worker
+async function seedFunc(config: { epochs: number; batchSize: number }) {
+  enableReproducibility(7);
+  const shard = getDatasetShard("train");
+  const model = await prepareModel(models.resnet18({ numClasses: 10, inChannels: 1 }));
+  const loader = new DataLoader(shard, { batchSize: config.batchSize, shuffle: true });
+  const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+  const lossFn = new nn.CrossEntropyLoss();
+  const indices = (shard as Subset<unknown>).indices;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    let total = 0, batches = 0;
+    for await (const b of loader) {
+      const [xb, yb] = b as Tensor[];
+      total += torch.tidy(() => { opt.zeroGrad(); const loss = lossFn.forward(model.forward(xb!) as Tensor, yb!); loss.backward(); opt.step(); return loss.item(); });
+      batches++;
+      torch.dispose([xb!, yb!]);
+    }
+    const checksum = torch.tidy(() => model.parameters().reduce((s, p) => s + p.abs().sum().item(), 0));
+    await report({ epoch, loss: total / batches, checksum, shardLength: shard.length, indicesHead: indices.slice(0, 3), indicesSum: indices.reduce((a, b) => a + b, 0) });
+  }
+}
+const seedData = (): Record<string, Dataset> => ({
+  train: new Subset(new FashionMNIST({ train: true, transform: new transforms.Compose([new transforms.ToTensor(), new transforms.Normalize([0.28604], [0.32025])]) }), Array.from({ length: 513 }, (_, i) => i)),
+});
+
 // where a worker runs: its ranks, threads, host and Slurm step (when launched through srun)
 async function probeFunc() {
   const c = getContext();
@@ -136,6 +163,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   throw: { f: throwFunc, config: {} },
   hang: { f: hangFunc, config: {}, torch: { timeoutS: 2 } },
   torch: { f: torchFunc, config: { epochs: 3 } },
+  seed: { f: seedFunc, config: { epochs: 2, batchSize: 64 } },
 };
 const m = funcs[mode]!;
 // RunConfig callbacks: what the driver told them
@@ -150,6 +178,7 @@ const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
   scalingConfig: new ScalingConfig({ numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
   runConfig: new RunConfig({ storagePath, name, verbose: 0, callbacks: [recorder], ...(m.run ?? {}), ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
   torchConfig: new TorchConfig(m.torch ?? {}),
+  ...(mode === "seed" ? { datasets: seedData() } : {}),
 });
 try {
   const result = await trainer.fit();

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -152,6 +152,70 @@ test("a plain training function with Ray's torch helpers (prepareModel, prepareD
   assert.ok(loss(2) < loss(0), `the loss falls: ${loss(0)} → ${loss(2)}`);
 });
 
+test("the seed's model as a plain function fed by TorchTrainer({ datasets }) and getDatasetShard on 2 workers: equal disjoint shards, DDP keeps the ranks equal, the loss falls", { skip: existsSync("/usr/share/datasets/fashion-mnist") ? false : "FashionMNIST not installed" }, () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-shard-"));
+  const { result, stderr } = fixture("seed", storage, "s");
+  assert.equal(result.ok, true, JSON.stringify(result) + stderr.slice(-2000));
+  const rows = readFileSync(join(storage, "s", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; metrics: Record<string, any> });  // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(rows.length, 4, "2 epochs × 2 ranks");
+  const [r0, r1] = [0, 1].map((r) => rows.find((x) => x.rank === r && x.metrics.epoch === 0)!.metrics);
+  assert.equal(r0!.shardLength, 256, "513 samples: 256 per rank, the odd one dropped so both ranks run the same steps");
+  assert.equal(r1!.shardLength, 256);
+  assert.deepEqual([r0!.indicesHead, r1!.indicesHead], [[0, 2, 4], [1, 3, 5]], "every worldSize-th sample from the rank's own");
+  assert.equal(r0!.indicesSum + r1!.indicesSum, (511 * 512) / 2, "together the shards hold samples 0..511 once each");
+  for (const e of [0, 1]) {
+    const [a, b] = [0, 1].map((r) => rows.find((x) => x.rank === r && x.metrics.epoch === e)!.metrics);
+    assert.equal(a!.checksum, b!.checksum, `epoch ${e}: both ranks hold the same parameters (DDP)`);
+  }
+  const loss = (e: number) => rows.filter((x) => x.metrics.epoch === e).reduce((s, x) => s + (x.metrics.loss as number), 0);
+  assert.ok(loss(1) < loss(0), `the loss falls: ${loss(0)} → ${loss(1)}`);
+});
+
+test("local mode (numWorkers 0): the train function runs in this process as the only rank; report, getContext, getCheckpoint, getDatasetShard; a restart resumes from its checkpoint", async () => {
+  const { getDatasetShard } = await import("../../src/train/torch/index.js");
+  const { TensorDataset } = await import("../../src/data/index.js");
+  const storage = mkdtempSync(join(tmpdir(), "tl-local-"));
+  const data = new TensorDataset(torch.arange(10).keep());
+  const seen: Record<string, unknown>[] = [];
+  let calls = 0;
+  const trainer = new TorchTrainer(async (config: { steps: number }) => {
+    calls++;
+    const c = getContext();
+    const start = (await import("../../src/train/index.js")).getCheckpoint();
+    const shard = getDatasetShard("train");
+    seen.push({ world: c.getWorldSize(), rank: c.getWorldRank(), attempt: c.getAttempt(), pid: process.pid, shard: shard.length, resumedFrom: start?.path ?? null });
+    const { mkdtempSync: mk, writeFileSync: wf } = await import("node:fs");
+    for (let i = 0; i < config.steps; i++) {
+      const dir = mk(join(tmpdir(), "tl-local-ck-"));
+      wf(join(dir, "step.txt"), String(i));
+      await report({ step: i, attempt: c.getAttempt() }, { checkpoint: Checkpoint.fromDirectory(dir) });
+      if (calls === 1 && i === 1) throw new Error("first attempt fails after two reports");
+    }
+  }, {
+    trainLoopConfig: { steps: 3 }, datasets: { train: data },
+    scalingConfig: new ScalingConfig({ numWorkers: 0 }),
+    runConfig: new RunConfig({ storagePath: storage, name: "l", verbose: 0, failureConfig: new FailureConfig({ maxFailures: 1 }) }),
+  });
+  const result = await trainer.fit();
+  assert.equal(calls, 2);
+  assert.deepEqual(seen.map((x) => [x.world, x.rank, x.attempt, x.pid, x.shard]), [[1, 0, 0, process.pid, 10], [1, 0, 1, process.pid, 10]]);
+  assert.equal(seen[0]!.resumedFrom, null);
+  assert.equal(seen[1]!.resumedFrom, join(storage, "l", "checkpoint_000001"), "the restart sees the first attempt's last checkpoint");
+  assert.deepEqual(result.metrics, { step: 2, attempt: 1 });
+  assert.equal(readFileSync(join(result.checkpoint!.path, "step.txt"), "utf8"), "2");
+  const state = JSON.parse(readFileSync(join(storage, "l", "run.json"), "utf8"));
+  assert.deepEqual([state.status, state.worldSize, state.attempts.length, state.config.scalingConfig.numWorkers], ["finished", 1, 2, 0]);
+  assert.match(state.attempts[0].error.message, /first attempt fails after two reports/);
+  // outside a run the session is gone again; a missing dataset names the ones there are
+  assert.throws(() => getContext(), (e: TrainConfigError) => e.code === "TRAIN_NOT_IN_WORKER");
+  const bad = new TorchTrainer(() => getDatasetShard("valid"), { datasets: { train: data }, scalingConfig: new ScalingConfig({ numWorkers: 0 }), runConfig: new RunConfig({ storagePath: storage, name: "m", verbose: 0 }) });
+  await assert.rejects(bad.fit(), (e: Error) => /getDatasetShard\("valid"\): the TorchTrainer has no dataset of that name; it has "train"/.test(e.message));
+  assert.throws(() => new ScalingConfig({ numWorkers: 0, launcher: "slurm" }), /local mode/);
+  assert.throws(() => new ScalingConfig({ numWorkers: -1 }), /or 0 to train in this process \(local mode\)/);
+  assert.throws(() => new TorchTrainer(() => undefined, { datasets: { train: [1, 2] as never } }), /datasets.train must be a map-style Dataset/);
+  data.tensors[0]!.dispose();
+});
+
 test("a program that cannot be re-run as the workers (node -e, standard input) gets an error naming the fix, before anything is written; isDriver/isWorker", () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-entry-"));
   const train = JSON.stringify(join(here, "..", "..", "src", "train", "index.js"));
@@ -163,8 +227,44 @@ test("a program that cannot be re-run as the workers (node -e, standard input) g
   assert.match(viaEval.stdout, /ROLE true false/);
   assert.match(viaEval.stdout, /ERROR TRAIN_ENTRY_SCRIPT .*the program came from `node -e`, which cannot be re-run\. Save the program to a file and run it with `node file\.js`/);
   const viaStdin = spawnSync(process.execPath, ["--input-type=module"], { encoding: "utf8", input: program });
-  assert.match(viaStdin.stdout, /ERROR TRAIN_ENTRY_SCRIPT .*the program came from standard input/);
+  assert.match(viaStdin.stdout, /ERROR TRAIN_ENTRY_SCRIPT .*the program came from standard input.*or train in this process with new ScalingConfig\(\{ numWorkers: 0 \}\) \(local mode\)/);
   assert.deepEqual(readdirSync(storage), [], "no run folder was made");
+  // the second fix: the same program from standard input in local mode trains and returns its Result
+  const local = `const t = await import(${train});
+    const r = await new t.TorchTrainer(async () => { await t.report({ world: t.getContext().getWorldSize() }); }, { scalingConfig: new t.ScalingConfig({ numWorkers: 0 }), runConfig: new t.RunConfig({ storagePath: ${JSON.stringify(storage)}, name: "stdin", verbose: 0 }) }).fit();
+    console.log("METRICS", JSON.stringify(r.metrics));`;
+  const viaStdinLocal = spawnSync(process.execPath, ["--input-type=module"], { encoding: "utf8", input: local });
+  assert.match(viaStdinLocal.stdout, /METRICS \{"world":1\}/, viaStdinLocal.stderr);
+});
+
+test("entry scripts as users run them: TypeScript through tsx and CommonJS (require) re-run as 2 workers; a .ts entry without loader flags gets tsx's", async () => {
+  const { entryScriptCommand } = await import("../../src/distributed/internal.js");
+  const dir = mkdtempSync(join(tmpdir(), "tl-entry-kinds-"));
+  const train = join(here, "..", "..", "src", "train", "index.js");
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(join(dir, "train.ts"), `import { TorchTrainer, ScalingConfig, RunConfig, report, getContext } from ${JSON.stringify(train)};
+interface Cfg { lr: number }
+const trainFunc = async (config: Cfg): Promise<void> => { await report({ world: getContext().getWorldSize(), lr: config.lr }); };
+const r = await new TorchTrainer<Cfg>(trainFunc, { trainLoopConfig: { lr: 0.5 }, scalingConfig: new ScalingConfig({ numWorkers: 2 }),
+  runConfig: new RunConfig({ storagePath: ${JSON.stringify(dir)}, name: "ts", verbose: 0 }) }).fit();
+console.log("METRICS", JSON.stringify(r.metrics));`);
+  const viaTsx = spawnSync(join(root, "node_modules", ".bin", "tsx"), ["train.ts"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  assert.match(viaTsx.stdout, /METRICS \{"world":2,"lr":0\.5\}/, viaTsx.stderr.slice(-2000));
+  writeFileSync(join(dir, "train.cjs"), `const t = require(${JSON.stringify(train)});
+async function main() {
+  const r = await new t.TorchTrainer(async () => { await t.report({ world: t.getContext().getWorldSize() }); },
+    { scalingConfig: new t.ScalingConfig({ numWorkers: 2 }), runConfig: new t.RunConfig({ storagePath: ${JSON.stringify(dir)}, name: "cjs", verbose: 0 }) }).fit();
+  console.log("METRICS", JSON.stringify(r.metrics));
+}
+main();`);
+  const viaCjs = spawnSync(process.execPath, ["train.cjs"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  assert.match(viaCjs.stdout, /METRICS \{"world":2\}/, viaCjs.stderr.slice(-2000));
+  // a .ts entry whose runner left no flag to copy (ts-node's CLI registers in-process): tsx's loader is added
+  const bare = entryScriptCommand(["node", join(dir, "train.ts"), "--x"], []);
+  assert.deepEqual([bare.args[0], bare.args.slice(2)], ["--import", [join(dir, "train.ts"), "--x"]]);
+  assert.match(bare.args[1]!, /^file:.*\/tsx\/dist\/loader\.mjs$/);
+  assert.deepEqual(entryScriptCommand(["node", "/a/train.ts"], ["--import", "tsx"]).args, ["--import", "tsx", "/a/train.ts"], "flags that load TypeScript are copied as they are");
+  assert.deepEqual(entryScriptCommand(["node", "/a/train.js"], ["--expose-gc"]).args, ["--expose-gc", "/a/train.js"]);
 });
 
 test("a crash while a checkpoint is being written leaves the previous one intact and listed", () => {
@@ -216,7 +316,7 @@ test("a hung worker (blocked event loop) is killed at the timeout: an infrastruc
 
 test("configuration errors are coded and name the fix", async () => {
   const code = (fn: () => unknown, c: string, re?: RegExp) => assert.throws(fn, (e: unknown) => { assert.ok(e instanceof TrainConfigError); assert.equal(e.code, c); if (re) assert.match(e.message, re); return true; });
-  code(() => new ScalingConfig({ numWorkers: 0 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 1/);
+  code(() => new ScalingConfig({ numWorkers: 1.5 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 0.*or 0 to train in this process/);
   code(() => new ScalingConfig({ useGpu: true }), "TRAIN_NO_CUDA", /useGpu: false/);
   code(() => new ScalingConfig({ numworkers: 2 } as never), "TRAIN_UNKNOWN_OPTION", /did you mean numWorkers\?/);
   code(() => new ScalingConfig({ resourcesPerWorker: { CPU: 0.5 } }), "TRAIN_CONFIG", /whole number of cores/);

@@ -3,6 +3,7 @@
 // dicts moving both ways with equal logits.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import * as torch from "../../src/torch/index.js";
 import type { Tensor } from "../../src/torch/index.js";
 import { FashionMNIST, MNIST, Image, transforms as T, models, DatasetNotFoundError } from "../../src/vision/index.js";
 import { DataLoader } from "../../src/data/index.js";
-import { assertMatches, assertNoLeak, decode, liveTensors, pythonReference, type Encoded } from "../helpers.js";
+import { PYTHON, assertMatches, assertNoLeak, decode, liveTensors, pythonReference, type Encoded } from "../helpers.js";
 
 interface Ref {
   sizes: [number, number]; first_images: Encoded; first_labels: number[]; test_labels: number[];
@@ -152,6 +153,25 @@ describe("torchlight/vision matches torchvision", () => {
     });
     assert.throws(() => new MNIST({ root: dir }), (e: DatasetNotFoundError) =>
       e.code === "DATASET_NOT_FOUND" && /download: true/.test(e.message) && /train-images-idx3-ubyte.gz/.test(e.message));
+  });
+
+  it("resnet18({ inChannels: 1 }) is the seed's model: torchvision's resnet18 with conv1 replaced after init, bit-equal to Python's under one seed", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tl-seed-init-")), "py.pt");
+    const py = spawnSync(PYTHON, ["-c", `import torch, torchvision
+torch.manual_seed(0)
+m = torchvision.models.resnet18(num_classes=10)
+m.conv1 = torch.nn.Conv2d(1, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)
+torch.save(m.state_dict(), ${JSON.stringify(file)})`], { encoding: "utf8" });
+    assert.equal(py.status, 0, py.stderr);
+    torch.manualSeed(0);
+    const m = models.resnet18({ numClasses: 10, inChannels: 1 });
+    const ref = torch.load(file) as Record<string, Tensor>;
+    const mine = m.stateDict();
+    assert.deepEqual(Object.keys(mine), Object.keys(ref), "conv1 keeps its place in the state dict");
+    for (const k of Object.keys(ref)) assert.ok(mine[k]!.equal(ref[k]!), `${k} bit-equal`);
+    const std = mine["conv1.weight"]!.std().item();
+    assert.ok(Math.abs(std - 0.0825) < 0.003, `conv1 std ${std}: nn.Conv2d's default init (1/sqrt(3*49)), not torchvision's fan-out 0.025`);
+    torch.dispose(Object.values(ref)); freeModel(m);
   });
 
   it("a FashionMNIST DataLoader with workers gives the same batches as without", async () => {

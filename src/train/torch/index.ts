@@ -7,4 +7,5 @@
  */
 export { TorchTrainer, type TorchTrainerOptions, type TrainFunc } from "../trainer.js";
 export { TorchConfig } from "../config.js";
+export { getDatasetShard } from "../worker.js";
 export { prepareModel, prepareDataLoader, getDevice, getDevices, enableReproducibility, type PrepareModelOptions, type PrepareDataLoaderOptions } from "./prepare.js";

@@ -1,0 +1,70 @@
+/**
+ * @module torchlight/train/local_group: local mode's `WorkerGroup` (`numWorkers: 0`, as Ray
+ * Train V2's local mode): one rank, the train function in the driver's own process, started
+ * through a `LocalRunner` (the TorchTrainer makes it from the worker runtime). Reports are
+ * persisted as the process group persists them (metrics rows, checkpoints, callbacks), so the
+ * run folder and the `Result` are the same as with workers. Nothing to spawn or kill: stopping
+ * cannot interrupt a function running in this process, so a failure simply ends the attempt.
+ */
+import type { RunConfig } from "./config.js";
+import type { RankFailure } from "./errors.js";
+import type { LocalRunner, WorkerMessage } from "./protocol.js";
+import type { Storage } from "./storage.js";
+import type { WorkerGroup, WorkerGroupStatus } from "./controller.js";
+import { persistReport, type ReportMsg } from "./worker_group.js";
+
+export class LocalWorkerGroup implements WorkerGroup {
+  private iteration: number;
+  private state = { done: false, exited: true, startedAt: 0, failures: [] as RankFailure[] };
+  private persisting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly run: RunConfig, private readonly storage: Storage, private readonly runner: LocalRunner, private readonly device: string) {
+    const rows = storage.readMetrics().filter((r) => r.rank === 0);
+    this.iteration = rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
+  }
+
+  describe(): string { return `local mode (numWorkers 0): the train function runs in this process (pid ${process.pid}) on ${this.device}`; }
+
+  async start(attempt: number): Promise<void> {
+    const st = { done: false, exited: false, startedAt: Date.now(), failures: [] as RankFailure[] };
+    this.state = st;
+    this.storage.resetStaging();
+    const latest = this.storage.readManager().latest;
+    const start = {
+      type: "start" as const, placement: { worldRank: 0, localRank: 0, localWorldSize: 1, nodeRank: 0, worldSize: 1 },
+      runPath: this.storage.path, experimentName: this.run.name, attempt, latestCheckpoint: latest ? this.storage.checkpointPath(latest) : null, stagingDir: this.storage.stagingDir,
+    };
+    const onMessage = (m: WorkerMessage): void => {
+      if (m.type === "report") {
+        const msgs = new Map<number, ReportMsg>([[0, m]]);
+        this.persisting = this.persisting.then(async () => {
+          const checkpoint = await persistReport(this.storage, this.run, attempt, this.iteration++, msgs);
+          handle.toWorker({ type: "reportAck", seq: m.seq, checkpoint });
+        }).catch((e: unknown) => {
+          st.failures.push({ rank: 0, pid: process.pid, kind: "infrastructure", type: "StorageError", message: `persisting a report failed: ${(e as Error).message}` });
+          handle.toWorker({ type: "reportAck", seq: m.seq, checkpoint: null });
+        });
+      } else if (m.type === "done") st.done = true;
+      else if (m.type === "error") {
+        st.failures.push({ rank: 0, pid: process.pid, kind: m.user ? "user" : "infrastructure", type: m.error.type, message: m.error.message, ...(m.error.stack ? { stack: m.error.stack } : {}), ...(m.error.code ? { code: m.error.code } : {}) });
+      }
+    };
+    const handle = this.runner(start, onMessage);
+    void handle.finished.then(async () => { await this.persisting; st.exited = true; });
+  }
+
+  poll(): WorkerGroupStatus {
+    const st = this.state;
+    // In-process: a blocked train function blocks this poll too, so there is no silent rank to find.
+    return { ranks: [{ rank: 0, pid: process.pid, joined: true, done: st.done, exited: st.exited, startedAt: st.startedAt, lastSeen: Date.now() }], failures: [...st.failures] };
+  }
+
+  stop(): void { /* a function running in this process cannot be stopped from outside; it ends the attempt itself */ }
+
+  async settle(): Promise<RankFailure[]> {
+    await this.persisting;
+    return [];
+  }
+
+  async close(): Promise<void> { await this.persisting; }
+}
