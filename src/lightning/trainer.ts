@@ -115,9 +115,9 @@ export class Trainer {
     this.minEpochs = opts.minEpochs ?? 0;
     this.minSteps = opts.minSteps ?? 0;
     this.maxTimeMs = opts.maxTimeMs ?? null;
-    const limit = (name: string, v: number | undefined): number | null => {
+    const limit = (name: string, v: number | null | undefined): number | null => {
       if (this.fastDevRun) return this.fastDevRun;
-      if (v === undefined) return null;
+      if (v === undefined || v === null) return null;  // Lightning's None: all batches
       if (!(v >= 0) || (!Number.isInteger(v) && !isFraction(v))) throw misconfigured(`Trainer: ${name} must be an integer number of batches (>= 0) or a fraction in (0, 1); got ${v}`);
       return v;
     };

@@ -47,11 +47,11 @@ export interface TrainerOptions {
   minSteps?: number | null;
   /** Stop after this much wall time. */
   maxTimeMs?: number | null;
-  /** Integer ≥ 1: that many batches; a fraction in (0, 1): that share of the loader; unset: all. */
-  limitTrainBatches?: number;
-  limitValBatches?: number;
-  limitTestBatches?: number;
-  limitPredictBatches?: number;
+  /** Integer ≥ 1: that many batches; a fraction in (0, 1): that share of the loader; unset or null (Python's None): all. */
+  limitTrainBatches?: number | null;
+  limitValBatches?: number | null;
+  limitTestBatches?: number | null;
+  limitPredictBatches?: number | null;
   /** Fraction of the epoch (default 1: once, at its end) or a number of batches between validations. */
   valCheckInterval?: number;
   /** Validate every N epochs (default 1; null with an integer valCheckInterval: count batches across epochs). */

@@ -161,6 +161,8 @@ describe("torchlight/lightning", () => {
     new pl.Trainer({ ...quiet, deterministic: false });
     assert.equal(torch.areDeterministicAlgorithmsEnabled(), false);
     assert.throws(() => new pl.Trainer({ deterministic: "yes" as never }), /deterministic must be true, false, "warn" or null/);
+    assert.equal(new pl.Trainer({ ...quiet, limitTrainBatches: null }).limitTrainBatches, null, "null is Lightning's None: every batch");
+    assert.throws(() => new pl.Trainer({ limitTrainBatches: 1.5 }), /limitTrainBatches must be an integer number of batches/);
     class NoStep extends pl.LightningModule {}
     const ds = data(8);
     await assert.rejects(new pl.Trainer(quiet).fit(new NoStep(), { trainDataloaders: new DataLoader(ds) }), /No `trainingStep\(\)` method defined/);
