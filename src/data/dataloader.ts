@@ -241,8 +241,15 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
       return;
     }
     if (this.numWorkers === 0) {
+      // Batches are ready at once, so a `for await` over them would run on microtasks only and
+      // never let the event loop turn: timers, sockets (a TorchTrainer worker's control channel
+      // and its heartbeats) and I/O callbacks would wait for the whole epoch. Turn it every 100 ms.
       const it = this[Symbol.iterator]();
-      for (let r = it.next(); !r.done; r = it.next()) yield r.value;
+      let turned = performance.now();
+      for (let r = it.next(); !r.done; r = it.next()) {
+        yield r.value;
+        if (performance.now() - turned > 100) { await new Promise<void>((res) => setImmediate(res)); turned = performance.now(); }
+      }
       return;
     }
     const baseSeed = drawSeed(this.generator);

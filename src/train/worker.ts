@@ -185,7 +185,11 @@ export function workerTempDir(): string {
 
 async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage, { type: "start" }> }> {
   const url = process.env[ENV.control]!;
-  const ws = new WebSocket(url, { headers: { [SECRET_HEADER]: process.env[ENV.secret] ?? "" } });
+  // maxPendingAutoPongs 0: a step that holds the event loop longer than 60 heartbeats must not
+  // make ws drop the channel when the pings it missed arrive at once (its default limit is 60).
+  // (ws ≥ 8.18's option; its type definitions do not list it yet)
+  const options: WebSocket.ClientOptions & { maxPendingAutoPongs: number } = { headers: { [SECRET_HEADER]: process.env[ENV.secret] ?? "" }, maxPendingAutoPongs: 0 };
+  const ws = new WebSocket(url, options);
   return new Promise((resolve, reject) => {
     ws.once("error", reject);
     ws.once("open", () => {
@@ -215,7 +219,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
     const s = newSession(start, (m) => ws.send(JSON.stringify(m)), datasets);
     session = s;
     ws.on("message", (data) => onDriverMessage(s, JSON.parse(String(data)) as DriverMessage));
-    ws.on("close", () => { if (!s.closing) { console.error("worker: the driver went away (control channel closed); exiting"); process.exit(1); } });
+    ws.on("close", (code, reason) => { if (!s.closing) { console.error(`worker: the driver went away (control channel closed: ${code}${reason.length ? ` ${String(reason)}` : ""}); exiting`); process.exit(1); } });
     setDefaultRootDir(start.runPath);
     if (start.placement.worldRank === 0) {
       let last = 0;

@@ -71,6 +71,21 @@ describe("torchlight/data", () => {
     torch.dispose(ds.tensors);
   });
 
+  it("for await over a loader without workers lets the event loop turn during a long epoch (timers, sockets, heartbeats)", async () => {
+    class Slow extends Dataset<number> {
+      get length() { return 40; }
+      getItem(i: number): number { const t = performance.now(); while (performance.now() - t < 10) { /* a slow sample */ } return i; }
+    }
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 20);
+    let seen = 0;
+    try {
+      for await (const b of new DataLoader(new Slow(), { batchSize: 2 })) seen += (b as Tensor).size(0);
+    } finally { clearInterval(timer); }
+    assert.equal(seen, 40);
+    assert.ok(ticks >= 2, `a 20 ms timer fired ${ticks} times during a 400 ms epoch`);
+  });
+
   it("defaultCollate stacks tensors and batches numbers, booleans, strings, arrays and objects", () => {
     torch.tidy(() => {
       const b = defaultCollate([
