@@ -49,6 +49,9 @@ async function trainFunc(config) {
   await trainer.fit(new ImageClassifier(), { trainDataloaders: loader });
 }
 
+// Everything at the top level runs in this process (the driver) and again in each worker, which
+// re-runs this script: there `trainer.fit()` trains as that rank and exits. One-time work (a
+// download, deleting a folder) goes under `if (isDriver())` from torchlight/train.
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 const trainer = new TorchTrainer(trainFunc, {
   trainLoopConfig: { maxEpochs: Number(arg("epochs", full ? "10" : "2")), limitTrainBatches: full ? null : Number(arg("batches", "100")) },
