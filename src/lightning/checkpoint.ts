@@ -17,11 +17,14 @@ export const VERSION: string = (() => {
   try { return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version; } catch { return "0.0.0"; }
 })();
 
-/** Reads a checkpoint file (off the JS thread); `mapLocation` moves its tensors (e.g. "cpu"). */
-export async function readCheckpoint(path: string, mapLocation?: string): Promise<CheckpointDict> {
+/**
+ * Reads a checkpoint file (off the JS thread); `mapLocation` moves its tensors (e.g. "cpu").
+ * `weightsOnly` (default true, as torch.load since 2.6) refuses globals outside torch's allow-list.
+ */
+export async function readCheckpoint(path: string, mapLocation?: string, weightsOnly?: boolean): Promise<CheckpointDict> {
   let ckpt: unknown;
   try {
-    ckpt = await torch.loadAsync(path, mapLocation ? { mapLocation } : {});
+    ckpt = await torch.loadAsync(path, { ...(mapLocation ? { mapLocation } : {}), ...(weightsOnly !== undefined ? { weightsOnly } : {}) });
   } catch (e) {
     throw new LightningError("PL_CHECKPOINT", `Cannot read the checkpoint ${path}: ${(e as Error).message}`, { cause: e });
   }

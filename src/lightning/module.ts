@@ -263,13 +263,14 @@ export class LightningModule extends nn.Module {
 
   /**
    * A module from a checkpoint file: constructed with the saved hyperparameters (merged with
-   * `overrides`) as its first argument, then its state dict loaded.
+   * `overrides`) as its first argument, then its state dict loaded. `weightsOnly` (default
+   * true, as Lightning on torch ≥ 2.6) refuses pickled globals outside torch's allow-list.
    * @example const model = await Classifier.loadFromCheckpoint("runs/x/checkpoints/last.ckpt");
    */
   static async loadFromCheckpoint<T extends LightningModule>(this: new (hparams?: any) => T, path: string,  // eslint-disable-line @typescript-eslint/no-explicit-any
-    opts: { mapLocation?: string; strict?: boolean; [override: string]: unknown } = {}): Promise<T> {
-    const { mapLocation, strict, ...overrides } = opts;
-    const ckpt = await readCheckpoint(path, mapLocation);
+    opts: { mapLocation?: string; strict?: boolean; weightsOnly?: boolean; [override: string]: unknown } = {}): Promise<T> {
+    const { mapLocation, strict, weightsOnly, ...overrides } = opts;
+    const ckpt = await readCheckpoint(path, mapLocation, weightsOnly);
     const saved = (ckpt.hyper_parameters ?? {}) as Record<string, unknown>;
     const hp = { ...saved, ...overrides };
     const model = Object.keys(hp).length ? new this(hp) : new this();

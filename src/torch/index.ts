@@ -90,7 +90,7 @@ export const cuda = {
   /** Returns cached, unused blocks to the driver, as `torch.cuda.empty_cache`. */
   emptyCache: (): void => native.cudaEmptyCache(),
 };
-export { save, load, saveAsync, loadAsync, serialize, deserialize, writeAtomic, type Saveable } from "./serialization.js";
+export { save, load, saveAsync, loadAsync, serialize, deserialize, writeAtomic, PickledObject, type Saveable, type LoadOptions } from "./serialization.js";
 export * as safetensors from "./safetensors.js";
 export * as sharing from "./sharing.js";
 /** @internal libtorch's c10d for torchlight/distributed. */

@@ -13,6 +13,7 @@ import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor, wrap } from "./tensor.js";
 import { TorchError } from "./errors.js";
 import { pickle } from "./pickler.js";
+import { DTYPE_GLOBALS, isAllowedGlobal, viewProblem } from "./weights_only.js";
 
 /**
  * What `save` stores and `load` returns: tensors, numbers, bigints, strings, booleans, null,
@@ -36,11 +37,20 @@ export function serialize(obj: Saveable | object): Buffer {
 export interface LoadOptions {
   /** Where tensors go: a device string for all of them (`"cpu"` reads a GPU checkpoint on a CPU machine). */
   mapLocation?: string;
+  /**
+   * Python 2.6's default (`weights_only=True`): the pickle may name only the globals of
+   * torch's weights-only allow-list (tensor and parameter rebuilds, storages, `torch.Size`,
+   * devices, dtypes, OrderedDict, sets, the primitive types); any other is refused with an
+   * error naming it. `false` accepts other globals as `PickledObject`s (their module, name,
+   * arguments and state) — torchlight never runs code from a file either way.
+   */
+  weightsOnly?: boolean;
 }
 
 /** What the bytes of a torch.save file (from torchlight or Python) hold. */
 export function deserialize(bytes: Buffer, options: LoadOptions = {}): Saveable {
-  checkOptions("load", options, ["mapLocation"], (m) => new TorchArgumentError(m, "load"));
+  checkOptions("load", options, ["mapLocation", "weightsOnly"], (m) => new TorchArgumentError(m, "load"));
+  if (options.weightsOnly !== undefined && typeof options.weightsOnly !== "boolean") throw new TorchArgumentError(`load(): weightsOnly must be true or false, got ${JSON.stringify(options.weightsOnly)}`, "load");
   const records = new Map<string, Buffer>();
   let pkl: Buffer | undefined;
   for (const [name, data] of native.readZip(bytes)) {
@@ -97,8 +107,10 @@ export async function loadAsync(path: string, options: LoadOptions = {}): Promis
 
 // ---- unpickling ------------------------------------------------------------------------
 // The subset of Python's pickle that torch.save files use (protocols 2-5), with torch's
-// globals: _rebuild_tensor_v2, _rebuild_parameter, typed storages, OrderedDict. Any other
-// Python class comes back as a PickledObject rather than failing the whole load.
+// globals: _rebuild_tensor_v2, _rebuild_parameter, typed storages, OrderedDict. By default
+// (weightsOnly) a global outside torch's weights-only allow-list is refused where the pickle
+// names it; with weightsOnly: false any other Python class comes back as a PickledObject.
+// Nothing here ever runs code named by a file.
 
 /** A Python object of a class torchlight does not know (its module, name and pickled state). */
 export class PickledObject {
@@ -136,14 +148,21 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
   const storages = new Map<string, Storage>();
   const fail = (what: string): never => { throw new TorchError("TORCH_VALUE_ERROR", `load(): ${what}`, "load"); };
 
+  const weightsOnly = options.weightsOnly ?? true;
+  const views: Tensor[] = [];  // freed if the load fails
   const storageFor = (pid: unknown[]): Storage => {
-    const [kind, type, key, location] = pid as [string, unknown, string, string];
+    if (!Array.isArray(pid)) fail("a corrupt pickle (a persistent id that is not a tuple)");
+    const [kind, type, key, location, declared] = pid as [string, unknown, string, string, unknown];
     if (kind !== "storage" || !(type instanceof StorageType)) fail(`unknown persistent id ${JSON.stringify(String(kind))}`);
+    if (typeof key !== "string" || typeof location !== "string") fail("a corrupt pickle (a storage's key or location is not a string)");
     const st = type as StorageType;
     let s = storages.get(key);
     if (s) return s;
     const rec = records.get(`data/${key}`) ?? fail(`the file lacks the record data/${key} of a tensor storage`);
-    let flat = tensorFromBytes(rec, st.dtype, [rec.byteLength / ELEMENT_SIZE[st.dtype]]);
+    const es = ELEMENT_SIZE[st.dtype];
+    if (rec.byteLength % es !== 0) fail(`the record data/${key} has ${rec.byteLength} bytes, not a whole number of ${st.dtype} elements`);
+    if (declared !== undefined && declared !== rec.byteLength / es) fail(`the pickle declares ${String(declared)} elements for the storage data/${key}, but its record holds ${rec.byteLength / es}`);
+    let flat = tensorFromBytes(rec, st.dtype, [rec.byteLength / es]);
     made.push(flat);
     const device = options.mapLocation ?? location;
     if (device !== "cpu") {
@@ -160,7 +179,11 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
 
   const rebuildTensor = (args: unknown[]): Tensor => {
     const [storage, offset, size, stride, requiresGrad] = args as [Storage, number, number[], number[], boolean];
+    if (!storage || !(storage.flat instanceof Tensor)) fail("a corrupt pickle (a tensor rebuilt from something that is not a storage)");
+    const problem = viewProblem(storage.flat.numel(), offset, size, stride);
+    if (problem) fail(`a tensor does not fit its storage: ${problem}; the file is damaged or crafted`);
     const t = wrap(ops.as_strided(storage.flat._h, size, stride, offset));
+    views.push(t);
     if (requiresGrad) t.requiresGrad_(true);
     return t;
   };
@@ -183,8 +206,19 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
       case "torch.jit._pickle.restore_type_tag": case "torch.jit._pickle.build_intlist": case "torch.jit._pickle.build_doublelist":
       case "torch.jit._pickle.build_boollist": case "torch.jit._pickle.build_tensorlist": return args[0];
       case "_codecs.encode": return Buffer.from(String(args[0]), "latin1");
+      case "builtins.bytearray": return Buffer.from((args[0] ?? []) as Uint8Array);
       case "torch.device": return args.length > 1 ? `${String(args[0])}:${String(args[1])}` : String(args[0]);
-      default: return new PickledObject(g.module, g.name, args);
+      case "torch.Size": return Array.isArray(args[0]) ? [...args[0]] : fail("a corrupt pickle (torch.Size of something that is not a tuple)");
+      case "collections.Counter": return new Map(args[0] instanceof Map ? args[0] : []);
+      case "torch.serialization._get_layout": return String(args[0]);
+      case "torch._tensor._rebuild_from_type_v2": {  // (func, type, args, state): a Tensor or Parameter rebuilt by func
+        const [f, , fargs] = args as [unknown, unknown, unknown[]];
+        if (!(f instanceof Global) || !isAllowedGlobal(`${f.module}.${f.name}`) || !Array.isArray(fargs)) fail("a corrupt pickle (_rebuild_from_type_v2 of something that is not a rebuild function)");
+        return call(f, fargs);
+      }
+      default:
+        if (isAllowedGlobal(full)) fail(`the file holds ${full} (a quantized, sparse, nested, meta or complex value), which torchlight cannot load`);
+        return new PickledObject(g.module, g.name, args);  // only reachable with weightsOnly: false
     }
   };
 
@@ -197,7 +231,23 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
   const u16 = () => { const v = view.getUint16(pos, true); pos += 2; return v; };
   const u32 = () => { const v = view.getUint32(pos, true); pos += 4; return v; };
   const str = (n: number, enc: BufferEncoding = "utf8") => { const s = pkl.toString(enc, pos, pos + n); pos += n; return s; };
-  const line = () => { const end = pkl.indexOf(10, pos); const s = pkl.toString("latin1", pos, end); pos = end + 1; return s; };
+  const line = () => {
+    const end = pkl.indexOf(10, pos);
+    if (end < 0) fail("a corrupt pickle (a text field without its end of line)");
+    const s = pkl.toString("latin1", pos, end);
+    pos = end + 1;
+    return s;
+  };
+  const global = (mod: string, name: string): unknown => {
+    const module = mod === "__builtin__" ? "builtins" : mod;  // protocol 2's Python 2 names, as Python's unpickler maps them
+    const full = `${module}.${name}`;
+    if (weightsOnly && !isAllowedGlobal(full)) {
+      fail(`the file's pickle names the global ${full}, which loading with weights only (the default, as Python's torch.load since 2.6) does not allow. ` +
+        "If you trust the file's source, load it with { weightsOnly: false }: its objects then come back as PickledObject (torchlight never runs code from a file)");
+    }
+    if (module === "torch" && name in DTYPE_GLOBALS) return DTYPE_GLOBALS[name];
+    return globalFor(module, name);
+  };
   const popMark = (): unknown[] => { const m = marks.pop() ?? fail("a corrupt pickle (MARK missing)"); return stack.splice(m); };
   const top = () => stack[stack.length - 1];
   const setItems = (d: unknown, items: unknown[]) => {
@@ -206,6 +256,7 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
   };
   const longFrom = (n: number): number | bigint => {
     if (n === 0) return 0;
+    if (n > 1024 || pos + n > pkl.length) fail(`a corrupt pickle (an integer of ${n} bytes)`);
     let v = 0n;
     for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(pkl[pos + i]!);
     if (pkl[pos + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
@@ -219,7 +270,12 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
       switch (op) {
         case 0x80: u8(); break;                                   // PROTO
         case 0x95: pos += 8; break;                               // FRAME
-        case 0x2e: return finish(stack.pop(), new Map()) as Saveable;  // STOP
+        case 0x2e: {                                              // STOP
+          const out = finish(stack.pop(), new Map()) as Saveable;
+          const kept = tensorsIn(out, new Set());
+          for (const t of views) if (!kept.has(t)) t.dispose();  // built, then dropped by the pickle
+          return out;
+        }
         case 0x28: marks.push(stack.length); break;               // MARK
         case 0x30: stack.pop(); break;                            // POP
         case 0x31: popMark(); break;                              // POP_MARK
@@ -259,8 +315,8 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
         case 0x8f: stack.push([]); break;                         // EMPTY_SET
         case 0x90: { const items = popMark(); (top() as unknown[]).push(...items); break; }  // ADDITEMS
         case 0x91: stack.push(popMark()); break;                  // FROZENSET
-        case 0x63: { const module = line(); const name = line(); stack.push(globalFor(module, name)); break; }  // GLOBAL
-        case 0x93: { const name = stack.pop() as string; const module = stack.pop() as string; stack.push(globalFor(module, name)); break; }  // STACK_GLOBAL
+        case 0x63: { const module = line(); const name = line(); stack.push(global(module, name)); break; }  // GLOBAL
+        case 0x93: { const name = stack.pop(); const module = stack.pop(); if (typeof name !== "string" || typeof module !== "string") fail("a corrupt pickle (STACK_GLOBAL of non-strings)"); stack.push(global(module as string, name as string)); break; }  // STACK_GLOBAL
         case 0x52: { const args = stack.pop() as unknown[]; const fn = stack.pop(); stack.push(call(fn, args)); break; }  // REDUCE
         case 0x81: { const args = stack.pop() as unknown[]; const cls = stack.pop(); stack.push(call(cls, args)); break; }  // NEWOBJ
         case 0x62: {                                              // BUILD
@@ -279,6 +335,11 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
         default: fail(`unsupported pickle opcode 0x${op.toString(16)} at byte ${pos - 1}`);
       }
     }
+  } catch (e) {
+    for (const t of views) t.dispose();
+    if (e instanceof TorchError) throw e;
+    // a stack or memo entry of the wrong kind, a read past the end: a damaged or crafted file
+    throw new TorchError("TORCH_VALUE_ERROR", `load(): a corrupt pickle (${(e as Error).message} near byte ${pos})`, "load");
   } finally {
     // the flat storages: every returned tensor is a view that keeps its storage alive
     for (const t of made) t.dispose();
@@ -288,6 +349,16 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
 function globalFor(module: string, name: string): unknown {
   if (module === "torch" && name in STORAGE_DTYPES) return new StorageType(STORAGE_DTYPES[name]!);
   return new Global(module, name);
+}
+
+/** The tensors inside `v` (arrays, objects, Maps, PickledObjects). */
+function tensorsIn(v: unknown, out: Set<unknown>, seen = new Set<unknown>()): Set<unknown> {
+  if (v instanceof Tensor) { out.add(v); return out; }
+  if (v === null || typeof v !== "object" || Buffer.isBuffer(v) || seen.has(v)) return out;
+  seen.add(v);
+  const kids = v instanceof Map ? [...v.values()] : v instanceof PickledObject ? [v.args, v.state] : Array.isArray(v) ? v : Object.values(v);
+  for (const k of kids) tensorsIn(k, out, seen);
+  return out;
 }
 
 /** Python dicts with only str keys become plain objects; others stay Maps. */
@@ -305,7 +376,8 @@ function finish(v: unknown, seen: Map<unknown, unknown>): unknown {
     if ([...v.keys()].every((k) => typeof k === "string")) {
       const out: Record<string, unknown> = {};
       seen.set(v, out);
-      for (const [k, x] of v) out[k as string] = finish(x, seen);
+      // defineProperty: a key "__proto__" stays an own key instead of replacing the prototype
+      for (const [k, x] of v) Object.defineProperty(out, k as string, { value: finish(x, seen), enumerable: true, writable: true, configurable: true });
       return out;
     }
     const out = new Map();

@@ -74,6 +74,19 @@ export class ScalingConfig {
   toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy, launcher: this.launcher }; }
 }
 
+const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Why `name` is not a run name (the one rule for RunConfig.name and run folders), or null. */
+export function runNameProblem(name: unknown): string | null {
+  if (typeof name !== "string") return `must be a string, got ${name === null ? "null" : typeof name}`;
+  if (RUN_NAME.test(name)) return null;
+  const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+  if (name.length === 0) return "is empty";
+  if (name.length > 128) return `${shown} has ${name.length} characters (at most 128)`;
+  const bad = [...name].find((ch) => !/[A-Za-z0-9_.-]/.test(ch));
+  if (bad !== undefined) return `${shown} contains ${JSON.stringify(bad)}`;
+  return `${shown} starts with ${JSON.stringify(name[0])}`;
+}
+
 /** Which checkpoints to keep: the best `numToKeep` by `checkpointScoreAttribute` (the most recent when none), and always the latest. */
 export class CheckpointConfig {
   readonly numToKeep: number | null;
@@ -128,7 +141,8 @@ export class RunConfig {
     this.named = opts.name !== undefined;
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15);
     this.name = opts.name ?? `TorchTrainer_${stamp}`;
-    if (typeof this.name !== "string" || !this.name || /[/\\]|^\.\.?$/.test(this.name)) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: name must be a folder name without slashes, got ${JSON.stringify(opts.name)}`);
+    const why = runNameProblem(this.name);
+    if (why) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: name ${why}; a run name is 1 to 128 letters, digits, '-', '_' or '.', not starting with '.' or '-' (it names the run's folder), as "fashion-2" or "exp_01.b"`);
     const sp = opts.storagePath ?? env("storagePath") ?? join(homedir(), "torchlight_results");
     if (typeof sp !== "string" || !sp) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath must be a folder path, got ${JSON.stringify(opts.storagePath)}`);
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sp) && !sp.startsWith("file://")) throw new TrainConfigError("TRAIN_CONFIG", `RunConfig: storagePath ${JSON.stringify(sp)} uses a scheme this build cannot write to; use a local or shared (NFS) folder path`);

@@ -32,6 +32,10 @@ export const ENV = {
   trainTrace: "TORCHLIGHT_TRAIN_TRACE",
   /** Dataset downloads: comma-separated base URLs tried in order instead of the dataset class's mirrors. */
   datasetMirrors: "TORCHLIGHT_DATASET_MIRRORS",
+  /** Tests: milliseconds the hostile-file fuzz runs (default 4000). */
+  fuzzMs: "TORCHLIGHT_FUZZ_MS",
+  /** Tests: the fuzz's seed, to replay a failing case (default 12345). */
+  fuzzSeed: "TORCHLIGHT_FUZZ_SEED",
   /** Tests and benchmarks: the Python with torch used for parity references (default /usr/bin/python3). */
   python: "TORCHLIGHT_PYTHON",
   /** Set-up: "1" skips apt-get (install nothing). */

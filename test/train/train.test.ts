@@ -320,7 +320,13 @@ test("configuration errors are coded and name the fix", async () => {
   code(() => new ScalingConfig({ useGpu: true }), "TRAIN_NO_CUDA", /useGpu: false/);
   code(() => new ScalingConfig({ numworkers: 2 } as never), "TRAIN_UNKNOWN_OPTION", /did you mean numWorkers\?/);
   code(() => new ScalingConfig({ resourcesPerWorker: { CPU: 0.5 } }), "TRAIN_CONFIG", /whole number of cores/);
-  code(() => new RunConfig({ name: "a/b" }), "TRAIN_CONFIG", /without slashes/);
+  code(() => new RunConfig({ name: "a/b" }), "TRAIN_CONFIG", /name "a\/b" contains "\/"; a run name is 1 to 128 letters, digits/);
+  // one rule (issue 17): NUL, 300 characters, newline, " ", "...", "-rf" and "" are refused, each with what is wrong
+  for (const [bad, why] of [["a\0b", /contains "\\u0000"/], ["x".repeat(300), /has 300 characters \(at most 128\)/], ["a\nb", /contains "\\n"/], [" ", /contains " "/],
+    ["...", /starts with "\."/], ["-rf", /starts with "-"/], ["", /is empty/], [3, /must be a string/]] as const) {
+    code(() => new RunConfig({ name: bad as string }), "TRAIN_CONFIG", why);
+  }
+  for (const good of ["fashion-2", "exp_01.b", "A", "x".repeat(128), "TorchTrainer_2026-11-30_20-00-00"]) assert.equal(new RunConfig({ name: good }).name, good);
   code(() => new RunConfig({ storagePath: "s3://bucket/x" }), "TRAIN_CONFIG", /local or shared/);
   code(() => new RunConfig({ resume: "sometimes" as never }), "TRAIN_CONFIG");
   code(() => new RunConfig({ failureConfig: { maxFailures: 1 } as never }), "TRAIN_CONFIG", /new FailureConfig/);
