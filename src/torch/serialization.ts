@@ -14,6 +14,7 @@ import { Tensor, wrap } from "./tensor.js";
 import { TorchError } from "./errors.js";
 import { pickle } from "./pickler.js";
 import { DTYPE_GLOBALS, isAllowedGlobal, viewProblem } from "./weights_only.js";
+import { readZipIndex, readZipRecord, ZipFormatError, type ZipEntry } from "./zip.js";
 
 /**
  * What `save` stores and `load` returns: tensors, numbers, bigints, strings, booleans, null,
@@ -51,16 +52,29 @@ export interface LoadOptions {
 export function deserialize(bytes: Buffer, options: LoadOptions = {}): Saveable {
   checkOptions("load", options, ["mapLocation", "weightsOnly"], (m) => new TorchArgumentError(m, "load"));
   if (options.weightsOnly !== undefined && typeof options.weightsOnly !== "boolean") throw new TorchArgumentError(`load(): weightsOnly must be true or false, got ${JSON.stringify(options.weightsOnly)}`, "load");
-  const records = new Map<string, Buffer>();
-  let pkl: Buffer | undefined;
-  for (const [name, data] of native.readZip(bytes)) {
-    records.set(name, data);
-    if (name === "data.pkl") pkl = data;
-  }
-  if (pkl === undefined) {
+  const zipError = (e: unknown): never => {
+    throw new TorchError("TORCH_VALUE_ERROR", `load(): ${e instanceof ZipFormatError ? e.message : `not a torch.save file (${(e as Error).message})`}`, "load");
+  };
+  let index: Map<string, ZipEntry>;
+  try { index = readZipIndex(bytes); } catch (e) { return zipError(e); }
+  const entry = index.get("data.pkl");
+  if (entry === undefined) {
     throw new TorchError("TORCH_VALUE_ERROR", "load(): the file is a zip without data.pkl, so it is not a torch.save file; it may be a TorchScript archive (use torch.jit.load in Python)", "load");
   }
-  return unpickle(pkl, records, options);
+  const order = index.get("byteorder");
+  if (order && readRecordOr(bytes, order, zipError).toString() !== "little") throw new TorchError("TORCH_VALUE_ERROR", "load(): the file was saved on a big-endian machine, which torchlight does not read", "load");
+  // records are read when the pickle references them, and only if their size is the one it declares
+  const record = (name: string, expectedBytes: number | null): Buffer | undefined => {
+    const e = index.get(name);
+    if (!e) return undefined;
+    if (expectedBytes !== null && e.size !== expectedBytes) throw new TorchError("TORCH_VALUE_ERROR", `load(): the record ${name} holds ${e.size} bytes, but the pickle declares ${expectedBytes}`, "load");
+    return readRecordOr(bytes, e, zipError);
+  };
+  return unpickle(readRecordOr(bytes, entry, zipError), record, options);
+}
+
+function readRecordOr(bytes: Buffer, e: ZipEntry, onError: (e: unknown) => never): Buffer {
+  try { return readZipRecord(bytes, e); } catch (err) { return onError(err); }
 }
 
 function tmpName(path: string): string {
@@ -143,7 +157,7 @@ class Global { constructor(readonly module: string, readonly name: string) {} }
 const MARK = Symbol("mark");
 type Storage = { flat: Tensor; dtype: DType };
 
-function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOptions): Saveable {
+function unpickle(pkl: Buffer, record: (name: string, expectedBytes: number | null) => Buffer | undefined, options: LoadOptions): Saveable {
   const made: Tensor[] = [];
   const storages = new Map<string, Storage>();
   const fail = (what: string): never => { throw new TorchError("TORCH_VALUE_ERROR", `load(): ${what}`, "load"); };
@@ -158,10 +172,10 @@ function unpickle(pkl: Buffer, records: Map<string, Buffer>, options: LoadOption
     const st = type as StorageType;
     let s = storages.get(key);
     if (s) return s;
-    const rec = records.get(`data/${key}`) ?? fail(`the file lacks the record data/${key} of a tensor storage`);
     const es = ELEMENT_SIZE[st.dtype];
+    if (declared !== undefined && (typeof declared !== "number" || !Number.isSafeInteger(declared) || declared < 0)) fail(`a corrupt pickle (the storage data/${key} declares ${String(declared)} elements)`);
+    const rec = record(`data/${key}`, declared === undefined ? null : (declared as number) * es) ?? fail(`the file lacks the record data/${key} of a tensor storage`);
     if (rec.byteLength % es !== 0) fail(`the record data/${key} has ${rec.byteLength} bytes, not a whole number of ${st.dtype} elements`);
-    if (declared !== undefined && declared !== rec.byteLength / es) fail(`the pickle declares ${String(declared)} elements for the storage data/${key}, but its record holds ${rec.byteLength / es}`);
     let flat = tensorFromBytes(rec, st.dtype, [rec.byteLength / es]);
     made.push(flat);
     const device = options.mapLocation ?? location;

@@ -12,6 +12,30 @@ import * as torch from "../../src/torch/index.js";
 import { native } from "../../src/torch/native/index.js";
 import { PYTHON, ROOT, liveTensors } from "../helpers.js";
 import { env } from "../../src/util/env.js";
+import { crc32, deflateRawSync } from "node:zlib";
+
+/** A zip of `records` (name, bytes, stored or deflated, and optionally a false declared size or CRC). */
+function zip(records: { name: string; data: Buffer; deflate?: boolean; size?: number; crc?: number }[]): Buffer {
+  const parts: Buffer[] = [], central: Buffer[] = [];
+  let offset = 0;
+  for (const r of records) {
+    const body = r.deflate ? deflateRawSync(r.data) : r.data;
+    const name = Buffer.from(r.name);
+    const head = Buffer.alloc(30);
+    head.writeUInt32LE(0x04034b50, 0); head.writeUInt16LE(r.deflate ? 8 : 0, 8);
+    head.writeUInt32LE(r.crc ?? crc32(r.data), 14); head.writeUInt32LE(body.length, 18); head.writeUInt32LE(r.size ?? r.data.length, 22); head.writeUInt16LE(name.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(r.deflate ? 8 : 0, 10);
+    cd.writeUInt32LE(r.crc ?? crc32(r.data), 16); cd.writeUInt32LE(body.length, 20); cd.writeUInt32LE(r.size ?? r.data.length, 24); cd.writeUInt16LE(name.length, 28); cd.writeUInt32LE(offset, 42);
+    parts.push(head, name, body);
+    central.push(cd, name);
+    offset += 30 + name.length + body.length;
+  }
+  const cdBytes = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(records.length, 8); end.writeUInt16LE(records.length, 10); end.writeUInt32LE(cdBytes.length, 12); end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cdBytes, end]);
+}
 
 const isLoadError = (e: unknown) => e instanceof torch.TorchError && (e as torch.TorchError).code === "TORCH_VALUE_ERROR";
 
@@ -54,6 +78,30 @@ describe("hostile files", () => {
       assert.throws(() => torch.load(join(dir, `${file}.pt`)), (e: Error) => isLoadError(e) && /does not fit its storage/.test(e.message) && why.test(e.message), file);
     }
     assert.equal(liveTensors(), before, "a refused file leaves no tensor behind");
+  });
+
+  it("zip records: only the ones the pickle references are read, never past the size the pickle (and the directory) declares", () => {
+    const good = readFileSync(join(dir, "good.pt"));
+    const recs = native.readZip(good);
+    const pkl = recs.find(([n]) => n.endsWith("data.pkl"))![1], data0 = recs.find(([n]) => /data\/0$/.test(n))![1];
+    const zeros = Buffer.alloc(1 << 20);
+    // an unreferenced record that would fail if it were read (false CRC): the load succeeds
+    const a = torch.deserialize(zip([{ name: "a/data.pkl", data: pkl }, { name: "a/data/0", data: data0 }, { name: "a/data/9", data: zeros, deflate: true, crc: 1 }])) as { w: torch.Tensor };
+    assert.deepEqual(a.w.toArray(), [0, 1, 2, 3]);
+    a.w.dispose();
+    // the referenced record's directory size differs from the pickle's 16 bytes: refused before inflating
+    assert.throws(() => torch.deserialize(zip([{ name: "a/data.pkl", data: pkl }, { name: "a/data/0", data: zeros, deflate: true }])),
+      (e: Error) => isLoadError(e) && /the record data\/0 holds 1048576 bytes, but the pickle declares 16/.test(e.message));
+    // a deflated record that inflates past its declared size stops at the declared size
+    assert.throws(() => torch.deserialize(zip([{ name: "a/data.pkl", data: pkl }, { name: "a/data/0", data: zeros, deflate: true, size: 16 }])),
+      (e: Error) => isLoadError(e) && /does not inflate to its declared 16 bytes|inflates to/.test(e.message));
+    // a damaged stored record fails its CRC; a deflated good record loads
+    const bad = Buffer.from(data0); bad[0]! ^= 1;
+    assert.throws(() => torch.deserialize(zip([{ name: "a/data.pkl", data: pkl }, { name: "a/data/0", data: bad, crc: crc32(data0) }])), /fails its CRC-32 check/);
+    const d = torch.deserialize(zip([{ name: "a/data.pkl", data: pkl, deflate: true }, { name: "a/data/0", data: data0, deflate: true }])) as { w: torch.Tensor };
+    assert.deepEqual(d.w.toArray(), [0, 1, 2, 3]);
+    d.w.dispose();
+    assert.throws(() => torch.deserialize(Buffer.from("not a zip at all, just bytes")), (e: Error) => isLoadError(e) && /not a zip archive/.test(e.message));
   });
 
   it("torch 2.6's allow-list: dtypes, torch.Size, devices, OrderedDict, sets and Parameters load; torchlight's own files still load", () => {
@@ -104,7 +152,7 @@ torch.save({"dtype": torch.float16, "size": torch.Size([2, 3]), "device": torch.
     torch.dispose(Object.values(ok));
   });
 
-  it("fuzz: thousands of mutated checkpoints and safetensors files give a value or a load error, never a crash, hang or raw error (time-boxed)", async () => {
+  it("fuzz: thousands of mutated checkpoints (pickles and whole zips) and safetensors files give a value or a load error, never a crash, hang or raw error (time-boxed)", async () => {
     const settle = async () => { for (let i = 0; i < 3; i++) { (globalThis as { gc?: () => void }).gc?.(); await new Promise((r) => setImmediate(r)); } };
     const ckpt = readFileSync(join(dir, "good.pt"));
     const records = native.readZip(ckpt);
@@ -136,8 +184,9 @@ torch.save({"dtype": torch.float16, "size": torch.Size([2, 3]), "device": torch.
     };
     while (performance.now() < deadline) {
       const p = mutate(pkl);
-      const zip = native.writeZip(records.map(([n, d]) => [n.replace(/^[^/]*\//, ""), n.endsWith("data.pkl") ? p : d]));
-      tryLoad(() => torch.deserialize(zip), `pickle case ${cases}`);
+      const z = native.writeZip(records.map(([n, d]) => [n.replace(/^[^/]*\//, ""), n.endsWith("data.pkl") ? p : d]));
+      tryLoad(() => torch.deserialize(z), `pickle case ${cases}`);
+      tryLoad(() => torch.deserialize(mutate(ckpt)), `zip case ${cases}`);
       tryLoad(() => torch.safetensors.load(mutate(st)), `safetensors case ${cases}`);
     }
     assert.ok(cases >= 1000, `only ${cases} cases in the time box`);
