@@ -9,7 +9,7 @@
 import { createLauncher } from "./launcher.js";
 import { entryScriptProblem } from "../distributed/internal.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
-import { TrainConfigError, TrainingFailedError } from "./errors.js";
+import { CallbackError, TrainConfigError, TrainingFailedError, driverFailure, type WorkerGroupError } from "./errors.js";
 import { Result } from "./result.js";
 import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./storage.js";
 import { Controller, MaxFailuresPolicy } from "./controller.js";
@@ -56,21 +56,32 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   const onExit = () => group.stop("SIGKILL");
   process.on("SIGINT", onSignal); process.on("SIGTERM", onSignal); process.on("exit", onExit);
   const policy = new MaxFailuresPolicy(run.failureConfig.maxFailures);
+  // The driver's own failures (a RunConfig callback that throws, a storage write that fails) end
+  // the run with a TrainingFailedError naming them; they never escape as an unhandled rejection.
+  let driverError: Error | null = null;
+  const writeRun = () => { try { storage.writeRun(state); } catch (e) { driverError ??= new Error(driverFailure(e, `writing ${storage.path}/run.json`).message, { cause: e }); } };
+  const callbacks = async (hook: "onAttemptFailed" | "onRunEnd", call: (c: (typeof run.callbacks)[number]) => unknown) => {
+    for (const c of run.callbacks) {
+      try { await call(c); } catch (e) { driverError ??= new CallbackError(hook, e); }
+    }
+  };
   const controller = new Controller({
-    group, policy, timeoutMs: o.torch.timeoutMs, startupTimeoutMs: Math.max(o.torch.timeoutMs, 60_000),
+    group, timeoutMs: o.torch.timeoutMs, startupTimeoutMs: Math.max(o.torch.timeoutMs, 60_000),
+    // a callback's error in the driver is the user's code failing where restarting cannot help
+    policy: { decide: (err: WorkerGroupError) => (driverError || err.failures.some((f) => f.type === "CallbackError") ? "raise" : policy.decide(err)) },
     events: {
       attemptStarted: (attempt) => {
         state.attempts.push({ attempt, startedAt: now(), endedAt: null, error: null });
-        storage.writeRun(state);
+        writeRun();
       },
       attemptEnded: async (attempt, err, willRetry) => {
         const rec = state.attempts[state.attempts.length - 1]!;
         rec.endedAt = now();
         if (!err) return;
         rec.error = err.toJSON();
-        for (const c of run.callbacks) await c.onAttemptFailed?.(err, { attempt, willRetry });
+        await callbacks("onAttemptFailed", (c) => c.onAttemptFailed?.(err, { attempt, willRetry }));
         if (!willRetry) return;
-        storage.writeRun(state);
+        writeRun();
         const from = storage.readManager().latest;
         const max = run.failureConfig.maxFailures;
         console.error(`TorchTrainer: ${err.message}\nTorchTrainer: restarting the worker group (failure ${policy.failures} of ${max === -1 ? "unlimited" : max}) ${from ? `from ${from}` : "from the start (no checkpoint yet)"}`);
@@ -82,15 +93,25 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     state.endedAt = state.attempts.at(-1)!.endedAt;
     state.status = outcome.state;
     if (outcome.state === "failed") state.error = outcome.error.toJSON();
-    storage.writeRun(state);
-    const result = Result.fromPath(storage.path);
-    for (const c of run.callbacks) await c.onRunEnd?.(result);
+    writeRun();
+    let result = Result.fromPath(storage.path);
+    if (outcome.state === "failed" && !result.error) result = result.withError(outcome.error);  // run.json could not say it
+    await callbacks("onRunEnd", (c) => c.onRunEnd?.(result));
+    const where = `\nThe run folder is ${storage.path}; the Result is on this error's \`result\`.`;
     if (outcome.state === "finished") {
-      log(`run ${JSON.stringify(run.name)} finished`);
-      return result;
+      if (driverError === null) {
+        log(`run ${JSON.stringify(run.name)} finished`);
+        return result;
+      }
+      // the workers finished, but the driver's own step failed (onRunEnd, run.json): the run failed of that
+      const cause: Error = driverError;
+      state.status = "failed"; state.error = { message: cause.message };
+      writeRun();
+      result = Result.fromPath(storage.path).withError(cause);
+      throw new TrainingFailedError(`Training failed: ${cause.message}${where}`, result, { cause });
     }
     const n = outcome.failedAttempts;
-    throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}\nThe run folder is ${storage.path}; the Result is on this error's \`result\`.`, result, { cause: outcome.error });
+    throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}${where}`, result, { cause: outcome.error });
   } finally {
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal); process.off("exit", onExit);
     await group.close();
@@ -108,7 +129,10 @@ function openRun(storage: Storage, o: DriverOptions): RunState {
     throw new TrainConfigError("TRAIN_NOTHING_TO_RESUME", `RunConfig: resume is "require" but ${storage.path} has no persisted checkpoint to resume from; run once with resume: "auto" (the default) first`);
   }
   storage.create();
-  if (existing) storage.cleanIncomplete();
+  if (existing) {
+    storage.cleanIncomplete();
+    if (storage.repairMetrics()) console.error(`TorchTrainer: ${storage.path}/metrics.jsonl ended in a half-written line (a crash mid-write); it was cut`);
+  }
   const state: RunState = existing
     ? { ...existing, version: RUN_FILE_VERSION, status: "running", endedAt: null, error: null, worldSize: Math.max(1, scaling.numWorkers) }
     : {

@@ -18,6 +18,29 @@ export class TrainError extends Error {
   constructor(readonly code: TrainErrorCode, message: string, options?: ErrorOptions) { super(message, options); }
 }
 
+/** Error codes of a full or failing disk: an infrastructure failure, never the user's code. */
+export const STORAGE_ERROR_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT", "EIO", "EROFS", "EFBIG"]);
+
+/** A RunConfig callback (onReport, onAttemptFailed, onRunEnd) threw in the driver. */
+export class CallbackError extends Error {
+  override name = "CallbackError";
+  constructor(readonly hook: string, cause: unknown) {
+    super(`the RunConfig callback ${hook} threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    if (cause instanceof Error && cause.stack) this.stack = `${this.name}: ${this.message}\n${cause.stack.split("\n").slice(1).join("\n")}`;
+  }
+}
+
+/** What the driver failed at while persisting (a callback, or the storage), as a rank-0 failure of the attempt. */
+export function driverFailure(e: unknown, where: string): RankFailure {
+  const err = e as Error & { code?: string; path?: string };
+  if (err instanceof CallbackError) return { rank: 0, pid: process.pid, kind: "user", type: "CallbackError", message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  if (typeof err?.code === "string" && STORAGE_ERROR_CODES.has(err.code)) {
+    const what = err.code === "ENOSPC" || err.code === "EDQUOT" ? "storage full" : "storage error";
+    return { rank: 0, pid: process.pid, kind: "infrastructure", type: "StorageError", code: err.code, message: `${what} at ${err.path ?? where}: ${err.message}; free space (or choose another RunConfig.storagePath) and rerun: the run resumes from its latest checkpoint` };
+  }
+  return { rank: 0, pid: process.pid, kind: "infrastructure", type: err?.name ?? "Error", message: `${where} failed: ${err?.message ?? String(e)}`, ...(err?.stack ? { stack: err.stack } : {}) };
+}
+
 /** A configuration that cannot run (thrown by the config classes and TorchTrainer before any worker starts). */
 export class TrainConfigError extends TrainError {
   override name = "TrainConfigError";

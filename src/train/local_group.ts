@@ -7,7 +7,7 @@
  * cannot interrupt a function running in this process, so a failure simply ends the attempt.
  */
 import type { RunConfig } from "./config.js";
-import type { RankFailure } from "./errors.js";
+import { driverFailure, type RankFailure } from "./errors.js";
 import type { LocalRunner, WorkerMessage } from "./protocol.js";
 import type { Storage } from "./storage.js";
 import type { WorkerGroup, WorkerGroupStatus } from "./controller.js";
@@ -41,8 +41,9 @@ export class LocalWorkerGroup implements WorkerGroup {
           const checkpoint = await persistReport(this.storage, this.run, attempt, this.iteration++, msgs);
           handle.toWorker({ type: "reportAck", seq: m.seq, checkpoint });
         }).catch((e: unknown) => {
-          st.failures.push({ rank: 0, pid: process.pid, kind: "infrastructure", type: "StorageError", message: `persisting a report failed: ${(e as Error).message}` });
-          handle.toWorker({ type: "reportAck", seq: m.seq, checkpoint: null });
+          const f = driverFailure(e, `persisting report #${m.seq + 1} in ${this.storage.path}`);
+          st.failures.push(f);
+          handle.toWorker({ type: "abort", reason: f.message });
         });
       } else if (m.type === "done") st.done = true;
       else if (m.type === "error") {

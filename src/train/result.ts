@@ -63,6 +63,11 @@ export class Result {
     return withMetric.reduce((a, b) => (sign * ((b[1][metric] as number) - (a[1][metric] as number)) > 0 ? b : a))[0];
   }
 
+  /** @internal The same Result with `error` (the driver's, when run.json could not be written). */
+  withError(error: Error): Result {
+    return new Result(this.metrics, this.checkpoint, this.path, error, this.metricsDataframe, this.bestCheckpoints);
+  }
+
   /** Rebuilds the Result of the run stored at `path` ({storagePath}/{name}). */
   static fromPath(path: string): Result {
     const storage = new FileStorage(resolve(path, ".."), resolve(path).split(/[\\/]/).pop()!);

@@ -11,7 +11,7 @@
  * and a checkpoint folder is renamed into place only when complete, so a crash never leaves a
  * half checkpoint listed. Both the driver and the worker runtime use this module.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync, truncateSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TrainError } from "./errors.js";
@@ -91,6 +91,8 @@ export interface Storage {
   readManager(): ManagerState;
   appendMetrics(rows: MetricsRow[]): void;
   readMetrics(): MetricsRow[];
+  /** Cuts a half-written last line of the metrics (a crash mid-append). */
+  repairMetrics(): boolean;
   /** Removes what a crash left half-done (staging, unlisted checkpoint folders). */
   cleanIncomplete(): void;
   /** Empties the staging area (between attempts). */
@@ -121,6 +123,17 @@ export class FileStorage implements Storage {
   readManager(): ManagerState { return readJson<ManagerState>(this.managerFile) ?? { version: 1, nextIndex: 0, latest: null, checkpoints: [] }; }
   writeManager(state: ManagerState): void { writeJsonAtomic(this.managerFile, state); }
   appendMetrics(rows: MetricsRow[]): void { if (rows.length) appendFileSync(this.metricsFile, rows.map((r) => JSON.stringify(r)).join("\n") + "\n"); }
+  /**
+   * Cuts a line a crash left half-written at the end of metrics.jsonl (it would otherwise
+   * swallow the next row appended after it). Returns whether there was one.
+   */
+  repairMetrics(): boolean {
+    if (!existsSync(this.metricsFile)) return false;
+    const buf = readFileSync(this.metricsFile);
+    if (buf.length === 0 || buf[buf.length - 1] === 0x0a) return false;
+    truncateSync(this.metricsFile, buf.lastIndexOf(0x0a) + 1);
+    return true;
+  }
   readMetrics(): MetricsRow[] {
     if (!existsSync(this.metricsFile)) return [];
     return readFileSync(this.metricsFile, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {

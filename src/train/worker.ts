@@ -15,7 +15,7 @@ import { setProgressSink } from "../util/progress.js";
 import { setDefaultRootDir } from "../util/context.js";
 import { env } from "../util/env.js";
 import { Checkpoint } from "./checkpoint.js";
-import { TrainError } from "./errors.js";
+import { STORAGE_ERROR_CODES, TrainError } from "./errors.js";
 import { Subset, type Dataset } from "../data/index.js";
 import { ENV, SECRET_HEADER, isPeerFailure, serializeError, type DriverMessage, type LocalRunner, type StartMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
 
@@ -57,7 +57,9 @@ interface Session {
   latest: Checkpoint | null;
   stagingDir: string;
   seq: number;
-  acks: Map<number, (checkpoint: string | null) => void>;
+  acks: Map<number, { resolve: (checkpoint: string | null) => void; reject: (e: Error) => void }>;
+  /** Local mode: an abort ends the pending report() with an error instead of the process. */
+  local: boolean;
   closing: boolean;
 }
 let session: Session | null = null;
@@ -116,15 +118,19 @@ export function getDatasetShard<T = unknown>(name = "train"): Dataset<T> {
 }
 
 function onDriverMessage(s: Session, m: DriverMessage): void {
-  if (m.type === "reportAck") { s.acks.get(m.seq)?.(m.checkpoint); s.acks.delete(m.seq); }
-  else if (m.type === "abort") { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
+  if (m.type === "reportAck") { s.acks.get(m.seq)?.resolve(m.checkpoint); s.acks.delete(m.seq); }
+  else if (m.type === "abort") {
+    if (!s.local) { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
+    for (const ack of s.acks.values()) ack.reject(new TrainError("TRAIN_FAILED", `report(): the driver stopped this run: ${m.reason}`));
+    s.acks.clear();
+  }
 }
 
 function newSession(start: StartMessage, sendFn: (m: WorkerMessage) => void, datasets: Record<string, Dataset>, device?: string): Session {
   return {
     send: sendFn, datasets,
     context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt, device),
-    latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false,
+    latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false, local: false,
   };
 }
 
@@ -135,6 +141,7 @@ function newSession(start: StartMessage, sendFn: (m: WorkerMessage) => void, dat
 export function localRunner(trainFunc: (config: unknown) => unknown, config: unknown, datasets: Record<string, Dataset>, device: string): LocalRunner {
   return (start, toDriver) => {
     const s = newSession(start, toDriver, datasets, device);
+    s.local = true;
     session = s;
     setDefaultRootDir(start.runPath);
     const finished = (async () => {
@@ -171,7 +178,7 @@ export async function report(metrics: Record<string, unknown>, opts: { checkpoin
     await mkdir(staged, { recursive: true });
     await cp(ck.path, staged, { recursive: true, force: true });
   }
-  const acked = new Promise<string | null>((resolve) => s.acks.set(seq, resolve));
+  const acked = new Promise<string | null>((resolve, reject) => s.acks.set(seq, { resolve, reject }));
   send(s, { type: "report", seq, metrics: m, staged, at: Date.now() / 1000 });
   const persisted = await acked;
   if (persisted) s.latest = new Checkpoint(persisted);
@@ -239,7 +246,8 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
       send(s, { type: "done" });
     } catch (e) {
       const err = serializeError(e);
-      send(s, { type: "error", error: err, user: !isPeerFailure(err) });
+      // a peer's death or a full disk (ENOSPC copying a checkpoint) is not the user's code failing
+      send(s, { type: "error", error: err, user: !isPeerFailure(err) && !STORAGE_ERROR_CODES.has(err.code ?? "") });
       console.error(e instanceof Error && e.stack ? e.stack : String(e));
     } finally {
       if (dist.isInitialized()) { try { dist.destroyProcessGroup(); } catch { /* exiting anyway */ } }

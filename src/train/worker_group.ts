@@ -19,7 +19,7 @@ import * as c10d from "../torch/c10d.js";
 import { Checkpoint } from "./checkpoint.js";
 import type { Launcher, Placement } from "./launcher.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
-import type { RankFailure } from "./errors.js";
+import { CallbackError, driverFailure, type RankFailure } from "./errors.js";
 import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
 import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
 import type { RankStatus, WorkerGroup, WorkerGroupStatus } from "./controller.js";
@@ -116,7 +116,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const a = this.attempt!;
     const late: RankFailure[] = [];
     if (this.beat) { clearInterval(this.beat); this.beat = null; }
-    await a.persisting.catch((e: unknown) => { late.push({ rank: 0, pid: null, kind: "infrastructure", type: "StorageError", message: `persisting a report failed: ${(e as Error).message}` }); });
+    await a.persisting;  // never rejects: a failure to persist is recorded as the attempt's
     this.renderer?.stop();
     // reports some ranks made before the attempt ended are kept (without a checkpoint)
     const leftover: MetricsRow[] = [];
@@ -124,8 +124,10 @@ export class ProcessWorkerGroup implements WorkerGroup {
       for (const [rank, m] of [...msgs.entries()].sort((x, y) => x[0] - y[0])) leftover.push({ rank, attempt: a.number, iteration: this.iteration, time: m.at, metrics: m.metrics, checkpoint: null });
       this.iteration++;
     }
-    this.storage.appendMetrics(leftover);
-    this.storage.resetStaging();
+    try {
+      this.storage.appendMetrics(leftover);
+      this.storage.resetStaging();
+    } catch (e) { late.push(driverFailure(e, `settling attempt ${a.number} in ${this.storage.path}`)); }
     for (const r of a.ranks) r.ws?.terminate();
     return late;
   }
@@ -152,8 +154,10 @@ export class ProcessWorkerGroup implements WorkerGroup {
     this.port = (this.server.address() as AddressInfo).port;
     this.server.on("connection", (ws) => {
       ws.once("message", (data) => {
-        const m = JSON.parse(String(data)) as WorkerMessage;
-        if (m.type === "hello" && this.attempt) this.onHello(this.attempt, ws, m); else ws.close(1008, "expected hello");
+        let m: WorkerMessage | null = null;
+        try { m = JSON.parse(String(data)) as WorkerMessage; } catch { /* not JSON: refused below */ }
+        if (m !== null && typeof m === "object" && m.type === "hello" && Number.isInteger(m.rank) && this.attempt) this.onHello(this.attempt, ws, m);
+        else { console.error("TorchTrainer: dropped a control connection whose first frame was not a hello"); ws.close(1008, "expected hello"); }
       });
     });
   }
@@ -170,7 +174,18 @@ export class ProcessWorkerGroup implements WorkerGroup {
     r.wsClosed = new Promise<void>((res) => { closed = res; });
     ws.on("close", () => closed());
     ws.on("pong", () => { r.lastSeen = Date.now(); });
-    ws.on("message", (data) => this.onMessage(a, r, JSON.parse(String(data)) as WorkerMessage));
+    ws.on("message", (data) => {
+      let m: WorkerMessage;
+      try { m = JSON.parse(String(data)) as WorkerMessage; } catch {
+        console.error(`TorchTrainer: dropped a malformed control frame from rank ${r.rank} (${String(data).length} bytes, not JSON)`);
+        return;
+      }
+      if (m === null || typeof m !== "object" || typeof (m as { type?: unknown }).type !== "string") {
+        console.error(`TorchTrainer: dropped a control frame without a message type from rank ${r.rank}`);
+        return;
+      }
+      this.onMessage(a, r, m);
+    });
     if (!a.ranks.every((x) => x.ws)) return;
     try { checkStorageForHosts(this.storage.storagePath, a.ranks.map((x) => x.hostname!)); } catch (e) {
       this.fail(a, { rank: 0, pid: null, kind: "infrastructure", type: (e as Error).name, message: (e as Error).message, code: "TRAIN_STORAGE_NOT_SHARED" });
@@ -196,7 +211,12 @@ export class ProcessWorkerGroup implements WorkerGroup {
         msgs.set(r.rank, m);
         if (msgs.size === a.ranks.length) {
           a.pending.delete(m.seq);
-          a.persisting = a.persisting.then(() => this.persist(a, m.seq, msgs));
+          a.persisting = a.persisting.then(() => this.persist(a, m.seq, msgs)).catch((e: unknown) => {
+            // the driver's own failure (a callback, the storage): the attempt ends, named; the ranks stop waiting
+            const f = driverFailure(e, `persisting report #${m.seq + 1} in ${this.storage.path}`);
+            this.fail(a, f);
+            for (const x of a.ranks) x.ws?.send(JSON.stringify({ type: "abort", reason: f.message } satisfies DriverMessage));
+          });
         }
         return;
       }
@@ -284,6 +304,8 @@ export async function persistReport(storage: Storage, run: RunConfig, attempt: n
   storage.appendMetrics(ranks.map((rank) => ({ rank, attempt, iteration, time: msgs.get(rank)!.at, metrics: msgs.get(rank)!.metrics, checkpoint: name })));
   const checkpoint = name ? storage.checkpointPath(name) : null;
   if (run.verbose > 1) console.log(`TorchTrainer: report ${iteration}: ${JSON.stringify(rank0.metrics)}${name ? ` (${name})` : ""}`);
-  for (const c of run.callbacks) await c.onReport?.({ metrics: rank0.metrics, iteration, checkpoint: checkpoint ? new Checkpoint(checkpoint) : null });
+  for (const c of run.callbacks) {
+    try { await c.onReport?.({ metrics: rank0.metrics, iteration, checkpoint: checkpoint ? new Checkpoint(checkpoint) : null }); } catch (e) { throw new CallbackError("onReport", e); }
+  }
   return checkpoint;
 }

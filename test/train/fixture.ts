@@ -87,6 +87,19 @@ async function throwFunc() {
   await report({ step: 1 });
 }
 
+// the driver's own failures: a throwing onReport callback, a full disk, a malformed control frame
+async function driverFaultFunc(config: { reports: number; junkFrame?: boolean }) {
+  const ctx = getContext();
+  if (config.junkFrame && ctx.getWorldRank() === 0) {
+    // someone with the secret opens a control connection and sends a frame that is not JSON
+    const { default: WebSocket } = await import("ws");
+    const ws = new WebSocket(process.env.TORCHLIGHT_TRAIN_CONTROL!, { headers: { "x-torchlight-secret": process.env.TORCHLIGHT_TRAIN_SECRET ?? "" } });
+    await new Promise<void>((r) => ws.once("open", () => { ws.send("this is {not json"); r(); }));
+    await new Promise<void>((r) => { ws.once("close", () => r()); setTimeout(r, 2000); });
+  }
+  for (let i = 0; i < config.reports; i++) await report({ step: i, pad: "x".repeat(200) });
+}
+
 async function hangFunc() {
   const ctx = getContext();
   console.log(`rank ${ctx.getWorldRank()} started`);
@@ -164,6 +177,9 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   hang: { f: hangFunc, config: {}, torch: { timeoutS: 2 } },
   torch: { f: torchFunc, config: { epochs: 3 } },
   seed: { f: seedFunc, config: { epochs: 2, batchSize: 64 } },
+  "callback-throws": { f: driverFaultFunc, config: { reports: 3 }, run: { failureConfig: new FailureConfig({ maxFailures: 2 }), callbacks: [{ onReport: (r: { iteration: number }) => { if (r.iteration === 1) throw new Error("callback boom"); } }] } },
+  "disk-full": { f: driverFaultFunc, config: { reports: 400 } },
+  "junk-frame": { f: driverFaultFunc, config: { reports: 2, junkFrame: true } },
 };
 const m = funcs[mode]!;
 // RunConfig callbacks: what the driver told them
@@ -176,7 +192,7 @@ const recorder = {
 const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
   trainLoopConfig: m.config,
   scalingConfig: new ScalingConfig({ numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
-  runConfig: new RunConfig({ storagePath, name, verbose: 0, callbacks: [recorder], ...(m.run ?? {}), ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
+  runConfig: new RunConfig({ storagePath, name, verbose: 0, ...(m.run ?? {}), callbacks: [recorder, ...((m.run as { callbacks?: object[] } | undefined)?.callbacks ?? [])], ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
   torchConfig: new TorchConfig(m.torch ?? {}),
   ...(mode === "seed" ? { datasets: seedData() } : {}),
 });

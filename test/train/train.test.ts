@@ -267,6 +267,42 @@ main();`);
   assert.deepEqual(entryScriptCommand(["node", "/a/train.js"], ["--expose-gc"]).args, ["--expose-gc", "/a/train.js"]);
 });
 
+test("the driver never dies of its own errors: a throwing onReport callback, a full disk, a malformed control frame", () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-driver-faults-"));
+  const cb = fixture("callback-throws", storage, "cb");
+  assert.equal(cb.result.ok, false, JSON.stringify(cb.result));
+  assert.match(cb.result.message, /the RunConfig callback onReport threw: callback boom/);
+  assert.equal(cb.result.kind, "user", "a callback is the user's code");
+  assert.equal(JSON.parse(readFileSync(join(storage, "cb", "run.json"), "utf8")).status, "failed", "run.json ends in a terminal status");
+  assert.equal(cb.result.seen.failed, 1, "no restart: restarting cannot fix a callback (maxFailures 2 left)");
+  const junk = fixture("junk-frame", storage, "junk");
+  assert.equal(junk.result.ok, true, JSON.stringify(junk.result) + junk.stderr.slice(-1500));
+  assert.match(junk.stderr, /dropped a control connection whose first frame was not a hello/);
+  // a full disk: the run folder on a 64 KiB tmpfs (where this machine lets a test mount one)
+  const tiny = mkdtempSync(join(tmpdir(), "tl-tinyfs-"));
+  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny]).status !== 0) return;  // not root, or no mount here
+  try {
+    const full = fixture("disk-full", tiny, "full");
+    assert.equal(full.result.ok, false, `the run should fail of a full disk; it ended with ${full.result.metrics?.step} reports`);
+    assert.match(full.result.message, /storage full at .*(ENOSPC|no space left)/i);
+    assert.equal(full.result.kind, "infrastructure");
+    assert.equal(full.status, 0, "the driver script ran to its end: a TrainingFailedError, not a crash");
+  } finally { spawnSync("umount", [tiny]); }
+});
+
+test("a torn last line of metrics.jsonl is cut when the run resumes (it no longer swallows the next row)", async () => {
+  const { FileStorage } = await import("../../src/train/storage.js");
+  const dir = mkdtempSync(join(tmpdir(), "tl-torn-"));
+  const st = new FileStorage(dir, "r");
+  st.create();
+  st.appendMetrics([{ rank: 0, attempt: 0, iteration: 0, time: 1, metrics: { a: 1 }, checkpoint: null }]);
+  writeFileSync(st.metricsFile, readFileSync(st.metricsFile, "utf8") + '{"rank":0,"attempt":0,"iter');  // a crash mid-append
+  assert.equal(st.repairMetrics(), true);
+  st.appendMetrics([{ rank: 0, attempt: 1, iteration: 1, time: 2, metrics: { a: 2 }, checkpoint: null }]);
+  assert.deepEqual(st.readMetrics().map((r) => r.iteration), [0, 1], "both whole rows are read");
+  assert.equal(st.repairMetrics(), false, "nothing to cut the second time");
+});
+
 test("a crash while a checkpoint is being written leaves the previous one intact and listed", () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-crash-"));
   const { result } = fixture("crash", storage, "c");
