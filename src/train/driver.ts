@@ -15,6 +15,8 @@ import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./st
 import { Controller, MaxFailuresPolicy } from "./controller.js";
 import { ProcessWorkerGroup } from "./worker_group.js";
 import { LocalWorkerGroup } from "./local_group.js";
+import { RunLease } from "./lease.js";
+import { mkdirSync } from "node:fs";
 import type { LocalRunner } from "./protocol.js";
 
 export interface DriverOptions {
@@ -38,8 +40,8 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     throw new TrainConfigError("TRAIN_ENTRY_SCRIPT", `TorchTrainer.fit(): the workers re-run this program's entry script, but ${problem}, which cannot be re-run. Save the program to a file and run it with \`node file.js\` (or \`npx tsx file.ts\`), or train in this process with new ScalingConfig({ numWorkers: 0 }) (local mode)`);
   }
   const launcher = local ? null : createLauncher(scaling);  // before anything is written: a bad allocation fails here
-  const storage: Storage = new FileStorage(run.storagePath, run.name);
-  const state = openRun(storage, o);
+  const storage = new FileStorage(run.storagePath, run.name);
+  const { state, lease } = openRun(storage, o);
   const log = (s: string) => { if (run.verbose > 0) console.log(`TorchTrainer: ${s}`); };
   const latest = storage.readManager().latest;
   const group = launcher ? new ProcessWorkerGroup(o, storage, launcher) : new LocalWorkerGroup(run, storage, o.localRunner!, scaling.useGpu ? "cuda:0" : "cpu");
@@ -51,6 +53,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     state.status = "interrupted"; state.endedAt = now(); state.error = { message: `the driver received ${sig}` };
     try { storage.writeRun(state); } catch { /* leaving anyway */ }
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal);
+    lease.release();
     process.kill(process.pid, sig);
   };
   const onExit = () => group.stop("SIGKILL");
@@ -115,13 +118,41 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   } finally {
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal); process.off("exit", onExit);
     await group.close();
+    lease.release();
   }
 }
 
-/** Creates or reopens the run folder per `RunConfig.resume`; returns run.json's state, marked running. */
-function openRun(storage: Storage, o: DriverOptions): RunState {
+/**
+ * Creates or reopens the run folder per `RunConfig.resume`, taking its lease (one driver per
+ * folder); returns run.json's state, marked running, and the lease.
+ */
+function openRun(storage: FileStorage, o: DriverOptions): { state: RunState; lease: RunLease } {
+  mkdirSync(storage.path, { recursive: true });
+  const lease = RunLease.acquire(storage.path);
+  try {
+    const state = openRunHeld(storage, o, lease);
+    lease.start();
+    return { state, lease };
+  } catch (e) {
+    lease.release();
+    throw e;
+  }
+}
+
+function openRunHeld(storage: FileStorage, o: DriverOptions, lease: RunLease): RunState {
   const { run, scaling } = o;
+  storage.driverId = lease.info.id;
+  if (lease.tookOver) console.error(`TorchTrainer: took over the run folder ${storage.path} from a driver that is gone (host ${lease.tookOver.host}, pid ${lease.tookOver.pid}, last seen ${new Date(lease.tookOver.heartbeat).toISOString()})`);
   const existing = storage.readRun();
+  if (existing?.status === "running") {
+    // its driver died without saying so (we hold the lease, so it is gone): that run was interrupted
+    const message = "the driver went away while the run was running (found by the next driver)";
+    existing.status = "interrupted";
+    existing.endedAt = existing.endedAt ?? new Date().toISOString();
+    existing.error = existing.error ?? { message };
+    for (const a of existing.attempts) if (a.endedAt === null) { a.endedAt = existing.endedAt; a.error = a.error ?? { message }; }
+    storage.writeRun(existing);
+  }
   if (existing && run.resume === "never") {
     throw new TrainConfigError("TRAIN_RUN_EXISTS", `RunConfig: ${storage.path} already holds a run (status ${existing.status}) and resume is "never"; choose another RunConfig.name, delete the folder, or use resume: "auto" to continue it`);
   }

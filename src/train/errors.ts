@@ -10,7 +10,7 @@ export type TrainErrorCode =
   | "TRAIN_CONFIG" | "TRAIN_UNKNOWN_OPTION" | "TRAIN_NO_TRAIN_FUNC" | "TRAIN_NO_CUDA" | "TRAIN_RUN_EXISTS"
   | "TRAIN_NOTHING_TO_RESUME" | "TRAIN_STORAGE_NOT_SHARED" | "TRAIN_NOT_IN_WORKER" | "TRAIN_REPORT"
   | "TRAIN_CHECKPOINT" | "TRAIN_WORKER_FAILED" | "TRAIN_FAILED" | "TRAIN_RESULT" | "TRAIN_PROTOCOL" | "TRAIN_SLURM" | "TRAIN_ENTRY_SCRIPT"
-  | "TRAIN_NO_DATASET";
+  | "TRAIN_NO_DATASET" | "TRAIN_RUN_LOCKED";
 
 /** A misuse of torchlight/train: what was expected, what came, how to fix it. */
 export class TrainError extends Error {

@@ -113,7 +113,10 @@ export class FileStorage implements Storage {
   get runFile(): string { return join(this.path, RUN_FILE); }
   get metricsFile(): string { return join(this.path, METRICS_FILE); }
   get managerFile(): string { return join(this.path, MANAGER_FILE); }
-  get stagingDir(): string { return join(this.path, STAGING_DIR); }
+  /** This driver's staging folder (`.staging/<driver id>` once it holds the run's lease). */
+  get stagingDir(): string { return this.driverId ? join(this.path, STAGING_DIR, this.driverId) : join(this.path, STAGING_DIR); }
+  /** Set by the driver that holds the lease: staging paths are its own. */
+  driverId: string | null = null;
   checkpointPath(name: string): string { return join(this.path, name); }
 
   exists(): boolean { return existsSync(this.runFile); }
@@ -142,7 +145,7 @@ export class FileStorage implements Storage {
   }
   /** Removes staged checkpoint files that never completed (a crash mid-write), and folders no manager entry lists. */
   cleanIncomplete(): void {
-    rmSync(this.stagingDir, { recursive: true, force: true });
+    rmSync(join(this.path, STAGING_DIR), { recursive: true, force: true });  // every earlier driver's: this one holds the lease
     mkdirSync(this.stagingDir, { recursive: true });
     const listed = new Set(this.readManager().checkpoints.map((c) => c.name));
     for (const e of readdirSync(this.path)) if (/^checkpoint_\d{6}$/.test(e) && !listed.has(e)) rmSync(join(this.path, e), { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // themselves as 2 workers), the run folder, faults, Result; configs and storage in-process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -288,6 +288,75 @@ test("the driver never dies of its own errors: a throwing onReport callback, a f
     assert.equal(full.result.kind, "infrastructure");
     assert.equal(full.status, 0, "the driver script ran to its end: a TrainingFailedError, not a crash");
   } finally { spawnSync("umount", [tiny]); }
+});
+
+test("one driver per run folder: a live lease refuses a second driver naming the holder; a stale or dead one is taken over; racers cannot both win", async () => {
+  const { RunLease, LEASE_FILE } = await import("../../src/train/lease.js");
+  const { hostname } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "tl-lease-"));
+  const locked = (e: unknown) => e instanceof TrainConfigError && e.code === "TRAIN_RUN_LOCKED";
+  const first = RunLease.acquire(dir);
+  assert.throws(() => RunLease.acquire(dir), (e: Error) => locked(e) && new RegExp(`host ${hostname()}, pid ${process.pid}`).test(e.message) && /choose another RunConfig.name/.test(e.message));
+  first.release();
+  const lease = (h: object) => writeFileSync(join(dir, LEASE_FILE), JSON.stringify({ id: "old", host: hostname(), pid: process.pid, startedAt: "then", heartbeat: Date.now(), ...h }));
+  lease({ heartbeat: Date.now() - 60_000 });                        // stale heartbeat
+  const a = RunLease.acquire(dir);
+  assert.equal(a.tookOver?.id, "old");
+  a.release();
+  const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+  lease({ pid: Number(gone.stdout.trim()) });                          // fresh, but its pid is dead on this host
+  const b = RunLease.acquire(dir);
+  assert.equal(b.tookOver?.id, "old");
+  b.release();
+  lease({ host: "another-host", pid: Number(gone.stdout.trim()) });  // fresh on another host: its pid cannot be checked from here
+  assert.throws(() => RunLease.acquire(dir), (e: Error) => locked(e) && /host another-host/.test(e.message));
+  // 6 drivers race for one stale lease at once: exactly one wins
+  lease({ heartbeat: Date.now() - 60_000 });
+  const racer = `const { RunLease } = await import(${JSON.stringify(join(here, "..", "..", "src", "train", "lease.js"))});
+    try { RunLease.acquire(${JSON.stringify(dir)}); console.log("WIN"); await new Promise((r) => setTimeout(r, 2000)); } catch (e) { console.log(e.code); }`;  // a winner holds its lease while the others try
+  const outs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((res) => {
+    const c = spawn(process.execPath, ["--input-type=module", "-e", racer]);
+    let out = ""; c.stdout.on("data", (d) => { out += d; }); c.on("close", () => res(out.trim()));
+  })));
+  assert.equal(outs.filter((o) => o === "WIN").length, 1, outs.join(", "));
+  assert.ok(outs.every((o) => o === "WIN" || o === "TRAIN_RUN_LOCKED"), outs.join(", "));
+});
+
+test("two drivers on one run folder started 0.7 s apart: the second is refused before it writes anything; the first finishes with its own Result", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-two-drivers-"));
+  const first = spawn(process.execPath, [join(here, "fixture.js"), "slow", storage, "shared"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out1 = ""; first.stdout.on("data", (d) => { out1 += d; });
+  const done = new Promise<number | null>((r) => first.on("close", r));
+  await new Promise((r) => setTimeout(r, 700));
+  const second = spawnSync(process.execPath, [join(here, "fixture.js"), "slow", storage, "shared"], { encoding: "utf8", timeout: 60_000 });
+  const refused = JSON.parse(second.stdout.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7));
+  assert.equal(refused.code, "TRAIN_RUN_LOCKED");
+  assert.match(refused.message, new RegExp(`in use by another driver \\(host [^,]+, pid ${first.pid}, since`));
+  assert.equal(await done, 0);
+  const line = out1.split("\n").find((l) => l.startsWith("RESULT "))!;
+  const r = JSON.parse(line.slice(7));
+  assert.equal(r.ok, true);
+  assert.equal(r.metrics.step, 3);
+  assert.equal(r.metrics.pid, first.pid, "the first driver's Result holds its own run's reports");
+  assert.deepEqual(readdirSync(join(storage, "shared")).filter((f) => f.startsWith(".lease")), [], "the lease is released at the end");
+});
+
+test("a run whose driver died while it ran is marked interrupted by the next driver, which resumes it", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-dead-driver-"));
+  const run = () => new TorchTrainer(async () => { await report({ ok: 1 }); }, { scalingConfig: new ScalingConfig({ numWorkers: 0 }), runConfig: new RunConfig({ storagePath: storage, name: "d", verbose: 0 }) }).fit();
+  await run();
+  const file = join(storage, "d", "run.json");
+  const state = JSON.parse(readFileSync(file, "utf8"));
+  state.status = "running"; state.endedAt = null; state.attempts[0].endedAt = null;  // as a SIGKILLed driver leaves it
+  writeFileSync(file, JSON.stringify(state));
+  const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+  const { hostname } = await import("node:os");
+  writeFileSync(join(storage, "d", ".lease.json"), JSON.stringify({ id: "dead", host: hostname(), pid: Number(gone.stdout.trim()), startedAt: "then", heartbeat: Date.now() }));
+  await run();
+  const after = JSON.parse(readFileSync(file, "utf8"));
+  assert.equal(after.status, "finished");
+  assert.match(after.attempts[0].error.message, /the driver went away while the run was running/);
+  assert.equal(after.attempts.length, 2);
 });
 
 test("a torn last line of metrics.jsonl is cut when the run resumes (it no longer swallows the next row)", async () => {
