@@ -117,8 +117,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}${where}`, result, { cause: outcome.error });
   } finally {
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal); process.off("exit", onExit);
-    await group.close();
-    lease.release();
+    try { await group.close(); } finally { lease.release(); }
   }
 }
 
