@@ -10,6 +10,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#if defined(__linux__)
+#include <csignal>
+#include <sys/prctl.h>
+#include <unistd.h>
+#endif
 #include <fstream>
 #include <thread>
 
@@ -194,6 +199,22 @@ TL_FN(flushMemoryPressure) {
   TL_OP_END;
 }
 
+// dieWithParent(expectedParentPid): the kernel sends this process SIGKILL when its parent (the
+// TorchTrainer driver) dies, even while the JS thread is stuck in a collective or a spinning
+// loop. Returns false if the parent is already gone (or not the expected one) or the platform
+// has no such signal.
+TL_FN(dieWithParent) {
+  TL_OP_BEGIN("dieWithParent", 1);
+#if defined(__linux__)
+  int64_t expected = to_int(c, c.argv[0], 0, "expectedParentPid");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ret_bool(c, false);
+  return ret_bool(c, static_cast<int64_t>(getppid()) == expected);  // the parent died before the prctl: too late
+#else
+  return ret_bool(c, false);
+#endif
+  TL_OP_END;
+}
+
 // What the process really loaded, read from its memory map: the BLAS behind libtorch and
 // the allocator decide speed more than anything else here (see README, "Speed set-up").
 std::string loaded_library(std::initializer_list<const char*> needles) {
@@ -305,6 +326,7 @@ const OpEntry runtime_ops[] = {
     {"deterministicAlgorithms", deterministicAlgorithms},
     {"setErrorFactory", setErrorFactory},
     {"flushMemoryPressure", flushMemoryPressure},
+    {"dieWithParent", dieWithParent},
     {nullptr, nullptr},
 };
 

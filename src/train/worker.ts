@@ -10,6 +10,7 @@ import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import WebSocket from "ws";
 import * as torch from "../torch/index.js";
+import { native } from "../torch/native/index.js";
 import * as dist from "../distributed/index.js";
 import { setProgressSink } from "../util/progress.js";
 import { setDefaultRootDir } from "../util/context.js";
@@ -220,6 +221,12 @@ async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage,
 export async function runWorker(trainFunc: (config: unknown) => unknown, config: unknown, torchConfig: { backend: "gloo" | "nccl"; timeoutMs: number }, datasets: Record<string, Dataset> = {}): Promise<never> {
   let code = 1;
   trace("script reached fit()");
+  // The kernel ends this worker when the driver dies, even while its JS thread is stuck in a
+  // collective or a loop that never yields (it could not see the closed channel then).
+  if (process.platform === "linux" && !native.dieWithParent(process.ppid)) {
+    console.error("worker: the driver that started this worker is already gone; exiting");
+    process.exit(1);
+  }
   try {
     const { ws, start } = await connect();
     trace("joined the control channel");

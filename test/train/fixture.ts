@@ -180,6 +180,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   "callback-throws": { f: driverFaultFunc, config: { reports: 3 }, run: { failureConfig: new FailureConfig({ maxFailures: 2 }), callbacks: [{ onReport: (r: { iteration: number }) => { if (r.iteration === 1) throw new Error("callback boom"); } }] } },
   "disk-full": { f: driverFaultFunc, config: { reports: 400 } },
   "junk-frame": { f: driverFaultFunc, config: { reports: 2, junkFrame: true } },
+  spin: { f: async () => { const r = getContext().getWorldRank(); console.log(`spinning rank ${r} pid ${process.pid}`); if (r === 1) for (;;) { /* a hung rank */ } await report({ waiting: 1 }); }, config: {} },
   slow: { f: async () => { for (let i = 0; i < 4; i++) { await new Promise((r) => setTimeout(r, 700)); await report({ step: i, pid: process.ppid }); } }, config: {} },
 };
 const m = funcs[mode]!;

@@ -359,6 +359,28 @@ test("a run whose driver died while it ran is marked interrupted by the next dri
   assert.equal(after.attempts.length, 2);
 });
 
+test("kill -9 of the driver while a rank spins and the other waits in report(): the kernel ends both workers (PR_SET_PDEATHSIG)", { skip: process.platform === "linux" ? false : "Linux only" }, async () => {
+  const { pidAlive } = await import("../../src/train/lease.js");
+  const storage = mkdtempSync(join(tmpdir(), "tl-orphans-"));
+  const driver = spawn(process.execPath, [join(here, "fixture.js"), "spin", storage, "o"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  driver.stdout.on("data", (d) => { out += d; });
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      const found = [...out.matchAll(/spinning rank \d pid (\d+)/g)].map((m) => Number(m[1]));
+      if (found.length === 2) { clearInterval(poll); resolve(found); }
+      else if (Date.now() - t0 > 60_000) { clearInterval(poll); reject(new Error(`workers did not start: ${out}`)); }
+    }, 50);
+  });
+  await new Promise((r) => setTimeout(r, 300));  // rank 1 is in its loop, rank 0 waits for the report's ack
+  assert.ok(pids.every(pidAlive), "both workers run before the driver dies");
+  driver.kill("SIGKILL");
+  const t0 = Date.now();
+  while (pids.some(pidAlive) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(pids.filter(pidAlive), [], "no worker outlives its driver");
+});
+
 test("a torn last line of metrics.jsonl is cut when the run resumes (it no longer swallows the next row)", async () => {
   const { FileStorage } = await import("../../src/train/storage.js");
   const dir = mkdtempSync(join(tmpdir(), "tl-torn-"));

@@ -35,6 +35,8 @@ export interface NativeCore {
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: number, requiresGrad?: boolean): Handle;
   dispose(h: Handle): boolean;
   disposeMany(hs: Handle[]): void;
+  /** Linux: SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); false if the parent is not `expectedParentPid` any more. */
+  dieWithParent(expectedParentPid: number): boolean;
   /** Ties each handle's lifetime to its Tensor object: freed inside the GC that finds it unreachable. */
   gcWatch(tensors: object[], hs: Handle[]): void;
   /** One float64: bytes of tensors created since the last gcWatch (memory.ts resets it). */
