@@ -11,6 +11,7 @@ import { Tensor } from "./tensor.js";
 import { TorchError } from "./errors.js";
 import type { DType } from "./dtype.js";
 import { ELEMENT_SIZE, tensorFromBytes } from "./serialization.js";
+import { isCount } from "./weights_only.js";
 
 const CODE: Record<DType, string> = {
   float64: "F64", float32: "F32", float16: "F16", bfloat16: "BF16", int64: "I64", int32: "I32", int16: "I16", int8: "I8", uint8: "U8", bool: "BOOL",
@@ -43,7 +44,6 @@ export function save(tensors: Record<string, Tensor>, metadata?: Record<string, 
   return out;
 }
 
-const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 /** The reference implementation's limit on the JSON header. */
 const MAX_HEADER = 100_000_000;
 

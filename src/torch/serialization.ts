@@ -13,7 +13,7 @@ import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor, wrap } from "./tensor.js";
 import { TorchError } from "./errors.js";
 import { pickle } from "./pickler.js";
-import { DTYPE_GLOBALS, isAllowedGlobal, viewProblem } from "./weights_only.js";
+import { DTYPE_GLOBALS, isAllowedGlobal, isCount, viewProblem } from "./weights_only.js";
 import { readZipIndex, readZipRecord, ZipFormatError, type ZipEntry } from "./zip.js";
 
 /**
@@ -173,7 +173,7 @@ function unpickle(pkl: Buffer, record: (name: string, expectedBytes: number | nu
     let s = storages.get(key);
     if (s) return s;
     const es = ELEMENT_SIZE[st.dtype];
-    if (declared !== undefined && (typeof declared !== "number" || !Number.isSafeInteger(declared) || declared < 0)) fail(`a corrupt pickle (the storage data/${key} declares ${String(declared)} elements)`);
+    if (declared !== undefined && !isCount(declared)) fail(`a corrupt pickle (the storage data/${key} declares ${String(declared)} elements)`);
     const rec = record(`data/${key}`, declared === undefined ? null : (declared as number) * es) ?? fail(`the file lacks the record data/${key} of a tensor storage`);
     if (rec.byteLength % es !== 0) fail(`the record data/${key} has ${rec.byteLength} bytes, not a whole number of ${st.dtype} elements`);
     let flat = tensorFromBytes(rec, st.dtype, [rec.byteLength / es]);

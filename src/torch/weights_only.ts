@@ -48,17 +48,19 @@ export const DTYPE_GLOBALS: Readonly<Record<string, string>> = {
   int64: "int64", long: "int64", int32: "int32", int: "int32", int16: "int16", short: "int16", int8: "int8", uint8: "uint8", bool: "bool",
 };
 
+/** A count or a size from a file: a non-negative safe integer. */
+export const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 // pickled integers beyond 2^53 arrive as bigints: counted (and refused by the bounds) like the rest
-const isCount = (v: unknown): v is number | bigint => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) || (typeof v === "bigint" && v >= 0n);
+const isCountOrBig = (v: unknown): v is number | bigint => isCount(v) || (typeof v === "bigint" && v >= 0n);
 
 /**
  * Why a view (`offset`, `size`, `stride`, in elements) does not fit a storage of `numel`
  * elements, or null when it does. Arithmetic in BigInt, so no product or sum overflows.
  */
 export function viewProblem(numel: number, offset: unknown, size: unknown, stride: unknown): string | null {
-  if (!isCount(offset)) return `its storage offset ${String(offset)} is not a non-negative integer`;
-  if (!Array.isArray(size) || !size.every(isCount)) return `its size ${JSON.stringify(size)} is not a list of non-negative integers`;
-  if (!Array.isArray(stride) || !stride.every(isCount)) return `its stride ${JSON.stringify(stride)} is not a list of non-negative integers`;
+  if (!isCountOrBig(offset)) return `its storage offset ${String(offset)} is not a non-negative integer`;
+  if (!Array.isArray(size) || !size.every(isCountOrBig)) return `its size ${JSON.stringify(size)} is not a list of non-negative integers`;
+  if (!Array.isArray(stride) || !stride.every(isCountOrBig)) return `its stride ${JSON.stringify(stride)} is not a list of non-negative integers`;
   if (size.length !== stride.length) return `its size has ${size.length} dimensions and its stride ${stride.length}`;
   if (size.length > 64) return `it has ${size.length} dimensions (at most 64)`;
   if (size.some((s) => BigInt(s) === 0n)) return BigInt(offset) <= BigInt(numel) ? null : `its storage offset ${offset} is past the storage's ${numel} elements`;

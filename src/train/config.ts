@@ -71,6 +71,8 @@ export class ScalingConfig {
   }
   /** Local mode: numWorkers 0, the train function runs in the driver's process. */
   get localMode(): boolean { return this.numWorkers === 0; }
+  /** The device local mode trains on: the first GPU with useGpu, else the CPU. */
+  get localDevice(): string { return this.useGpu ? "cuda:0" : "cpu"; }
   toJSON(): object { return { numWorkers: this.numWorkers, useGpu: this.useGpu, resourcesPerWorker: this.resourcesPerWorker, placementStrategy: this.placementStrategy, launcher: this.launcher }; }
 }
 

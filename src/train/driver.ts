@@ -44,7 +44,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   const { state, lease } = openRun(storage, o);
   const log = (s: string) => { if (run.verbose > 0) console.log(`TorchTrainer: ${s}`); };
   const latest = storage.readManager().latest;
-  const group = launcher ? new ProcessWorkerGroup(o, storage, launcher) : new LocalWorkerGroup(run, storage, o.localRunner!, scaling.useGpu ? "cuda:0" : "cpu");
+  const group = launcher ? new ProcessWorkerGroup(o, storage, launcher) : new LocalWorkerGroup(run, storage, o.localRunner!, scaling.localDevice);
   log(`${state.attempts.length ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${launcher ? launcher.describe() : group.describe()}${latest ? `, from ${latest}` : ""}`);
 
   const now = () => new Date().toISOString();

@@ -11,7 +11,7 @@ import { driverFailure, type RankFailure } from "./errors.js";
 import type { LocalRunner, WorkerMessage } from "./protocol.js";
 import type { Storage } from "./storage.js";
 import type { WorkerGroup, WorkerGroupStatus } from "./controller.js";
-import { persistReport, type ReportMsg } from "./worker_group.js";
+import { nextIteration, persistReport, rankFailure, type ReportMsg } from "./worker_group.js";
 
 export class LocalWorkerGroup implements WorkerGroup {
   private iteration: number;
@@ -19,8 +19,7 @@ export class LocalWorkerGroup implements WorkerGroup {
   private persisting: Promise<void> = Promise.resolve();
 
   constructor(private readonly run: RunConfig, private readonly storage: Storage, private readonly runner: LocalRunner, private readonly device: string) {
-    const rows = storage.readMetrics().filter((r) => r.rank === 0);
-    this.iteration = rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
+    this.iteration = nextIteration(storage);
   }
 
   describe(): string { return `local mode (numWorkers 0): the train function runs in this process (pid ${process.pid}) on ${this.device}`; }
@@ -46,9 +45,7 @@ export class LocalWorkerGroup implements WorkerGroup {
           handle.toWorker({ type: "abort", reason: f.message });
         });
       } else if (m.type === "done") st.done = true;
-      else if (m.type === "error") {
-        st.failures.push({ rank: 0, pid: process.pid, kind: m.user ? "user" : "infrastructure", type: m.error.type, message: m.error.message, ...(m.error.stack ? { stack: m.error.stack } : {}), ...(m.error.code ? { code: m.error.code } : {}) });
-      }
+      else if (m.type === "error") st.failures.push(rankFailure(0, process.pid, m));
     };
     const handle = this.runner(start, onMessage);
     void handle.finished.then(async () => { await this.persisting; st.exited = true; });

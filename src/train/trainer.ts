@@ -88,7 +88,7 @@ export class TorchTrainer<C = Record<string, unknown>> {
         { backend: this.torchConfig.backendFor(this.scalingConfig.useGpu), timeoutMs: this.torchConfig.timeoutMs }, this.datasets);
     }
     const local = this.scalingConfig.localMode
-      ? localRunner(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.datasets, this.scalingConfig.useGpu ? "cuda:0" : "cpu")
+      ? localRunner(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.datasets, this.scalingConfig.localDevice)
       : undefined;
     const result = await runDriver({
       scaling: this.scalingConfig, run: this.runConfig, torch: this.torchConfig, trainLoopConfig: this.trainLoopConfig,

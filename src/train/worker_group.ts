@@ -75,8 +75,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
   private readonly renderer: ProgressRenderer | null;
 
   constructor(private readonly o: ProcessWorkerGroupOptions, private readonly storage: Storage, private readonly launcher: Launcher) {
-    const rows = storage.readMetrics().filter((r) => r.rank === 0);
-    this.iteration = rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
+    this.iteration = nextIteration(storage);
     this.renderer = o.run.verbose > 0 ? new ProgressRenderer(Boolean(process.stdout.isTTY)) : null;
   }
 
@@ -225,7 +224,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
         return;
       case "error":
         r.errored = true;
-        this.fail(a, { rank: r.rank, pid: r.child.pid ?? null, kind: m.user ? "user" : "infrastructure", type: m.error.type, message: m.error.message, ...(m.error.stack ? { stack: m.error.stack } : {}), ...(m.error.code ? { code: m.error.code } : {}) });
+        this.fail(a, rankFailure(r.rank, r.child.pid ?? null, m));
         return;
       case "done":
         r.done = true;
@@ -286,6 +285,17 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const checkpoint = await persistReport(this.storage, this.o.run, a.number, this.iteration++, msgs);
     for (const rank of msgs.keys()) a.ranks[rank]?.ws?.send(JSON.stringify({ type: "reportAck", seq, checkpoint } satisfies DriverMessage));
   }
+}
+
+/** The iteration the run's next report gets: one past rank 0's last persisted row (0 for a new run). */
+export function nextIteration(storage: Storage): number {
+  const rows = storage.readMetrics().filter((r) => r.rank === 0);
+  return rows.length ? Math.max(...rows.map((r) => r.iteration)) + 1 : 0;
+}
+
+/** A rank's "error" message as the attempt's failure of that rank. */
+export function rankFailure(rank: number, pid: number | null, m: Extract<WorkerMessage, { type: "error" }>): RankFailure {
+  return { rank, pid, kind: m.user ? "user" : "infrastructure", type: m.error.type, message: m.error.message, ...(m.error.stack ? { stack: m.error.stack } : {}), ...(m.error.code ? { code: m.error.code } : {}) };
 }
 
 /**
