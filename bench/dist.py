@@ -39,6 +39,20 @@ if workload == "allreduce":
     sys.stdout.write(out)
     sys.exit(0)
 
+if workload == "rendezvous" and "RANK" not in os.environ:
+    # 4 ranks, PyTorch's TCPStore hosted by rank 0 (init_process_group's env:// default)
+    for r in range(rounds):
+        port = str(free_port())
+        procs = [subprocess.Popen([sys.executable, __file__, workload, "1"], stdout=subprocess.PIPE if k == 0 else subprocess.DEVNULL, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(k), "WORLD_SIZE": "4", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
+                 for k in range(4)]
+        out, _ = procs[0].communicate()
+        for p in procs[1:]:
+            p.wait()
+        rec = json.loads(out.strip().splitlines()[-1])
+        print(json.dumps({"workload": workload, "side": "python", "round": r, **rec}), flush=True)
+    sys.exit(0)
+
 if workload == "ddp" and "RANK" not in os.environ:
     # torchrun's environment contract, set here: Debian's torchrun (1.13 on Python 3.11) fails
     # before starting workers (its Std enum parsing returns None for "0").
@@ -60,8 +74,22 @@ import torch.distributed as dist  # noqa: E402
 import torchvision  # noqa: E402
 
 torch.set_num_threads(1)
+t_init = time.perf_counter()
 dist.init_process_group("gloo")
+init_ms = (time.perf_counter() - t_init) * 1000
 rank = dist.get_rank()
+if workload == "rendezvous":
+    t = torch.ones(1)
+    for _ in range(50):
+        dist.all_reduce(t)
+    n = 500
+    t0 = time.perf_counter()
+    for _ in range(n):
+        dist.all_reduce(t)
+    if rank == 0:
+        print(json.dumps({"initMs": init_ms, "allReduceUs": (time.perf_counter() - t0) * 1e6 / n}), flush=True)
+    dist.destroy_process_group()
+    sys.exit(0)
 torch.manual_seed(0)
 m = torchvision.models.resnet18(num_classes=10)
 m.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)

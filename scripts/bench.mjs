@@ -53,6 +53,15 @@ const SUITES = {
   dist: {
     ts: "dist/bench/dist.js", py: "bench/dist.py",
     workloads: {
+      rendezvous: (tl, py) => {
+        const m = (xs, k) => median(xs.map((r) => r[k]));
+        return [
+          { workload: "initProcessGroup, 4 processes: TCPStore (rank 0 hosts)", torchlight: `${m(tl, "initMsTcp").toFixed(0)} ms`, python: `${m(py, "initMs").toFixed(0)} ms`, ratio: `${(m(py, "initMs") / m(tl, "initMsTcp")).toFixed(2)}x speed` },
+          { workload: "  the same over the private store (secret, loopback)", torchlight: `${m(tl, "initMsPrivate").toFixed(0)} ms`, python: `${m(py, "initMs").toFixed(0)} ms (TCPStore)`, ratio: `${(m(py, "initMs") / m(tl, "initMsPrivate")).toFixed(2)}x speed` },
+          { workload: "all-reduce of 1 float, 4 processes: TCPStore", torchlight: `${m(tl, "allReduceUsTcp").toFixed(0)} us`, python: `${m(py, "allReduceUs").toFixed(0)} us`, ratio: `${(m(py, "allReduceUs") / m(tl, "allReduceUsTcp")).toFixed(2)}x speed` },
+          { workload: "  the same over the private store", torchlight: `${m(tl, "allReduceUsPrivate").toFixed(0)} us`, python: `${m(py, "allReduceUs").toFixed(0)} us (TCPStore)`, ratio: `${(m(py, "allReduceUs") / m(tl, "allReduceUsPrivate")).toFixed(2)}x speed` },
+        ];
+      },
       allreduce: time("all-reduce 64 MiB float32, 2 processes", "msPerAllReduce", "ms", "msPerAllReduce", " vs C++ c10d"),
       ddp: speed("ResNet-18 DDP step, 2 processes x 1 thread, images/s", "imagesPerSecond"),
     },

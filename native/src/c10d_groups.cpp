@@ -8,6 +8,7 @@ std::mutex mutex;
 std::unordered_map<uint32_t, Group> groups;
 std::unordered_map<uint32_t, std::unique_ptr<c10d::Reducer>> reducers;
 std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> served;
+std::unordered_map<uint32_t, std::shared_ptr<auth_store::Server>> private_served;
 namespace {
 uint32_t g_next_id = 1;
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth_store.h"
+
 namespace tl {
 namespace c10d_groups {
 
@@ -24,12 +26,15 @@ struct Group {
   // store call of ours holds this lock, and waiting for a key is polling, never a blocking get.
   std::shared_ptr<std::mutex> store_mutex = std::make_shared<std::mutex>();
   bool nccl = false;  // its subgroups use the same backend
+  std::string device;  // Gloo's device spec (compat::gloo_group), for its subgroups
+  std::shared_ptr<auth_store::Server> hosted;  // the private store this rank hosts (rank 0 with a secret and no launcher's store)
 };
 
 extern std::mutex mutex;
 extern std::unordered_map<uint32_t, Group> groups;
 extern std::unordered_map<uint32_t, std::unique_ptr<c10d::Reducer>> reducers;
 extern std::unordered_map<uint32_t, c10::intrusive_ptr<c10d::TCPStore>> served;  // storeServe's servers
+extern std::unordered_map<uint32_t, std::shared_ptr<auth_store::Server>> private_served;  // privateStoreServe's
 
 /** A new id (call under `mutex`). */
 uint32_t next_id();

@@ -266,10 +266,25 @@ inline c10::intrusive_ptr<c10d::ProcessGroup> dispatching_to(const c10::intrusiv
 // A Gloo process group as a c10d::ProcessGroup, which is what DDP's Reducer and
 // broadcast_coalesced take. In 1.13 ProcessGroupGloo *is* a ProcessGroup; since 2.0 it is a
 // Backend that a ProcessGroup dispatches to (setBackend), as torch.distributed does in Python.
+//
+// `device` picks where Gloo's pairs listen, as Python's GLOO_SOCKET_IFNAME: "if:eth0[,eth1]" (one
+// device per interface), "host:ADDR" (the interface of that address, e.g. loopback for a run on
+// one machine), or "" (the address of this machine's hostname, Gloo's default).
 inline c10::intrusive_ptr<c10d::ProcessGroup> gloo_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                                                         std::chrono::milliseconds timeout) {
+                                                         std::chrono::milliseconds timeout, const std::string& device = "") {
   auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-  opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  if (device.rfind("if:", 0) == 0) {
+    std::string names = device.substr(3);
+    for (size_t at = 0; at <= names.size();) {
+      size_t end = names.find(',', at);
+      if (end == std::string::npos) end = names.size();
+      if (end > at) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(names.substr(at, end - at)));
+      at = end + 1;
+    }
+  } else if (device.rfind("host:", 0) == 0) {
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(device.substr(5)));
+  }
+  if (opts->devices.empty()) opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
 #if TL_TORCH_AT_LEAST(2, 0)
   auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
   // Gloo also reduces CUDA tensors (through host copies), as in Python's "gloo" backend

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "auth_store.h"
 #include "c10d_groups.h"
 #include "c10d_js.h"
 #include "compat.h"
@@ -35,27 +36,40 @@ TL_FN(storeSet) {
   TL_OP_END;
 }
 
-// storeGetNow(group, keys[]) -> (string | null)[]: the values of the keys that exist, without waiting
+// storeGetNow(group, keys[], setKey?, setValue?) -> (string | null)[]: the values of the keys
+// that exist, without waiting; with setKey, that key is set first (a collective's bookkeeping:
+// one round trip on the private store, a set and a check + get per key on a TCPStore).
 TL_FN(storeGetNow) {
-  TL_OP_BEGIN("store.get", 2);
+  TL_OP_BEGIN("store.get", 4);
   Group& g = group_of(c, 0);
   uint32_t n = array_length(c, 1, "keys", "an array of keys");
-  napi_value out;
-  napi_create_array_with_length(env, n, &out);
+  std::vector<std::string> keys;
   for (uint32_t k = 0; k < n; ++k) {
-    napi_value kv = element(c, 1, k), v;
+    napi_value kv = element(c, 1, k);
     size_t len = 0;
     napi_get_value_string_utf8(env, kv, nullptr, 0, &len);
     std::string key(len, '\0');
     napi_get_value_string_utf8(env, kv, key.data(), len + 1, &len);
-    std::unique_lock<std::mutex> lock(*g.store_mutex);
-    if (g.store->check({key})) {
-      auto bytes = g.store->get(key);
-      lock.unlock();
-      napi_create_string_utf8(env, reinterpret_cast<const char*>(bytes.data()), bytes.size(), &v);
+    keys.push_back(std::move(key));
+  }
+  std::string set_key = string_or(c, 2, "setKey", ""), set_value = string_or(c, 3, "setValue", "");
+  std::vector<uint8_t> set_bytes(set_value.begin(), set_value.end());
+  std::vector<std::optional<std::vector<uint8_t>>> got;
+  {
+    std::lock_guard<std::mutex> lock(*g.store_mutex);
+    if (auto* priv = dynamic_cast<auth_store::Client*>(g.store.get())) {
+      got = set_key.empty() ? priv->get_now(keys) : priv->set_get_now(set_key, set_bytes, keys);
     } else {
-      napi_get_null(env, &v);
+      if (!set_key.empty()) g.store->set(set_key, set_bytes);
+      for (auto& key : keys) got.push_back(g.store->check({key}) ? std::optional<std::vector<uint8_t>>(g.store->get(key)) : std::nullopt);
     }
+  }
+  napi_value out;
+  napi_create_array_with_length(env, n, &out);
+  for (uint32_t k = 0; k < n && k < got.size(); ++k) {
+    napi_value v;
+    if (got[k]) napi_create_string_utf8(env, reinterpret_cast<const char*>(got[k]->data()), got[k]->size(), &v);
+    else napi_get_null(env, &v);
     napi_set_element(env, out, k, v);
   }
   return out;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "auth_store.h"
 #include "c10d_groups.h"
 #include "c10d_js.h"
 #include "compat.h"
@@ -34,8 +35,8 @@ namespace {
 
 // "gloo" or "nccl" (a CUDA build of libtorch 2.x; compat::nccl_group says the fix otherwise)
 c10::intrusive_ptr<c10d::ProcessGroup> make_group(bool nccl, const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                                                  std::chrono::milliseconds timeout) {
-  return nccl ? compat::nccl_group(store, rank, size, timeout) : compat::gloo_group(store, rank, size, timeout);
+                                                  std::chrono::milliseconds timeout, const std::string& device) {
+  return nccl ? compat::nccl_group(store, rank, size, timeout) : compat::gloo_group(store, rank, size, timeout, device);
 }
 
 bool is_nccl(const Call& c, size_t i) {
@@ -48,45 +49,129 @@ using namespace c10d_entry;  // NOLINT(google-build-using-namespace)
 
 // ---- process groups ------------------------------------------------------------------------
 
-// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix, backend) -> Promise<id>.
-// Rank 0 (or whoever isServer) hosts the TCPStore, unless a launcher hosts it (then every rank
+// pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix, backend, secret, device) -> Promise<id>.
+// Rank 0 (or whoever isServer) hosts the store, unless a launcher hosts it (then every rank
 // is a client, as under torchrun's agent store); everyone then builds a Gloo group over it.
 // `prefix` (default none) scopes every key of this group, its subgroups and store calls, as
 // PyTorch's "/worker/attempt_N" does, so a restarted group never reads the last attempt's keys.
+// With a `secret` the store is torchlight's private one (auth_store.h): the host serves only
+// clients that present it, and every rank presents it; without one it is PyTorch's TCPStore, so
+// a store that torchrun or another launcher hosts can be joined. `device`: compat::gloo_group's.
 TL_FN(pgInit) {
-  TL_OP_BEGIN("init_process_group", 9);
+  TL_OP_BEGIN("init_process_group", 11);
   std::string host = string(c, 0, "host");
   int64_t port = i64(c, 1, "port"), world = i64(c, 2, "worldSize"), rank = i64(c, 3, "rank"), timeout_ms = i64(c, 4, "timeoutMs");
   bool is_server = boolean(c, 5, "isServer");
   int64_t rdv_ms = i64_or(c, 6, "rendezvousTimeoutMs", timeout_ms);
   std::string prefix = string_or(c, 7, "prefix", "");
   bool nccl = is_nccl(c, 8);
+  std::string secret = string_or(c, 9, "secret", ""), device = string_or(c, 10, "device", "");
   if (nccl) compat::require_nccl();  // the error that names the fix, before any rendezvous
   if (world < 1 || rank < 0 || rank >= world) throw ArgError("init_process_group(): rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw ArgError("init_process_group(): port " + std::to_string(port) + " is not a TCP port");
+  if (!secret.empty() && (secret.size() < 16 || secret.size() > 512)) throw ArgError("init_process_group(): the store's secret must have 16 to 512 characters");
   auto id = std::make_shared<uint32_t>(0);
   return run_async(
       c,
       [=]() {
-        c10d::TCPStoreOptions opts;
-        opts.port = static_cast<uint16_t>(port);
-        opts.isServer = is_server;
-        opts.numWorkers = static_cast<size_t>(world);
-        opts.waitWorkers = false;
-        opts.timeout = std::chrono::milliseconds(rdv_ms);
-        c10::intrusive_ptr<c10d::Store> store = compat::tcp_store(host, opts);
+        c10::intrusive_ptr<c10d::Store> store;
+        std::shared_ptr<auth_store::Server> hosted;
+        if (!secret.empty()) {
+          if (is_server) {
+            hosted = std::make_shared<auth_store::Server>(auth_store::is_loopback(host) ? "127.0.0.1" : "", static_cast<uint16_t>(port));
+            hosted->allow("", secret);
+          }
+          store = c10::make_intrusive<auth_store::Client>(host, static_cast<uint16_t>(port), secret, std::chrono::milliseconds(rdv_ms));
+        } else {
+          c10d::TCPStoreOptions opts;
+          opts.port = static_cast<uint16_t>(port);
+          opts.isServer = is_server;
+          opts.numWorkers = static_cast<size_t>(world);
+          opts.waitWorkers = false;
+          opts.timeout = std::chrono::milliseconds(rdv_ms);
+          store = compat::tcp_store(host, opts);
+        }
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
-        auto pg = make_group(nccl, prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms));
+        auto pg = make_group(nccl, prefixed, static_cast<int>(rank), static_cast<int>(world), std::chrono::milliseconds(timeout_ms), device);
         std::lock_guard<std::mutex> lock(reg::mutex);
         *id = reg::next_id();
-        reg::groups[*id] = Group{store, pg, std::make_shared<std::mutex>(), nccl};
+        reg::groups[*id] = Group{store, pg, std::make_shared<std::mutex>(), nccl, device, hosted};
       },
       [id](napi_env env) {
         napi_value v;
         napi_create_uint32(env, *id, &v);
         return v;
       });
+  TL_OP_END;
+}
+
+// privateStoreServe(host, port) -> [id, port]: torchlight's private store (auth_store.h) in this
+// process, on host ("127.0.0.1" for a run on one machine, "" for every interface), port 0 for a
+// free one; it serves no one until privateStoreAllow gives it a namespace's secret.
+TL_FN(privateStoreServe) {
+  TL_OP_BEGIN("private_store_serve", 2);
+  std::string host = string(c, 0, "host");
+  int64_t port = i64(c, 1, "port");
+  if (port < 0 || port > 65535) throw ArgError("private_store_serve(): port " + std::to_string(port) + " is not a TCP port (0 picks a free one)");
+  auto server = std::make_shared<auth_store::Server>(host, static_cast<uint16_t>(port));
+  uint32_t id;
+  {
+    std::lock_guard<std::mutex> lock(reg::mutex);
+    id = reg::next_id();
+    reg::private_served[id] = server;
+  }
+  napi_value arr, v;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_create_uint32(env, id, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_uint32(env, server->port(), &v);
+  napi_set_element(env, arr, 1, v);
+  return arr;
+  TL_OP_END;
+}
+
+std::shared_ptr<auth_store::Server> private_store(const Call& c) {
+  std::lock_guard<std::mutex> lock(reg::mutex);
+  auto it = reg::private_served.find(static_cast<uint32_t>(i64(c, 0, "store")));
+  if (it == reg::private_served.end()) throw ArgError(std::string(c.op) + "(): the store was closed");
+  return it->second;
+}
+
+// privateStoreAllow(id, namespace, secret): clients presenting `secret` get `namespace`'s keys.
+TL_FN(privateStoreAllow) {
+  TL_OP_BEGIN("private_store_allow", 3);
+  private_store(c)->allow(string(c, 1, "namespace"), string(c, 2, "secret"));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+// privateStoreRevoke(id, namespace): its secret is forgotten, its clients cut off, its keys dropped.
+TL_FN(privateStoreRevoke) {
+  TL_OP_BEGIN("private_store_revoke", 2);
+  private_store(c)->revoke(string(c, 1, "namespace"));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
+// privateStoreStats(id) -> { connections, unauthenticated, refused, keys, bytes }
+TL_FN(privateStoreStats) {
+  TL_OP_BEGIN("private_store_stats", 1);
+  auto s = private_store(c)->stats();
+  napi_value o, v;
+  napi_create_object(env, &o);
+  for (auto [name, x] : {std::pair<const char*, int64_t>{"connections", s.connections}, {"unauthenticated", s.unauthenticated}, {"refused", s.refused}, {"keys", s.keys}, {"bytes", s.bytes}}) {
+    napi_create_int64(env, x, &v);
+    napi_set_named_property(env, o, name, v);
+  }
+  return o;
+  TL_OP_END;
+}
+
+TL_FN(privateStoreClose) {
+  TL_OP_BEGIN("private_store_close", 1);
+  auto dead = take(reg::private_served, static_cast<uint32_t>(i64(c, 0, "store")));
+  return undefined_value(c);  // the server's thread stops here, outside the lock
   TL_OP_END;
 }
 
@@ -146,6 +231,7 @@ TL_FN(pgNew) {
   auto store = parent.store;
   auto store_mutex = parent.store_mutex;
   bool nccl = parent.nccl;
+  std::string device = parent.device;
   auto id = std::make_shared<uint32_t>(0);
   return run_async(
       c,
@@ -158,11 +244,11 @@ TL_FN(pgNew) {
         c10::intrusive_ptr<c10d::ProcessGroup> pg;
         {
           std::lock_guard<std::mutex> store_lock(*store_mutex);  // its rendezvous talks to the store
-          pg = make_group(nccl, prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms));
+          pg = make_group(nccl, prefixed, sub_rank, static_cast<int>(ranks.size()), std::chrono::milliseconds(timeout_ms), device);
         }
         std::lock_guard<std::mutex> lock(reg::mutex);
         *id = reg::next_id();
-        reg::groups[*id] = Group{store, pg, store_mutex, nccl};
+        reg::groups[*id] = Group{store, pg, store_mutex, nccl, device, nullptr};
       },
       [id](napi_env env) {
         napi_value v;
@@ -269,7 +355,9 @@ TL_FN(pgRecv) {
 }  // namespace
 
 const OpEntry distributed_ops[] = {
-    {"pgInit", pgInit}, {"storeServe", storeServe}, {"storeClose", storeClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
+    {"pgInit", pgInit}, {"storeServe", storeServe}, {"storeClose", storeClose},
+    {"privateStoreServe", privateStoreServe}, {"privateStoreAllow", privateStoreAllow}, {"privateStoreRevoke", privateStoreRevoke},
+    {"privateStoreStats", privateStoreStats}, {"privateStoreClose", privateStoreClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
     {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {nullptr, nullptr},
 };

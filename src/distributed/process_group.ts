@@ -14,6 +14,7 @@ import type { Tensor } from "../torch/index.js";
 import { setDefaultGroupInfo } from "../torch/distributed_state.js";
 import * as c10d from "../torch/c10d.js";
 import { checkOptions } from "../util/validate.js";
+import { ENV, env } from "../util/env.js";
 
 
 /** Reduction operations of allReduce/reduceScatter, as `torch.distributed.ReduceOp`. */
@@ -64,12 +65,34 @@ function envInt(name: string): number | undefined {
   return n;
 }
 
+/** The private store's secret from the environment (TorchTrainer's driver sets it), or "" for a plain TCPStore. */
+function storeSecret(): string {
+  const s = env("storeSecret") ?? "";
+  if (s !== "" && (s.length < 16 || s.length > 512)) throw new DistributedError(`initProcessGroup: ${ENV.storeSecret} must have 16 to 512 characters (it has ${s.length}); unset it to use a plain TCPStore`, "DIST_BAD_ARGUMENT");
+  return s;
+}
+
+/**
+ * Where Gloo listens: the interfaces of GLOO_SOCKET_IFNAME (comma-separated) as in PyTorch; else
+ * loopback when the rendezvous address is loopback (every rank is on this machine, so nothing
+ * listens on the network); else the address of this machine's hostname, Gloo's default.
+ */
+function glooDevice(host: string): string {
+  const ifname = process.env.GLOO_SOCKET_IFNAME;
+  if (ifname) return `if:${ifname}`;
+  return /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(host) ? "host:127.0.0.1" : "";
+}
+
 /**
  * Joins the process group: rank 0 hosts the TCPStore at the init address, every rank then
  * connects (each waits up to `timeoutMs` for the others). Under a launcher that hosts the
  * store itself (torchrun's agent store, TorchTrainer's driver: TORCHELASTIC_USE_AGENT_STORE=True)
  * every rank is a client, and the keys of restart N live under `/worker/attempt_N`
  * (TORCHELASTIC_RESTART_COUNT) as in PyTorch, so a restarted group never reads stale ones.
+ * With TORCHLIGHT_STORE_SECRET set (TorchTrainer's workers), the store is torchlight's private
+ * one, which serves only processes presenting that secret; without it, PyTorch's TCPStore, so a
+ * store that torchrun or another launcher hosts can be joined. Gloo listens on GLOO_SOCKET_IFNAME's
+ * interfaces, or on loopback when the rendezvous address is loopback.
  * @example
  * await initProcessGroup({ backend: "gloo" });   // env:// from MASTER_ADDR/PORT, WORLD_SIZE, RANK
  */
@@ -110,7 +133,7 @@ export async function initProcessGroup(opts: InitOptions = {}): Promise<void> {
   try {
     const agentStore = process.env.TORCHELASTIC_USE_AGENT_STORE === "True";
     const prefix = agentStore ? `/worker/attempt_${process.env.TORCHELASTIC_RESTART_COUNT ?? 0}` : "";
-    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0 && !agentStore, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000), prefix, backend);
+    id = await c10d.init(host, port, worldSize, rank, timeoutMs, rank === 0 && !agentStore, opts.rendezvousTimeoutMs ?? Math.max(timeoutMs, 60000), prefix, backend, storeSecret(), glooDevice(host));
   } catch (e) {
     throw new DistributedError(`initProcessGroup: rendezvous at ${host}:${port} as rank ${rank} of ${worldSize} failed: ${(e as Error).message}`, "DIST_BACKEND_ERROR", {}, { cause: e });
   }
@@ -184,8 +207,7 @@ function callSite(): string {
 function arrive(g: ProcessGroup, signature: string): { seq: number; site: string } {
   const seq = ++g.seq;
   const site = callSite();
-  c10d.storeSet(g.id, `tl_seq/${g.id}/${seq}/${g.rank}`, `${signature} @ ${site}`);
-  const peers = c10d.storeGetNow(g.id, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`));
+  const peers = c10d.storeSetGetNow(g.id, `tl_seq/${g.id}/${seq}/${g.rank}`, `${signature} @ ${site}`, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`));
   const mismatch: Record<number, string> = {};
   peers.forEach((v, r) => { if (v !== null && v.split(" @ ")[0] !== signature) mismatch[r] = v; });
   if (Object.keys(mismatch).length) {

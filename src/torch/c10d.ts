@@ -4,19 +4,44 @@
  * use `torchlight/distributed`.
  * @internal
  */
-import { native } from "./native/index.js";
+import { native, type PrivateStoreStats } from "./native/index.js";
 import { handle, wrap, type Tensor } from "./tensor.js";
 
 const hs = (ts: Tensor[], op: string) => ts.map((t) => handle(t, op, "tensors"));
 
-export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend: "gloo" | "nccl" = "gloo"): Promise<number> =>
-  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix ?? "", backend);
+/**
+ * Joins a process group. With a `secret`, the store is torchlight's private one (rank 0 hosts it
+ * unless a launcher does); without, PyTorch's TCPStore. `device`: where Gloo listens
+ * ("if:NAME[,NAME]", "host:ADDR", or "" for the hostname's address).
+ */
+export const init = (host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend: "gloo" | "nccl" = "gloo", secret = "", device = ""): Promise<number> =>
+  native.pgInit(host, port, worldSize, rank, timeoutMs, isServer, rendezvousTimeoutMs, prefix ?? "", backend, secret, device);
 /** A TCPStore server in this process (port 0: a free one); resolves its id and port. */
 export async function serveStore(host: string, port: number, worldSize: number, timeoutMs: number): Promise<{ id: number; port: number }> {
   const [id, p] = await native.storeServe(host, port, worldSize, timeoutMs);
   return { id, port: p };
 }
 export const closeStore = (id: number): void => native.storeClose(id);
+
+/**
+ * torchlight's private rendezvous store in this process (the driver's): it binds `host`
+ * ("127.0.0.1" for a run on one machine, "0.0.0.0" for every interface) and serves only
+ * clients presenting a secret given to {@link PrivateStore.allow}, each secret with a namespace
+ * of its own. Requests are bounded and a stalled client holds only its own connection.
+ */
+export class PrivateStore {
+  private constructor(readonly id: number, readonly port: number) {}
+  static serve(host: string, port = 0): PrivateStore {
+    const [id, p] = native.privateStoreServe(host === "0.0.0.0" ? "" : host, port);
+    return new PrivateStore(id, p);
+  }
+  /** Clients presenting `secret` (16 to 512 characters) get the keys of `namespace`. */
+  allow(namespace: string, secret: string): void { native.privateStoreAllow(this.id, namespace, secret); }
+  /** Forgets `namespace`'s secret, cuts its clients off and drops its keys. */
+  revoke(namespace: string): void { native.privateStoreRevoke(this.id, namespace); }
+  stats(): PrivateStoreStats { return native.privateStoreStats(this.id); }
+  close(): void { native.privateStoreClose(this.id); }
+}
 export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
   native.pgNew(parent, ranks, timeoutMs, rank, tag);
 export const destroy = (g: number): void => native.pgDestroy(g);
@@ -31,6 +56,8 @@ export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<vo
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
 export const storeGet = (g: number, key: string, timeoutMs: number): Promise<string> => native.storeGet(g, key, timeoutMs);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
+/** Sets `key` then reads `keys` without waiting (one round trip on the private store). */
+export const storeSetGetNow = (g: number, key: string, value: string, keys: string[]): (string | null)[] => native.storeGetNow(g, keys, key, value);
 export const broadcastCoalesced = (g: number, ts: Tensor[], bytes: number, src: number): Promise<void> => native.broadcastCoalesced(g, hs(ts, "broadcastCoalesced"), bytes, src);
 export const broadcastCoalescedSync = (g: number, ts: Tensor[], bytes: number, src: number): void => native.broadcastCoalescedSync(g, hs(ts, "broadcastCoalesced"), bytes, src);
 export const reducerNew = (g: number, params: Tensor[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, asView: boolean): number =>

@@ -11,6 +11,7 @@ import { ENV as ALL } from "../util/env.js";
 export const ENV = {
   control: ALL.trainControl,
   secret: ALL.trainSecret,
+  storeSecret: ALL.storeSecret,
   fitIndex: ALL.trainFitIndex,
   priorRuns: ALL.trainPriorRuns,
   device: ALL.trainDevice,

@@ -2,8 +2,8 @@
  * @module torchlight/train/worker_group: the process implementation of the controller's
  * `WorkerGroup`. It owns a control channel (a WebSocket server on loopback, or on the cluster
  * interface under Slurm; each worker presents the attempt's secret), the c10d rendezvous store
- * (a TCPStore server in this process, which the workers join as clients, as under torchrun's
- * agent), and `numWorkers` processes started by ./launcher (children of this process, or Slurm
+ * (torchlight's private store in this process, which the workers join as clients with the
+ * attempt's store secret, as under torchrun's agent store), and `numWorkers` processes started by ./launcher (children of this process, or Slurm
  * steps) that re-run the user's entry script, their output prefixed with their rank. It
  * persists reports and checkpoints through `Storage` as every rank's report arrives, and tells
  * the controller, when polled, who joined, answered, finished, failed or exited.
@@ -68,7 +68,8 @@ export class ProcessWorkerGroup implements WorkerGroup {
   private server: WebSocketServer | null = null;
   private port = 0;
   private secret = "";
-  private store: { id: number; port: number } | null = null;
+  private store: c10d.PrivateStore | null = null;
+  private storeSecret = "";
   private attempt: Attempt | null = null;
   private iteration: number;
   private beat: NodeJS.Timeout | null = null;
@@ -85,8 +86,13 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const n = this.o.scaling.numWorkers;
     await this.listen();
     this.secret = randomBytes(24).toString("hex");
-    // one store for the run; each attempt's keys live under its own prefix (TORCHELASTIC_RESTART_COUNT)
-    this.store ??= await c10d.serveStore(this.launcher.driverHost, 0, n, Math.max(this.o.torch.timeoutMs, 60_000));
+    // One private store for the run, on the channel's interface (loopback on one machine). Each
+    // attempt has its own secret and namespace; the last attempt's is revoked, so a straggler of
+    // it can neither read nor write the new one's keys. No one without the secret is served.
+    this.store ??= c10d.PrivateStore.serve(this.launcher.listenHost, 0);
+    if (number > 0) this.store.revoke(`attempt_${number - 1}`);
+    this.storeSecret = randomBytes(24).toString("hex");
+    this.store.allow(`attempt_${number}`, this.storeSecret);
     const a: Attempt = { number, ranks: [], failures: [], pending: new Map(), persisting: Promise.resolve(), started: false };
     this.attempt = a;
     for (const place of this.launcher.placements) a.ranks.push(this.spawn(a, place));
@@ -138,7 +144,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const srv = this.server;
     this.server = null;
     if (srv) { for (const c of srv.clients) c.terminate(); await new Promise<void>((r) => srv.close(() => r())); }
-    if (this.store) { c10d.closeStore(this.store.id); this.store = null; }
+    if (this.store) { this.store.close(); this.store = null; }
   }
 
   // ---- the control channel ---------------------------------------------------------------------
@@ -247,7 +253,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const host = this.launcher.driverHost;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      [ENV.control]: `ws://${host}:${this.port}`, [ENV.secret]: this.secret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
+      [ENV.control]: `ws://${host}:${this.port}`, [ENV.secret]: this.secret, [ENV.storeSecret]: this.storeSecret, [ENV.fitIndex]: String(this.o.fitIndex), [ENV.priorRuns]: JSON.stringify(this.o.priorRuns),
       RANK: String(rank), LOCAL_RANK: String(place.localRank), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(place.localWorldSize), NODE_RANK: String(place.nodeRank),
       MASTER_ADDR: host, MASTER_PORT: String(this.store!.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(a.number),
       OMP_NUM_THREADS: String(threads), [ENV.numThreads]: String(threads),

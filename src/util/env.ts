@@ -20,6 +20,11 @@ export const ENV = {
   trainControl: "TORCHLIGHT_TRAIN_CONTROL",
   /** The per-attempt secret a worker presents to the driver. */
   trainSecret: "TORCHLIGHT_TRAIN_SECRET",
+  /**
+   * The secret of the run's private rendezvous store: initProcessGroup presents it (and rank 0,
+   * when no launcher hosts the store, serves only clients that present it). Set by the driver.
+   */
+  storeSecret: "TORCHLIGHT_STORE_SECRET",
   /** Which `TorchTrainer.fit()` call of the script a worker serves (0-based). */
   trainFitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
   /** JSON list of the run folders of the script's earlier fit() calls (a worker returns them as Results). */

@@ -67,6 +67,26 @@ describe("torchlight/distributed across processes", () => {
     }
   });
 
+  it("the private store (TORCHLIGHT_STORE_SECRET): every collective over a store the launcher hosts (each attempt's secret in its own namespace) and over one rank 0 hosts", async () => {
+    const store = c10d.PrivateStore.serve("127.0.0.1");
+    try {
+      for (const attempt of [0, 1]) {
+        const secret = `attempt-${attempt}-`.padEnd(40, "x");
+        store.allow(`attempt_${attempt}`, secret);
+        if (attempt > 0) store.revoke(`attempt_${attempt - 1}`);
+        const reports = await launch("collectives", 2, { MASTER_PORT: String(store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: String(attempt), TORCHLIGHT_STORE_SECRET: secret });
+        for (const rep of reports) assert.ok(rep?.ok, `attempt ${attempt} rank ${rep?.rank}: ${rep?.error}`);
+      }
+    } finally {
+      store.close();
+    }
+    const hosted = await launch("collectives", 3, { TORCHLIGHT_STORE_SECRET: "rank-zero-hosts-".padEnd(40, "y") });
+    for (const rep of hosted) assert.ok(rep?.ok, `rank ${rep?.rank}: ${rep?.error}`);
+    // a rank with another secret is refused by rank 0's store, with the reason
+    const split = await launch("collectives", 2, { TORCHLIGHT_STORE_SECRET: "one-secret-for-all".padEnd(40, "z"), TEST_TIMEOUT_MS: "5000", TEST_SECRET_OF_RANK_1: "another-secret".padEnd(40, "w") });
+    assert.ok(split[1] && !split[1].ok && /wrong secret/.test(split[1].error ?? ""), `expected rank 1 to be refused, got ${JSON.stringify(split[1])}`);
+  });
+
   it("DDP with 2 processes at batch b gives the parameters of 1 process at batch 2b (50 steps, 1e-6), noSync accumulation too", async () => {
     for (const accumulate of ["0", "1"]) {
       const [single] = await launch("ddp-single", 1, { TEST_ACCUMULATE: accumulate });

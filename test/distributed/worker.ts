@@ -149,6 +149,7 @@ const extra: Record<string, unknown> = {};
 async function main(): Promise<void> {
   const t0 = performance.now();
   try {
+    if (process.env.TEST_SECRET_OF_RANK_1 && process.env.RANK === "1") process.env.TORCHLIGHT_STORE_SECRET = process.env.TEST_SECRET_OF_RANK_1;
     if (scenario !== "ddp-single") await dist.initProcessGroup({ timeoutMs });
     const r = scenario === "ddp-single" ? 0 : dist.getRank();
     let res: Record<string, unknown> = {};

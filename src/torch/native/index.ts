@@ -10,6 +10,9 @@ import type { Handle, NativeOps } from "./ops.generated.js";
 export type { Handle, NativeOps };
 
 /** What the addon reports about the runtime it loaded (see `torch.config()`). */
+/** The private store's counters (auth_store.h). */
+export interface PrivateStoreStats { connections: number; unauthenticated: number; refused: number; keys: number; bytes: number }
+
 export interface NativeConfig {
   torchVersion: string;
   blas: string;
@@ -100,9 +103,14 @@ export interface NativeCore {
   releaseTokens(tokens: number[]): void;
   sharedCount(): number;
   // distributed.cpp: c10d process groups, collectives, DDP's Reducer
-  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend?: "gloo" | "nccl"): Promise<number>;
+  pgInit(host: string, port: number, worldSize: number, rank: number, timeoutMs: number, isServer: boolean, rendezvousTimeoutMs: number, prefix?: string, backend?: "gloo" | "nccl", secret?: string, device?: string): Promise<number>;
   storeServe(host: string, port: number, worldSize: number, timeoutMs: number): Promise<[number, number]>;
   storeClose(store: number): void;
+  privateStoreServe(host: string, port: number): [number, number];
+  privateStoreAllow(store: number, namespace: string, secret: string): void;
+  privateStoreRevoke(store: number, namespace: string): void;
+  privateStoreStats(store: number): PrivateStoreStats;
+  privateStoreClose(store: number): void;
   pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
   pgDestroy(group: number): void;
   pgAllReduce(group: number, tensors: Handle[], op: string): Promise<void>;
@@ -114,7 +122,7 @@ export interface NativeCore {
   pgSend(group: number, tensor: Handle, dst: number, tag: number): Promise<void>;
   pgRecv(group: number, tensor: Handle, src: number, tag: number): Promise<void>;
   storeSet(group: number, key: string, value: string): void;
-  storeGetNow(group: number, keys: string[]): (string | null)[];
+  storeGetNow(group: number, keys: string[], setKey?: string, setValue?: string): (string | null)[];
   storeGet(group: number, key: string, timeoutMs: number): Promise<string>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
   broadcastCoalescedSync(group: number, tensors: Handle[], bufferBytes: number, src: number): void;
