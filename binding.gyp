@@ -14,6 +14,7 @@
         "native/src/distributed.cpp",
         "native/src/c10d_groups.cpp",
         "native/src/auth_store.cpp",
+        "native/src/watchdog.cpp",
         "native/src/c10d_js.cpp",
         "native/src/ddp.cpp",
         "native/src/sync_batchnorm.cpp",

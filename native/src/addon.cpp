@@ -359,7 +359,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   at::init_num_threads();  // this thread may be a worker_thread: give it the thread settings
   attach_addon(env);
   for (const Entry& e : kCore) define(env, exports, e.name, e.fn);
-  for (const OpEntry* t : {runtime_ops, optim_ops, serialize_ops, generator_ops, share_ops, distributed_ops, ddp_ops})
+  for (const OpEntry* t : {runtime_ops, optim_ops, serialize_ops, generator_ops, share_ops, distributed_ops, ddp_ops, watchdog_ops})
     for (const OpEntry* e = t; e->name; ++e) define(env, exports, e->name, e->fn);
   Napi::Object ops = Napi::Object::New(env);
   size_t count = 0;

@@ -140,7 +140,8 @@ struct Server::Impl {
   std::vector<std::string> revoked;
   Stats stats;
 
-  // owned by the loop's thread
+  // written by the loop's thread under data_mu (read and written by the host under it too)
+  mutable std::mutex data_mu;
   std::unordered_map<std::string, std::vector<uint8_t>> data;  // ns + '\n' + key
   std::unordered_map<std::string, int64_t> ns_bytes, ns_keys;
   std::list<Conn> conns;
@@ -149,7 +150,7 @@ struct Server::Impl {
 
   void poke() {
     char c = 1;
-    (void)!write(wake[1], &c, 1);
+    (void)!::write(wake[1], &c, 1);
   }
 
   void count(int64_t Stats::*field, int64_t d) {
@@ -377,6 +378,7 @@ struct Server::Impl {
       ssize_t k = ::recv(c.fd, buf, std::min(sizeof buf, limit - c.in.size()), 0);
       if (k > 0) {
         c.in.append(buf, static_cast<size_t>(k));
+        std::lock_guard<std::mutex> lock(data_mu);
         frames(c);
         if (c.closing) return;
         continue;
@@ -414,6 +416,7 @@ struct Server::Impl {
       std::lock_guard<std::mutex> lock(mu);
       gone.swap(revoked);
     }
+    std::lock_guard<std::mutex> lock(data_mu);
     for (auto& ns : gone) {
       for (auto& c : conns)
         if (c.authed && c.ns == ns) c.dead = true;
@@ -454,7 +457,7 @@ struct Server::Impl {
       if (n < 0 && errno != EINTR) break;
       if (fds[0].revents & POLLIN) {
         char buf[64];
-        while (read(wake[0], buf, sizeof buf) > 0) {
+        while (::read(wake[0], buf, sizeof buf) > 0) {
         }
         apply_revocations();
       }
@@ -480,7 +483,10 @@ struct Server::Impl {
           continue;
         }
         // a write may have made a parked client's keys exist; an answered one may have more frames
-        if (c.parked && (changed || (c.park_deadline && now >= *c.park_deadline)) && try_unpark(c, now)) frames(c);
+        if (c.parked && (changed || (c.park_deadline && now >= *c.park_deadline))) {
+          std::lock_guard<std::mutex> lock(data_mu);
+          if (try_unpark(c, now)) frames(c);
+        }
         if (!c.out.empty()) flush(c);
       }
       for (auto it = conns.begin(); it != conns.end();) {
@@ -563,6 +569,21 @@ void Server::revoke(const std::string& ns) {
     impl_->revoked.push_back(ns);
   }
   impl_->poke();
+}
+
+std::vector<std::optional<std::string>> Server::read(const std::string& ns, const std::vector<std::string>& keys) const {
+  std::lock_guard<std::mutex> lock(impl_->data_mu);
+  std::vector<std::optional<std::string>> out;
+  for (auto& k : keys) {
+    auto* v = impl_->find(ns, k);
+    out.push_back(v ? std::optional<std::string>(std::string(v->begin(), v->end())) : std::nullopt);
+  }
+  return out;
+}
+
+void Server::write(const std::string& ns, const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(impl_->data_mu);
+  impl_->put(ns, key, std::vector<uint8_t>(value.begin(), value.end()));
 }
 
 Stats Server::stats() const {

@@ -61,6 +61,10 @@ class Server {
   // Forgets ns's token, closes its connections and drops its keys.
   void revoke(const std::string& ns);
   Stats stats() const;
+  // The host's own access to a namespace (the driver reads its workers' watchdog records and
+  // leaves them commands): values of `keys` that exist, and a set that wakes no waiter.
+  std::vector<std::optional<std::string>> read(const std::string& ns, const std::vector<std::string>& keys) const;
+  void write(const std::string& ns, const std::string& key, const std::string& value);
 
   struct Impl;
 

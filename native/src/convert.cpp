@@ -278,6 +278,21 @@ std::string string(const Call& c, size_t i, const char* name) {
   return s;
 }
 
+std::vector<std::string> string_list(const Call& c, size_t i, const char* name) {
+  uint32_t n = array_length(c, i, name, "an array of strings");
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    napi_value v = element(c, i, k);
+    size_t len = 0;
+    if (napi_get_value_string_utf8(c.env, v, nullptr, 0, &len) != napi_ok) arg_error(c, i, name, "an array of strings");
+    std::string s(len, '\0');
+    napi_get_value_string_utf8(c.env, v, s.data(), len + 1, &len);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 // ---- results --------------------------------------------------------------------------
 
 napi_value wrap(const Call& c, at::Tensor&& t) {

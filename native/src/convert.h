@@ -253,6 +253,7 @@ inline c10::optional<at::MemoryFormat> opt_memory_format(const Call& c, size_t i
   return memory_format(c, i, name);
 }
 std::string string(const Call& c, size_t i, const char* name);
+std::vector<std::string> string_list(const Call& c, size_t i, const char* name);
 inline std::string string_or(const Call& c, size_t i, const char* name, std::string d) { return absent(c, i) ? d : string(c, i, name); }
 inline c10::optional<c10::string_view> opt_string(const Call& c, size_t i, const char* name, std::string& buf) {
   if (absent(c, i)) return c10::nullopt;

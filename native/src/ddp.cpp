@@ -42,16 +42,8 @@ TL_FN(storeSet) {
 TL_FN(storeGetNow) {
   TL_OP_BEGIN("store.get", 4);
   Group& g = group_of(c, 0);
-  uint32_t n = array_length(c, 1, "keys", "an array of keys");
-  std::vector<std::string> keys;
-  for (uint32_t k = 0; k < n; ++k) {
-    napi_value kv = element(c, 1, k);
-    size_t len = 0;
-    napi_get_value_string_utf8(env, kv, nullptr, 0, &len);
-    std::string key(len, '\0');
-    napi_get_value_string_utf8(env, kv, key.data(), len + 1, &len);
-    keys.push_back(std::move(key));
-  }
+  std::vector<std::string> keys = string_list(c, 1, "keys");
+  auto n = static_cast<uint32_t>(keys.size());
   std::string set_key = string_or(c, 2, "setKey", ""), set_value = string_or(c, 3, "setValue", "");
   std::vector<uint8_t> set_bytes(set_value.begin(), set_value.end());
   std::vector<std::optional<std::vector<uint8_t>>> got;

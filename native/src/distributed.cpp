@@ -168,6 +168,32 @@ TL_FN(privateStoreStats) {
   TL_OP_END;
 }
 
+// privateStoreRead(id, namespace, keys[]) -> (string | null)[]: the host's own read of a namespace
+TL_FN(privateStoreRead) {
+  TL_OP_BEGIN("private_store_read", 3);
+  std::string ns = string(c, 1, "namespace");
+  std::vector<std::string> keys = string_list(c, 2, "keys");
+  auto n = static_cast<uint32_t>(keys.size());
+  auto got = private_store(c)->read(ns, keys);
+  napi_value out, v;
+  napi_create_array_with_length(env, n, &out);
+  for (uint32_t k = 0; k < got.size(); ++k) {
+    if (got[k]) napi_create_string_utf8(env, got[k]->data(), got[k]->size(), &v);
+    else napi_get_null(env, &v);
+    napi_set_element(env, out, k, v);
+  }
+  return out;
+  TL_OP_END;
+}
+
+// privateStoreWrite(id, namespace, key, value): the host's own write (wakes no waiter)
+TL_FN(privateStoreWrite) {
+  TL_OP_BEGIN("private_store_write", 4);
+  private_store(c)->write(string(c, 1, "namespace"), string(c, 2, "key"), string(c, 3, "value"));
+  return undefined_value(c);
+  TL_OP_END;
+}
+
 TL_FN(privateStoreClose) {
   TL_OP_BEGIN("private_store_close", 1);
   auto dead = take(reg::private_served, static_cast<uint32_t>(i64(c, 0, "store")));
@@ -357,7 +383,7 @@ TL_FN(pgRecv) {
 const OpEntry distributed_ops[] = {
     {"pgInit", pgInit}, {"storeServe", storeServe}, {"storeClose", storeClose},
     {"privateStoreServe", privateStoreServe}, {"privateStoreAllow", privateStoreAllow}, {"privateStoreRevoke", privateStoreRevoke},
-    {"privateStoreStats", privateStoreStats}, {"privateStoreClose", privateStoreClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
+    {"privateStoreStats", privateStoreStats}, {"privateStoreRead", privateStoreRead}, {"privateStoreWrite", privateStoreWrite}, {"privateStoreClose", privateStoreClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},
     {"pgBarrier", pgBarrier}, {"pgSend", pgSend}, {"pgRecv", pgRecv}, {nullptr, nullptr},
 };

@@ -12,6 +12,7 @@ extern const OpEntry generator_ops[];
 extern const OpEntry share_ops[];
 extern const OpEntry distributed_ops[];
 extern const OpEntry ddp_ops[];
+extern const OpEntry watchdog_ops[];
 
 // runtime.cpp: config() for JS, and the process's one-time set-up (Init calls it).
 Napi::Value runtime_config(const Napi::CallbackInfo& info);

@@ -9,6 +9,7 @@ import { nn, type Tensor } from "../torch/index.js";
 import { DistributedError, defaultGroup, type ProcessGroup } from "./process_group.js";
 
 import * as c10d from "../torch/c10d.js";
+import { announceSyncBackward } from "../torch/distributed_state.js";
 import { checkOptions } from "../util/validate.js";
 
 /** Options of {@link DistributedDataParallel}, as PyTorch's keyword arguments. */
@@ -54,6 +55,8 @@ export class DistributedDataParallel<M extends nn.Module = nn.Module> extends nn
   private readonly group: ProcessGroup;
   private readonly reducer: number;
   private isReady = false;
+  /** Forwards so far: the sequence number of this DDP's collectives for the worker's watchdog. */
+  private steps = 0;
 
   constructor(module: M, opts: DDPOptions = {}) {
     checkOptions("DistributedDataParallel", opts, ["bucketCapMb", "findUnusedParameters", "broadcastBuffers", "gradientAsBucketView", "processGroup"], (e) => new DistributedError(e, "DIST_BAD_ARGUMENT"));
@@ -84,13 +87,20 @@ export class DistributedDataParallel<M extends nn.Module = nn.Module> extends nn
   override forward(...args: unknown[]): any {  // eslint-disable-line @typescript-eslint/no-explicit-any
     if (!this.isReady) throw new DistributedError("DistributedDataParallel: forward before the initial parameter broadcast finished; await ddp.ready (or use DistributedDataParallel.create)", "DIST_NOT_INITIALIZED");
     const sync = torch.isGradEnabled() && this.requireBackwardGradSync;
+    const step = ++this.steps, stream = `DDP of ${this.group.name}`;
     if (sync) c10d.reducerPrepareForward(this.reducer);
     if (this.broadcastBuffers && this.group.size > 1) {
       const bufs = this.module.buffers();
-      if (bufs.length) c10d.broadcastCoalescedSync(this.group.id, bufs, BROADCAST_BUCKET, 0);
+      if (bufs.length) {
+        const token = c10d.watchEnter(`${stream} (buffers)`, "DDP forward (buffer broadcast)", step);
+        try { c10d.broadcastCoalescedSync(this.group.id, bufs, BROADCAST_BUCKET, 0); } finally { c10d.watchLeave(token); }
+      }
     }
     const out = this.module.forward(...args);
-    if (sync) c10d.reducerPrepareBackward(this.reducer, this.findUnusedParameters ? tensorsIn(out, []) : []);
+    if (sync) {
+      c10d.reducerPrepareBackward(this.reducer, this.findUnusedParameters ? tensorsIn(out, []) : []);
+      announceSyncBackward(() => { const token = c10d.watchEnter(stream, "DDP backward (gradient all-reduce)", step); return () => c10d.watchLeave(token); });
+    }
     return out;
   }
 

@@ -51,7 +51,9 @@ export interface InitOptions {
 /** A process group: the world, or a subgroup from {@link newGroup}. */
 export class ProcessGroup {
   /** @internal */ seq = 0;
-  constructor(/** @internal */ readonly id: number, readonly rank: number, readonly size: number, /** @internal */ readonly ranks: number[], readonly timeoutMs: number) {}
+  constructor(/** @internal */ readonly id: number, readonly rank: number, readonly size: number, /** @internal */ readonly ranks: number[], readonly timeoutMs: number,
+    /** "world", or the subgroup's tag (the same on every rank: groups are made in the same order everywhere). */
+    readonly name = "world") {}
 }
 
 let world: ProcessGroup | null = null;
@@ -190,7 +192,7 @@ export async function newGroup(ranks?: number[], opts: { timeoutMs?: number } = 
   const timeoutMs = opts.timeoutMs ?? w.timeoutMs;
   const id = await c10d.newGroup(w.id, members, timeoutMs, w.rank, tag);
   if (id === 0) return null;
-  return new ProcessGroup(id, members.indexOf(w.rank), members.length, members, timeoutMs);
+  return new ProcessGroup(id, members.indexOf(w.rank), members.length, members, timeoutMs, tag);
 }
 
 // ---- sequence numbers, call sites, diagnosis --------------------------------------------------
@@ -247,7 +249,10 @@ const sig = (op: string, ts: Tensor[], extra = "") => `${op}(${ts.map((t) => `${
 
 function run(g: ProcessGroup, op: string, signature: string, start: () => Promise<void>, after?: () => void): Promise<void> {
   const { seq, site } = arrive(g, signature);
-  return start().then(() => after?.(), (e: unknown) => { throw diagnose(g, op, seq, site, e); });
+  const token = c10d.watchEnter(g.name, `${signature} @ ${site}`, seq);  // the watchdog says where this rank waits
+  let p: Promise<void>;
+  try { p = start(); } catch (e) { c10d.watchLeave(token); throw e; }
+  return p.then(() => { c10d.watchLeave(token); after?.(); }, (e: unknown) => { c10d.watchLeave(token); throw diagnose(g, op, seq, site, e); });
 }
 function maybeAsync(p: Promise<void>, async: boolean | undefined): Promise<void> | Work {
   return async ? new Work(p) : p;

@@ -40,6 +40,10 @@ export class PrivateStore {
   /** Forgets `namespace`'s secret, cuts its clients off and drops its keys. */
   revoke(namespace: string): void { native.privateStoreRevoke(this.id, namespace); }
   stats(): PrivateStoreStats { return native.privateStoreStats(this.id); }
+  /** The host's own read of `namespace`'s keys (null where absent). */
+  read(namespace: string, keys: string[]): (string | null)[] { return native.privateStoreRead(this.id, namespace, keys); }
+  /** The host's own write into `namespace` (wakes no waiter). */
+  write(namespace: string, key: string, value: string): void { native.privateStoreWrite(this.id, namespace, key, value); }
   close(): void { native.privateStoreClose(this.id); }
 }
 export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
@@ -53,6 +57,18 @@ export const scatter = (g: number, out: Tensor, inputs: Tensor[], src: number): 
 export const barrier = (g: number): Promise<void> => native.pgBarrier(g);
 export const send = (g: number, t: Tensor, dst: number, tag: number): Promise<void> => native.pgSend(g, handle(t, "send", "tensor"), dst, tag);
 export const recv = (g: number, t: Tensor, src: number, tag: number): Promise<void> => native.pgRecv(g, handle(t, "recv", "tensor"), src, tag);
+/**
+ * A TorchTrainer worker's watchdog (native/src/watchdog.cpp): a native thread that writes this
+ * rank's liveness and the collective it is in to the run's private store every `intervalMs`,
+ * captures the JS stack when the driver asks, and exits the process when the store has not
+ * answered for `graceMs` (the driver is gone).
+ */
+export const startWatchdog = (host: string, port: number, secret: string, rank: number, intervalMs: number, graceMs: number): void =>
+  native.watchdogStart(host, port, secret, rank, intervalMs, graceMs);
+/** This rank entered collective `seq` of `stream`; returns the token for {@link watchLeave}. */
+export const watchEnter = (stream: string, op: string, seq: number): number => native.watchEnter(stream, op, seq);
+export const watchLeave = (token: number): void => native.watchLeave(token);
+
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
 export const storeGet = (g: number, key: string, timeoutMs: number): Promise<string> => native.storeGet(g, key, timeoutMs);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);

@@ -8,6 +8,7 @@ import { isPlain, toByName } from "./conversion.js";
 import { UNARY, UNARY_INPLACE } from "./unary_ops.js";
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
+import { takeSyncBackward } from "./distributed_state.js";
 import { ARRAY_OF, dtypeCode, dtypeName, isDType, MEMORY_FORMAT, optDtypeCode as dt, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
 import { formatTensor } from "./format.js";
 
@@ -169,8 +170,11 @@ export class Tensor {
    */
   backward(gradient?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
     if (gradient !== undefined && !(gradient instanceof Tensor)) { options = gradient; gradient = undefined; }
-    native.backward(this._h, gradient === undefined ? null : handle(gradient, "backward", "gradient"),
-      options.retainGraph, options.createGraph ?? false, options.inputs?.map((t) => handle(t, "backward", "inputs")));
+    const leave = takeSyncBackward()?.();  // a DDP backward: this rank waits for the others' gradients in it
+    try {
+      native.backward(this._h, gradient === undefined ? null : handle(gradient, "backward", "gradient"),
+        options.retainGraph, options.createGraph ?? false, options.inputs?.map((t) => handle(t, "backward", "inputs")));
+    } finally { leave?.(); }
   }
   /** A tensor sharing memory with this one, cut from the autograd graph. */
   detach(): Tensor { return wrap(ops.detach(this._h)); }

@@ -108,11 +108,20 @@ export class CheckpointConfig {
 /** How many failed attempts to restart from (`maxFailures`: 0 none, -1 without limit). */
 export class FailureConfig {
   readonly maxFailures: number;
-  constructor(opts: { maxFailures?: number } = {}) {
-    checkKeys("FailureConfig", opts, ["maxFailures"]);
+  /**
+   * A rank that keeps the others waiting in a collective this long (or whose watchdog stops
+   * beating) is named and the attempt fails, its JS stack captured (default 300 s; null: never).
+   * Beyond Ray: the process group's own timeout (TorchConfig.timeoutS) stays PyTorch's 30 minutes.
+   */
+  readonly hangTimeoutS: number | null;
+  constructor(opts: { maxFailures?: number; hangTimeoutS?: number | null } = {}) {
+    checkKeys("FailureConfig", opts, ["maxFailures", "hangTimeoutS"]);
     this.maxFailures = int("FailureConfig", "maxFailures", opts.maxFailures ?? 0, -1, "use 0 (no restart), a positive count, or -1 (no limit)");
+    const h = opts.hangTimeoutS === undefined ? 300 : opts.hangTimeoutS;
+    if (h !== null && (typeof h !== "number" || !(h >= 1))) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: hangTimeoutS must be a number of seconds ≥ 1 (or null to never judge hangs), got ${JSON.stringify(opts.hangTimeoutS)}`);
+    this.hangTimeoutS = h;
   }
-  toJSON(): object { return { maxFailures: this.maxFailures }; }
+  toJSON(): object { return { maxFailures: this.maxFailures, hangTimeoutS: this.hangTimeoutS }; }
 }
 
 /** Hooks the driver calls as the run goes. All optional; they run in the driver process. */

@@ -214,6 +214,9 @@ async function connect(): Promise<{ ws: WebSocket; start: Extract<DriverMessage,
   });
 }
 
+/** How often a worker's watchdog writes its record, and how long the driver's store may be silent before the worker exits. */
+const WATCHDOG_INTERVAL_MS = 1000, WATCHDOG_GRACE_MS = 10_000;
+
 /**
  * Runs `trainFunc(config)` as this worker and ends the process (exit 0 when it returned,
  * 1 when it threw). Joins the control channel, then the process group (TorchConfig).
@@ -230,6 +233,11 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
   try {
     const { ws, start } = await connect();
     trace("joined the control channel");
+    // The watchdog: a native thread that tells the driver where this rank is (user code, or
+    // which collective since when) even while the JS thread is stuck, hands over the JS stack
+    // when asked, and ends the worker when the driver's store stops answering.
+    const storeSecret = process.env[ENV.storeSecret];
+    if (storeSecret) native.watchdogStart(process.env.MASTER_ADDR ?? "127.0.0.1", Number(process.env.MASTER_PORT), storeSecret, start.placement.worldRank, WATCHDOG_INTERVAL_MS, WATCHDOG_GRACE_MS);
     const s = newSession(start, (m) => ws.send(JSON.stringify(m)), datasets);
     session = s;
     ws.on("message", (data) => onDriverMessage(s, JSON.parse(String(data)) as DriverMessage));

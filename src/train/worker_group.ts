@@ -21,6 +21,7 @@ import type { Launcher, Placement } from "./launcher.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { CallbackError, driverFailure, type RankFailure } from "./errors.js";
 import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
+import { findHang, parseRecords } from "./hang.js";
 import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
 import type { RankStatus, WorkerGroup, WorkerGroupStatus } from "./controller.js";
 
@@ -73,6 +74,8 @@ export class ProcessWorkerGroup implements WorkerGroup {
   private attempt: Attempt | null = null;
   private iteration: number;
   private beat: NodeJS.Timeout | null = null;
+  private hangWatch: NodeJS.Timeout | null = null;
+  private judging = false;
   private readonly renderer: ProgressRenderer | null;
 
   constructor(private readonly o: ProcessWorkerGroupOptions, private readonly storage: Storage, private readonly launcher: Launcher) {
@@ -100,6 +103,39 @@ export class ProcessWorkerGroup implements WorkerGroup {
     this.beat = setInterval(() => {
       for (const r of a.ranks) if (r.ws && !r.exited && !r.done) { try { r.ws.ping(); } catch { /* closing */ } }
     }, Math.min(1000, Math.max(100, this.o.torch.timeoutMs / 4)));
+    const hangS = this.o.run.failureConfig.hangTimeoutS;
+    if (hangS !== null) this.hangWatch = setInterval(() => this.checkHang(a, hangS * 1000), Math.min(1000, hangS * 250));
+  }
+
+  /** Reads the workers' watchdog records; a hang names its culprits, with their JS stacks, as the attempt's failures. */
+  private checkHang(a: Attempt, hangMs: number): void {
+    if (!a.started || a.failures.length || this.judging || !this.store) return;
+    const ns = `attempt_${a.number}`;
+    const active = a.ranks.filter((r) => !r.done && !r.exited);
+    if (active.length < a.ranks.length) return;  // a rank that finished or died is judged by other means
+    const hang = findHang(parseRecords(this.store.read(ns, a.ranks.map((r) => `tl_watch/${r.rank}`))), Date.now(), hangMs);
+    if (!hang) return;
+    this.judging = true;
+    void this.stacksOf(ns, hang.culprits).then((stacks) => {
+      this.judging = false;
+      if (this.attempt !== a) return;
+      for (const rank of hang.culprits) {
+        const stack = stacks.get(rank);
+        this.fail(a, { rank, pid: a.ranks[rank]?.child.pid ?? null, kind: "infrastructure", type: "Hang", code: "TRAIN_HANG", message: hang.message, ...(stack ? { stack: `JavaScript stack of rank ${rank} when the hang was found:\n${stack}` } : {}) });
+      }
+    });
+  }
+
+  /** Asks the culprits' watchdogs for their JS stacks; waits up to 4 s for them. */
+  private async stacksOf(ns: string, ranks: number[]): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const r of ranks) this.store?.write(ns, `tl_watch_cmd/${r}`, "stack");
+    for (let waited = 0; waited < 4000 && out.size < ranks.length && this.store; waited += 100) {
+      await sleep(100);
+      const got = this.store?.read(ns, ranks.map((r) => `tl_watch_stack/${r}`)) ?? [];
+      got.forEach((v, i) => { if (v !== null) out.set(ranks[i]!, v); });
+    }
+    return out;
   }
 
   poll(): WorkerGroupStatus {
@@ -121,6 +157,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const a = this.attempt!;
     const late: RankFailure[] = [];
     if (this.beat) { clearInterval(this.beat); this.beat = null; }
+    if (this.hangWatch) { clearInterval(this.hangWatch); this.hangWatch = null; }
     await a.persisting;  // never rejects: a failure to persist is recorded as the attempt's
     this.renderer?.stop();
     // reports some ranks made before the attempt ended are kept (without a checkpoint)
@@ -140,6 +177,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
   async close(): Promise<void> {
     this.renderer?.stop();
     if (this.beat) { clearInterval(this.beat); this.beat = null; }
+    if (this.hangWatch) { clearInterval(this.hangWatch); this.hangWatch = null; }
     this.stop("SIGKILL");
     const srv = this.server;
     this.server = null;

@@ -131,6 +131,51 @@ describe("the private rendezvous store", () => {
     assert.equal(err, "ECONNREFUSED");
   });
 
+  it("a worker's watchdog: its record shows where the rank waits; it hands over the JS stack of a spinning thread; it ends the worker when the store is gone or its secret revoked", async () => {
+    const native = join(ROOT, "dist", "src", "torch", "native", "index.js");
+    // the child starts its watchdog (interval 100 ms, grace 1.5 s), enters a collective, then spins forever
+    const child = (secret: string) => spawn(process.execPath, ["--input-type=module", "-e",
+      `import { native } from ${JSON.stringify(native)}; native.watchdogStart("127.0.0.1", ${store.port}, ${JSON.stringify(secret)}, 3, 100, 1500); native.watchEnter("world", "allReduce(float32[1], sum) @ here", 7); function spinInChild() { for (;;) {} } spinInChild();`],
+    { stdio: ["ignore", "ignore", "pipe"] });
+    const exited = (p: ReturnType<typeof spawn>, ms: number) => new Promise<{ code: number | null; stderr: string; ms: number }>((resolve) => {
+      let stderr = "";
+      const t0 = Date.now();
+      p.stderr!.on("data", (d) => { stderr += d; });
+      const timer = setTimeout(() => { p.kill("SIGKILL"); resolve({ code: null, stderr, ms: Date.now() - t0 }); }, ms);
+      p.on("exit", (code) => { clearTimeout(timer); resolve({ code, stderr, ms: Date.now() - t0 }); });
+    });
+    const secret = "watchdog-secret-".padEnd(40, "q");
+    const ns = "attempt_7";
+    store.allow(ns, secret);
+    const p = child(secret);
+    const done = exited(p, 20_000);
+    let rec: { pid: number; inside: { seq: number; op: string } | null; reached: Record<string, number> } | null = null;
+    for (let i = 0; i < 100 && !rec?.inside; i++) { await new Promise((r) => setTimeout(r, 100)); const [v] = store.read(ns, ["tl_watch/3"]); rec = v ? JSON.parse(v) : null; }
+    assert.equal(rec?.pid, p.pid);
+    assert.equal(rec?.inside?.seq, 7);
+    assert.deepEqual(rec?.reached, { world: 7 });
+    store.write(ns, "tl_watch_cmd/3", "stack");
+    let stack: string | null = null;
+    for (let i = 0; i < 50 && stack === null; i++) { await new Promise((r) => setTimeout(r, 100)); stack = store.read(ns, ["tl_watch_stack/3"])[0] ?? null; }
+    assert.match(stack ?? "", /at spinInChild \(/, "the stack of the spinning JS thread");
+    store.revoke(ns);  // a new attempt started: this worker is a straggler
+    const gone = await done;
+    assert.equal(gone.code, 70, gone.stderr);
+    assert.match(gone.stderr, /worker rank 3 .*has not answered for 1 s .*the driver is gone, so this worker exits/);
+
+    // the store itself goes away (the driver died, and this worker is not its child)
+    const other = c10d.PrivateStore.serve("127.0.0.1");
+    other.allow(ns, secret);
+    const q = spawn(process.execPath, ["--input-type=module", "-e",
+      `import { native } from ${JSON.stringify(native)}; native.watchdogStart("127.0.0.1", ${other.port}, ${JSON.stringify(secret)}, 0, 100, 1500); for (;;) {}`], { stdio: ["ignore", "ignore", "pipe"] });
+    const qDone = exited(q, 20_000);
+    for (let i = 0; i < 100 && other.read(ns, ["tl_watch/0"])[0] === null; i++) await new Promise((r) => setTimeout(r, 50));
+    other.close();
+    const qGone = await qDone;
+    assert.equal(qGone.code, 70, qGone.stderr);
+    assert.ok(qGone.ms < 10_000);
+  });
+
   it("refuses bad arguments with the fix", () => {
     assert.throws(() => store.allow("x", "short"), /16 to 512/);
     assert.throws(() => c10d.PrivateStore.serve("127.0.0.1", 70000), /not a TCP port/);

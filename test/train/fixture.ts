@@ -7,7 +7,7 @@ import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
 import { DataLoader, Subset, TensorDataset, type Dataset, type DistributedSampler } from "../../src/data/index.js";
 import { FashionMNIST, transforms, models } from "../../src/vision/index.js";
-import { DistributedDataParallel } from "../../src/distributed/index.js";
+import { DistributedDataParallel, allReduce } from "../../src/distributed/index.js";
 import { prepareModel, prepareDataLoader, getDevice, getDevices, enableReproducibility, getDatasetShard } from "../../src/train/torch/index.js";
 import * as pl from "../../src/lightning/index.js";
 import { TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Checkpoint, report, getContext, getCheckpoint, Result, TrainingFailedError, WorkerGroupError } from "../../src/train/index.js";
@@ -108,6 +108,23 @@ async function hangFunc() {
   await report({ step: 1 });
 }
 
+// rank 1 spins forever at step 3 of the first attempt (a marker file says it did), while rank 0
+// waits for it in a collective: an all-reduce, or DDP's gradient all-reduce in backward
+function spinForever(): never { for (;;) { /* the hung rank is here */ } }
+async function hungRankFunc(config: { ddp: boolean }) {
+  const rank = getContext().getWorldRank();
+  torch.manualSeed(1);
+  const model = new nn.Linear(4, 2);
+  const ddp = config.ddp ? await DistributedDataParallel.create(model) : null;
+  const t = torch.ones([4]);
+  for (let i = 0; i < 6; i++) {
+    if (i === 3 && rank === 1 && marker && !existsSync(marker)) { writeFileSync(marker, String(process.pid)); spinForever(); }
+    if (ddp) torch.tidy(() => ddp.forward(torch.ones([2, 4])).sum().backward());
+    else await allReduce(t);
+  }
+  await report({ sum: torch.tidy(() => t.sum().item()) });
+}
+
 // the seed's training as a plain function with Ray's torch helpers (no Lightning)
 async function torchFunc(config: { epochs: number }) {
   enableReproducibility(7);
@@ -175,6 +192,8 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   crash: { f: crashFunc, config: {} },
   throw: { f: throwFunc, config: {} },
   hang: { f: hangFunc, config: {}, torch: { timeoutS: 2 } },
+  "hung-rank": { f: hungRankFunc, config: { ddp: false }, run: { failureConfig: new FailureConfig({ maxFailures: 1, hangTimeoutS: 2 }) } },
+  "hung-rank-ddp": { f: hungRankFunc, config: { ddp: true }, run: { failureConfig: new FailureConfig({ maxFailures: 1, hangTimeoutS: 2 }) } },
   torch: { f: torchFunc, config: { epochs: 3 } },
   seed: { f: seedFunc, config: { epochs: 2, batchSize: 64 } },
   "callback-throws": { f: driverFaultFunc, config: { reports: 3 }, run: { failureConfig: new FailureConfig({ maxFailures: 2 }), callbacks: [{ onReport: (r: { iteration: number }) => { if (r.iteration === 1) throw new Error("callback boom"); } }] } },

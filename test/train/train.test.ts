@@ -441,6 +441,27 @@ test("a hung worker (blocked event loop) is killed at the timeout: an infrastruc
   for (const pid of pidsIn(r.stdout + r.stderr)) assert.equal(alive(pid), false);
 });
 
+test("a rank that never reaches a collective is named within FailureConfig.hangTimeoutS, with its JS stack, and the group restarts (all-reduce, and DDP's backward)", async () => {
+  for (const [mode, op] of [["hung-rank", /rank 1 has not reached allReduce #4 for \d+ s; rank 0 waits in it \(called at hungRankFunc \(.*fixture\.js:\d+:\d+\)\); rank 1 is in its own code/],
+    ["hung-rank-ddp", /rank 1 has not reached DDP backward \(gradient all-reduce\) #4 \(DDP of world\) for \d+ s; rank 0 waits in it; rank 1 is in its own code/]] as const) {
+    const storage = mkdtempSync(join(tmpdir(), "tl-hung-"));
+    const t0 = Date.now();
+    const r = fixture(mode, storage, "h", join(storage, "spun"));
+    assert.equal(r.result.ok, true, `${mode}: ${r.result.message ?? r.stderr}`);
+    assert.ok(Date.now() - t0 < 45_000, `${mode} took ${Date.now() - t0} ms`);
+    assert.equal(r.result.seen.failed, 1);
+    const run = JSON.parse(readFileSync(join(storage, "h", "run.json"), "utf8"));
+    const hung = run.attempts[0].error.failures.find((f: { rank: number }) => f.rank === 1);
+    assert.equal(hung.type, "Hang");
+    assert.equal(hung.code, "TRAIN_HANG");
+    assert.match(hung.message, op);
+    assert.match(hung.stack, /JavaScript stack of rank 1[^]*at spinForever \(.*fixture\.js:\d+:\d+\)[^]*at hungRankFunc/, "the spinning rank's stack, taken while it spun");
+    assert.equal(run.attempts.length, 2);
+    assert.equal(run.status, "finished");
+    for (const pid of pidsIn(r.stdout + r.stderr)) assert.equal(alive(pid), false);
+  }
+});
+
 test("configuration errors are coded and name the fix", async () => {
   const code = (fn: () => unknown, c: string, re?: RegExp) => assert.throws(fn, (e: unknown) => { assert.ok(e instanceof TrainConfigError); assert.equal(e.code, c); if (re) assert.match(e.message, re); return true; });
   code(() => new ScalingConfig({ numWorkers: 1.5 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 0.*or 0 to train in this process/);

@@ -110,7 +110,12 @@ export interface NativeCore {
   privateStoreAllow(store: number, namespace: string, secret: string): void;
   privateStoreRevoke(store: number, namespace: string): void;
   privateStoreStats(store: number): PrivateStoreStats;
+  privateStoreRead(store: number, namespace: string, keys: string[]): (string | null)[];
+  privateStoreWrite(store: number, namespace: string, key: string, value: string): void;
   privateStoreClose(store: number): void;
+  watchdogStart(host: string, port: number, secret: string, rank: number, intervalMs: number, graceMs: number): void;
+  watchEnter(stream: string, op: string, seq: number): number;
+  watchLeave(token: number): void;
   pgNew(parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number>;
   pgDestroy(group: number): void;
   pgAllReduce(group: number, tensors: Handle[], op: string): Promise<void>;
