@@ -114,14 +114,25 @@ export class FailureConfig {
    * Beyond Ray: the process group's own timeout (TorchConfig.timeoutS) stays PyTorch's 30 minutes.
    */
   readonly hangTimeoutS: number | null;
-  constructor(opts: { maxFailures?: number; hangTimeoutS?: number | null } = {}) {
-    checkKeys("FailureConfig", opts, ["maxFailures", "hangTimeoutS"]);
+  /**
+   * Restarts after a preemption (a worker's SIGTERM from a scheduler while the driver runs on),
+   * counted apart from maxFailures, as Ray V2 treats preemption (default -1: no limit; 0: the
+   * run ends "preempted"). A preempted driver never restarts: its rerun resumes.
+   */
+  readonly maxPreemptions: number;
+  /** How long the ranks have to reach getContext().shouldStop(), save and return once preempted (default 60 s). */
+  readonly preemptionGraceS: number;
+  constructor(opts: { maxFailures?: number; hangTimeoutS?: number | null; maxPreemptions?: number; preemptionGraceS?: number } = {}) {
+    checkKeys("FailureConfig", opts, ["maxFailures", "hangTimeoutS", "maxPreemptions", "preemptionGraceS"]);
+    this.maxPreemptions = int("FailureConfig", "maxPreemptions", opts.maxPreemptions ?? -1, -1, "use 0 (end the run as preempted), a positive count, or -1 (no limit)");
+    this.preemptionGraceS = opts.preemptionGraceS ?? 60;
+    if (typeof this.preemptionGraceS !== "number" || !(this.preemptionGraceS >= 1)) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: preemptionGraceS must be a number of seconds ≥ 1, got ${JSON.stringify(opts.preemptionGraceS)}`);
     this.maxFailures = int("FailureConfig", "maxFailures", opts.maxFailures ?? 0, -1, "use 0 (no restart), a positive count, or -1 (no limit)");
     const h = opts.hangTimeoutS === undefined ? 300 : opts.hangTimeoutS;
     if (h !== null && (typeof h !== "number" || !(h >= 1))) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: hangTimeoutS must be a number of seconds ≥ 1 (or null to never judge hangs), got ${JSON.stringify(opts.hangTimeoutS)}`);
     this.hangTimeoutS = h;
   }
-  toJSON(): object { return { maxFailures: this.maxFailures, hangTimeoutS: this.hangTimeoutS }; }
+  toJSON(): object { return { maxFailures: this.maxFailures, hangTimeoutS: this.hangTimeoutS, maxPreemptions: this.maxPreemptions, preemptionGraceS: this.preemptionGraceS }; }
 }
 
 /** Hooks the driver calls as the run goes. All optional; they run in the driver process. */

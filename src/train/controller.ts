@@ -40,6 +40,11 @@ export interface WorkerGroup {
   start(attempt: number): Promise<void>;
   /** The attempt's state now (never blocks). */
   poll(): WorkerGroupStatus;
+  /**
+   * Preempts the attempt (a scheduler's SIGTERM): every rank's `shouldStop()` turns true; once
+   * all returned, the attempt ends with a "Preempted" failure (code TRAIN_PREEMPTED).
+   */
+  preempt(reason: string): void;
   /** Stops `ranks` (default: all); their deaths after this are not failures of their own. */
   stop(signal: "SIGTERM" | "SIGKILL", ranks?: number[]): void;
   /** Once every rank exited: settles what the attempt left (partial reports, staging); returns failures doing so. */

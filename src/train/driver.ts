@@ -9,7 +9,7 @@
 import { createLauncher } from "./launcher.js";
 import { entryScriptProblem } from "../distributed/internal.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
-import { CallbackError, TrainConfigError, TrainingFailedError, driverFailure, type WorkerGroupError } from "./errors.js";
+import { CallbackError, TrainConfigError, TrainingFailedError, TrainingPreemptedError, driverFailure, isPreemption, type WorkerGroupError } from "./errors.js";
 import { Result } from "./result.js";
 import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./storage.js";
 import { Controller, MaxFailuresPolicy } from "./controller.js";
@@ -48,7 +48,16 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   log(`${state.attempts.length ? "resuming" : "starting"} run ${JSON.stringify(run.name)} in ${storage.path}: ${launcher ? launcher.describe() : group.describe()}${latest ? `, from ${latest}` : ""}`);
 
   const now = () => new Date().toISOString();
+  // SIGTERM (a scheduler taking the allocation back, Slurm's --signal=B:TERM@60): the run is
+  // preempted: the ranks stop at an agreed step, save and report, and the run ends "preempted"
+  // (its rerun resumes there). Ctrl-C, or a second SIGTERM, stops at once ("interrupted").
+  let preemptedBy: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === "SIGTERM" && preemptedBy === null) {
+      preemptedBy = sig;
+      group.preempt(`the driver received ${sig}`);
+      return;
+    }
     group.stop("SIGKILL");
     state.status = "interrupted"; state.endedAt = now(); state.error = { message: `the driver received ${sig}` };
     try { storage.writeRun(state); } catch { /* leaving anyway */ }
@@ -59,6 +68,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   const onExit = () => group.stop("SIGKILL");
   process.on("SIGINT", onSignal); process.on("SIGTERM", onSignal); process.on("exit", onExit);
   const policy = new MaxFailuresPolicy(run.failureConfig.maxFailures);
+  const preemptions = new MaxFailuresPolicy(run.failureConfig.maxPreemptions);  // a budget of its own
   // The driver's own failures (a RunConfig callback that throws, a storage write that fails) end
   // the run with a TrainingFailedError naming them; they never escape as an unhandled rejection.
   let driverError: Error | null = null;
@@ -71,7 +81,13 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   const controller = new Controller({
     group, timeoutMs: o.torch.timeoutMs, startupTimeoutMs: Math.max(o.torch.timeoutMs, 60_000),
     // a callback's error in the driver is the user's code failing where restarting cannot help
-    policy: { decide: (err: WorkerGroupError) => (driverError || err.failures.some((f) => f.type === "CallbackError") ? "raise" : policy.decide(err)) },
+    policy: {
+      decide: (err: WorkerGroupError) => {
+        if (driverError || err.failures.some((f) => f.type === "CallbackError")) return "raise";
+        if (preemptedBy !== null) return "raise";  // the driver itself is going: its rerun resumes
+        return isPreemption(err) ? preemptions.decide(err) : policy.decide(err);
+      },
+    },
     events: {
       attemptStarted: (attempt) => {
         state.attempts.push({ attempt, startedAt: now(), endedAt: null, error: null });
@@ -86,15 +102,15 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
         if (!willRetry) return;
         writeRun();
         const from = storage.readManager().latest;
-        const max = run.failureConfig.maxFailures;
-        console.error(`TorchTrainer: ${err.message}\nTorchTrainer: restarting the worker group (failure ${policy.failures} of ${max === -1 ? "unlimited" : max}) ${from ? `from ${from}` : "from the start (no checkpoint yet)"}`);
+        const [what, n, max] = isPreemption(err) ? ["preemption", preemptions.failures, run.failureConfig.maxPreemptions] : ["failure", policy.failures, run.failureConfig.maxFailures];
+        console.error(`TorchTrainer: ${err.message}\nTorchTrainer: restarting the worker group (${what} ${n} of ${max === -1 ? "unlimited" : max}) ${from ? `from ${from}` : "from the start (no checkpoint yet)"}`);
       },
     },
   });
   try {
     const outcome = await controller.run(state.attempts.length);
     state.endedAt = state.attempts.at(-1)!.endedAt;
-    state.status = outcome.state;
+    state.status = outcome.state === "failed" && isPreemption(outcome.error) ? "preempted" : outcome.state;
     if (outcome.state === "failed") state.error = outcome.error.toJSON();
     writeRun();
     let result = Result.fromPath(storage.path);
@@ -114,10 +130,16 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
       throw new TrainingFailedError(`Training failed: ${cause.message}${where}`, result, { cause });
     }
     const n = outcome.failedAttempts;
+    if (state.status === "preempted") {
+      log(`run ${JSON.stringify(run.name)} was preempted; rerun the same script (same RunConfig name and storagePath) to resume it`);
+      throw new TrainingPreemptedError(`Training was preempted: ${outcome.error.message}${where}`, result, { cause: outcome.error });
+    }
     throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}${where}`, result, { cause: outcome.error });
   } finally {
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal); process.off("exit", onExit);
     try { await group.close(); } finally { lease.release(); }
+    // a driver preempted by a signal ends as the signal would have ended it (a scheduler reads that)
+    if (preemptedBy !== null) process.kill(process.pid, preemptedBy);
   }
 }
 

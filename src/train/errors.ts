@@ -41,6 +41,13 @@ export function driverFailure(e: unknown, where: string): RankFailure {
   return { rank: 0, pid: process.pid, kind: "infrastructure", type: err?.name ?? "Error", message: `${where} failed: ${err?.message ?? String(e)}`, ...(err?.stack ? { stack: err.stack } : {}) };
 }
 
+/** The failure that ends a preempted attempt (every rank saved, reported and returned, or the grace ran out). */
+export function preemptedFailure(rank: number, pid: number | null, message: string): RankFailure {
+  return { rank, pid, kind: "infrastructure", type: "Preempted", code: "TRAIN_PREEMPTED", message };
+}
+/** Whether an attempt's error is a preemption (every failure is one). */
+export const isPreemption = (e: WorkerGroupError): boolean => e.failures.length > 0 && e.failures.every((f) => f.code === "TRAIN_PREEMPTED");
+
 /** A configuration that cannot run (thrown by the config classes and TorchTrainer before any worker starts). */
 export class TrainConfigError extends TrainError {
   override name = "TrainConfigError";
@@ -94,6 +101,15 @@ export function groupFailures(failures: RankFailure[]): WorkerGroupError["groups
 /** `TorchTrainer.fit()` failed: `result` holds what was reported and persisted before the failure, and `result.error`. */
 export class TrainingFailedError extends Error {
   override name = "TrainingFailedError";
-  readonly code = "TRAIN_FAILED";
+  readonly code: string = "TRAIN_FAILED";
   constructor(message: string, readonly result: Result, options?: ErrorOptions) { super(message, options); }
+}
+
+/**
+ * `TorchTrainer.fit()` ended because the run was preempted (run.json: "preempted"): the ranks
+ * saved and reported at an agreed step; rerunning the script resumes there.
+ */
+export class TrainingPreemptedError extends TrainingFailedError {
+  override name = "TrainingPreemptedError";
+  override readonly code = "TRAIN_PREEMPTED";
 }

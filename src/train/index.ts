@@ -10,4 +10,4 @@ export { Checkpoint, CheckpointDirectory } from "./checkpoint.js";
 export { Result, MetricsTable } from "./result.js";
 export { report, getContext, getCheckpoint, getDatasetShard, TrainContext, type StorageInfo } from "./worker.js";
 export { isWorkerProcess, isWorker, isDriver } from "./protocol.js";
-export { TrainError, TrainConfigError, TrainingFailedError, WorkerGroupError, type RankFailure, type TrainErrorCode } from "./errors.js";
+export { TrainError, TrainConfigError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, type RankFailure, type TrainErrorCode } from "./errors.js";

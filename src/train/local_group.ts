@@ -7,8 +7,8 @@
  * cannot interrupt a function running in this process, so a failure simply ends the attempt.
  */
 import type { RunConfig } from "./config.js";
-import { driverFailure, type RankFailure } from "./errors.js";
-import type { LocalRunner, WorkerMessage } from "./protocol.js";
+import { driverFailure, preemptedFailure, type RankFailure } from "./errors.js";
+import type { DriverMessage, LocalRunner, WorkerMessage } from "./protocol.js";
 import type { Storage } from "./storage.js";
 import type { WorkerGroup, WorkerGroupStatus } from "./controller.js";
 import { nextIteration, persistReport, rankFailure, type ReportMsg } from "./worker_group.js";
@@ -17,6 +17,8 @@ export class LocalWorkerGroup implements WorkerGroup {
   private iteration: number;
   private state = { done: false, exited: true, startedAt: 0, failures: [] as RankFailure[] };
   private persisting: Promise<void> = Promise.resolve();
+  private toWorker: ((m: DriverMessage) => void) | null = null;
+  private preempting: string | null = null;
 
   constructor(private readonly run: RunConfig, private readonly storage: Storage, private readonly runner: LocalRunner, private readonly device: string) {
     this.iteration = nextIteration(storage);
@@ -44,10 +46,15 @@ export class LocalWorkerGroup implements WorkerGroup {
           st.failures.push(f);
           handle.toWorker({ type: "abort", reason: f.message });
         });
-      } else if (m.type === "done") st.done = true;
+      } else if (m.type === "done") {
+        st.done = true;
+        if (this.preempting) st.failures.push(preemptedFailure(0, process.pid, `the run was preempted (${this.preempting}): the train function stopped and returned`));
+      }
       else if (m.type === "error") st.failures.push(rankFailure(0, process.pid, m));
     };
+    this.preempting = null;
     const handle = this.runner(start, onMessage);
+    this.toWorker = handle.toWorker;
     void handle.finished.then(async () => { await this.persisting; st.exited = true; });
   }
 
@@ -55,6 +62,12 @@ export class LocalWorkerGroup implements WorkerGroup {
     const st = this.state;
     // In-process: a blocked train function blocks this poll too, so there is no silent rank to find.
     return { ranks: [{ rank: 0, pid: process.pid, joined: true, done: st.done, exited: st.exited, startedAt: st.startedAt, lastSeen: Date.now() }], failures: [...st.failures] };
+  }
+
+  preempt(reason: string): void {
+    if (this.preempting || this.state.exited) return;
+    this.preempting = reason;
+    this.toWorker?.({ type: "preempt", reason });
   }
 
   stop(): void { /* a function running in this process cannot be stopped from outside; it ends the attempt itself */ }

@@ -39,6 +39,8 @@ export type WorkerMessage =
   | { type: "report"; seq: number; metrics: Record<string, unknown>; staged: string | null; at: number }
   | { type: "progress"; epoch: number; done: number; total: number | null; postfix: string; final: boolean; secs: number }
   | { type: "error"; error: SerializedError; user: boolean }
+  /** This worker was told to stop by someone other than the driver (SIGTERM from a scheduler): preempt the group. */
+  | { type: "preempt"; reason: string }
   | { type: "done" };
 
 /** Whether this process is a torchlight/train worker (started by a TorchTrainer's driver). */
@@ -55,7 +57,11 @@ export const isDriver = (): boolean => !isWorkerProcess();
 export type DriverMessage =
   | { type: "start"; placement: WorkerPlacement; runPath: string; experimentName: string; attempt: number; latestCheckpoint: string | null; stagingDir: string }
   | { type: "reportAck"; seq: number; checkpoint: string | null }
-  | { type: "abort"; reason: string };
+  | { type: "abort"; reason: string }
+  /** The run is preempted: `getContext().shouldStop()` turns true; save, report and return. */
+  | { type: "preempt"; reason: string }
+  /** The driver itself stops this worker: the SIGTERM that follows is not a preemption. */
+  | { type: "stop" };
 
 export type StartMessage = Extract<DriverMessage, { type: "start" }>;
 

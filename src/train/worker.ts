@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import * as torch from "../torch/index.js";
 import { native } from "../torch/native/index.js";
 import * as dist from "../distributed/index.js";
+import { broadcastFlagSync } from "../distributed/internal.js";
 import { setProgressSink } from "../util/progress.js";
 import { setDefaultRootDir } from "../util/context.js";
 import { env } from "../util/env.js";
@@ -32,7 +33,19 @@ export interface StorageInfo {
 
 /** This worker's place in the run, as Ray's `TrainContext`. */
 export class TrainContext {
-  constructor(private readonly p: WorkerPlacement, private readonly storage: StorageInfo, private readonly attempt: number, private readonly device?: string) {}
+  constructor(private readonly p: WorkerPlacement, private readonly storage: StorageInfo, private readonly attempt: number, private readonly device?: string,
+    private readonly preempted: () => boolean = () => false) {}
+  /**
+   * Whether the run is being preempted (a scheduler's SIGTERM reached the driver or a worker):
+   * save a checkpoint, `report()` it and return from the train function; the run ends as
+   * "preempted" and its rerun (or the restarted group) resumes exactly there. Beyond Ray. The
+   * answer is agreed across ranks (rank 0's, broadcast: one small collective), so every rank
+   * must call it at the same points, e.g. once per step.
+   */
+  shouldStop(): boolean {
+    const mine = this.preempted();
+    return this.p.worldSize > 1 && dist.isInitialized() ? broadcastFlagSync(mine, 0) : mine;
+  }
   getWorldSize(): number { return this.p.worldSize; }
   getWorldRank(): number { return this.p.worldRank; }
   getLocalRank(): number { return this.p.localRank; }
@@ -62,6 +75,10 @@ interface Session {
   /** Local mode: an abort ends the pending report() with an error instead of the process. */
   local: boolean;
   closing: boolean;
+  /** Why the run is being preempted (null: it is not). */
+  preempt: string | null;
+  /** The driver announced that it stops this worker. */
+  stopRequested: boolean;
 }
 let session: Session | null = null;
 
@@ -120,6 +137,8 @@ export function getDatasetShard<T = unknown>(name = "train"): Dataset<T> {
 
 function onDriverMessage(s: Session, m: DriverMessage): void {
   if (m.type === "reportAck") { s.acks.get(m.seq)?.resolve(m.checkpoint); s.acks.delete(m.seq); }
+  else if (m.type === "preempt") s.preempt ??= m.reason;
+  else if (m.type === "stop") s.stopRequested = true;
   else if (m.type === "abort") {
     if (!s.local) { console.error(`worker: the driver stopped this run: ${m.reason}`); process.exit(1); }
     for (const ack of s.acks.values()) ack.reject(new TrainError("TRAIN_FAILED", `report(): the driver stopped this run: ${m.reason}`));
@@ -128,11 +147,30 @@ function onDriverMessage(s: Session, m: DriverMessage): void {
 }
 
 function newSession(start: StartMessage, sendFn: (m: WorkerMessage) => void, datasets: Record<string, Dataset>, device?: string): Session {
-  return {
+  const s: Session = {
     send: sendFn, datasets,
-    context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt, device),
+    context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt, device, () => s.preempt !== null),
     latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false, local: false,
+    preempt: null, stopRequested: false,
   };
+  return s;
+}
+
+/**
+ * SIGTERM in a worker: from its driver, which said "stop" first, it ends the process; from
+ * anyone else (a scheduler signalling the job's steps, a node being taken back) it preempts
+ * the run: the driver tells every rank, `shouldStop()` turns true, and the train function
+ * saves and returns. A second one ends the process.
+ */
+function onSigterm(s: Session): void {
+  if (s.stopRequested || s.preempt !== null) process.exit(143);
+  // the driver's "stop" may still be in flight on the channel: give it a moment
+  setTimeout(() => {
+    if (s.stopRequested) process.exit(143);
+    const reason = `rank ${s.context.getWorldRank()} (pid ${process.pid}) received SIGTERM`;
+    s.preempt ??= reason;
+    send(s, { type: "preempt", reason });
+  }, 200);
 }
 
 /**
@@ -241,6 +279,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
     const s = newSession(start, (m) => ws.send(JSON.stringify(m)), datasets);
     session = s;
     ws.on("message", (data) => onDriverMessage(s, JSON.parse(String(data)) as DriverMessage));
+    process.on("SIGTERM", () => onSigterm(s));
     ws.on("close", (code, reason) => { if (!s.closing) { console.error(`worker: the driver went away (control channel closed: ${code}${reason.length ? ` ${String(reason)}` : ""}); exiting`); process.exit(1); } });
     setDefaultRootDir(start.runPath);
     if (start.placement.worldRank === 0) {

@@ -19,7 +19,7 @@ import * as c10d from "../torch/c10d.js";
 import { Checkpoint } from "./checkpoint.js";
 import type { Launcher, Placement } from "./launcher.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
-import { CallbackError, driverFailure, type RankFailure } from "./errors.js";
+import { CallbackError, driverFailure, preemptedFailure, type RankFailure } from "./errors.js";
 import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
 import { findHang, parseRecords } from "./hang.js";
 import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
@@ -53,6 +53,8 @@ interface Attempt {
   /** Persisting runs one report at a time, in order. */
   persisting: Promise<void>;
   started: boolean;
+  /** Why and since when the attempt is being preempted (null: it is not). */
+  preempting: { reason: string; since: number; deadline: NodeJS.Timeout } | null;
 }
 
 export interface ProcessWorkerGroupOptions {
@@ -96,7 +98,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     if (number > 0) this.store.revoke(`attempt_${number - 1}`);
     this.storeSecret = randomBytes(24).toString("hex");
     this.store.allow(`attempt_${number}`, this.storeSecret);
-    const a: Attempt = { number, ranks: [], failures: [], pending: new Map(), persisting: Promise.resolve(), started: false };
+    const a: Attempt = { number, ranks: [], failures: [], pending: new Map(), persisting: Promise.resolve(), started: false, preempting: null };
     this.attempt = a;
     for (const place of this.launcher.placements) a.ranks.push(this.spawn(a, place));
     // heartbeats: the controller reads lastSeen
@@ -145,9 +147,27 @@ export class ProcessWorkerGroup implements WorkerGroup {
     return { ranks, failures: [...a.failures] };
   }
 
+  preempt(reason: string): void {
+    const a = this.attempt;
+    if (!a || a.preempting || a.failures.length) return;
+    const graceS = this.o.run.failureConfig.preemptionGraceS;
+    console.error(`TorchTrainer: preempting the run (${reason}): the ranks stop at their next getContext().shouldStop(), within ${graceS} s`);
+    // a rank that does not stop in time (its train function never asks) is stopped; the run resumes from its latest checkpoint
+    const deadline = setTimeout(() => {
+      const late = a.ranks.find((r) => !r.done && !r.exited);
+      if (this.attempt === a && late && !a.failures.length) {
+        this.fail(a, preemptedFailure(late.rank, late.child.pid ?? null, `the run was preempted (${reason}), but rank ${late.rank} did not stop within FailureConfig.preemptionGraceS (${graceS} s): its train function does not call getContext().shouldStop(); it was stopped, and the run resumes from its latest checkpoint`));
+      }
+    }, graceS * 1000);
+    deadline.unref();
+    a.preempting = { reason, since: Date.now(), deadline };
+    for (const r of a.ranks) r.ws?.send(JSON.stringify({ type: "preempt", reason } satisfies DriverMessage));
+  }
+
   stop(signal: "SIGTERM" | "SIGKILL", ranks?: number[]): void {
     for (const r of this.attempt?.ranks ?? []) {
       if (r.exited || (ranks && !ranks.includes(r.rank))) continue;
+      if (signal === "SIGTERM") { try { r.ws?.send(JSON.stringify({ type: "stop" } satisfies DriverMessage)); } catch { /* closing */ } }
       r.stopping = true;
       try { r.child.kill(signal); } catch { /* gone */ }
     }
@@ -156,6 +176,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
   async settle(): Promise<RankFailure[]> {
     const a = this.attempt!;
     const late: RankFailure[] = [];
+    if (a.preempting) clearTimeout(a.preempting.deadline);
     if (this.beat) { clearInterval(this.beat); this.beat = null; }
     if (this.hangWatch) { clearInterval(this.hangWatch); this.hangWatch = null; }
     await a.persisting;  // never rejects: a failure to persist is recorded as the attempt's
@@ -243,6 +264,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
         runPath: this.storage.path, experimentName: this.o.run.name, attempt: a.number, latestCheckpoint: latest ? this.storage.checkpointPath(latest) : null, stagingDir: this.storage.stagingDir,
       };
       x.ws!.send(JSON.stringify(start));
+      if (a.preempting) x.ws!.send(JSON.stringify({ type: "preempt", reason: a.preempting.reason } satisfies DriverMessage));
     }
   }
 
@@ -270,8 +292,16 @@ export class ProcessWorkerGroup implements WorkerGroup {
         r.errored = true;
         this.fail(a, rankFailure(r.rank, r.child.pid ?? null, m));
         return;
+      case "preempt":
+        this.preempt(m.reason);
+        return;
       case "done":
         r.done = true;
+        if (a.preempting && a.ranks.every((x) => x.done) && !a.failures.length) {
+          const latest = this.storage.readManager().latest;
+          this.fail(a, preemptedFailure(0, a.ranks[0]!.child.pid ?? null, `the run was preempted (${a.preempting.reason}): every rank stopped at the same step and returned${latest ? `; it resumes from ${latest}` : ", before any checkpoint"}`));
+          return;
+        }
         for (const [seq, msgs] of a.pending) {
           if (msgs.has(r.rank)) continue;
           this.fail(a, { rank: r.rank, pid: r.child.pid ?? null, kind: "user", type: "ReportMismatch", message: `the train function returned without calling report() #${seq + 1}, which rank${msgs.size > 1 ? "s" : ""} ${[...msgs.keys()].join(", ")} called; every rank must call report() the same number of times (it is a barrier)` });

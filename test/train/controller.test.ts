@@ -47,6 +47,7 @@ class FakeGroup implements WorkerGroup {
     return { ranks: this.ranks.map(({ script: _s, stopped: _x, ...r }) => r), failures: [...this.failures] };
   }
   private fail(f: RankFailure): void { if (!this.failures.some((x) => x.rank === f.rank)) this.failures.push(f); }
+  preempt(): void { /* the controller never preempts by itself: the driver does */ }
   stop(signal: "SIGTERM" | "SIGKILL", ranks?: number[]): void {
     this.stops.push({ signal, ranks: ranks ?? "all", at: this.t - this.started });
     for (const r of this.ranks) if (!ranks || ranks.includes(r.rank)) { r.stopped = true; r.exited = true; }

@@ -1,7 +1,7 @@
 // A driver script for the train tests: `node fixture.js <mode> <storagePath> <name> [marker]`.
 // The test runs it as a subprocess (it re-runs itself as the workers) and reads the line
 // `RESULT {json}` it prints at the end.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
@@ -125,6 +125,28 @@ async function hungRankFunc(config: { ddp: boolean }) {
   await report({ sum: torch.tidy(() => t.sum().item()) });
 }
 
+// a loop that honours preemption: one report per step (a checkpoint every 5 steps and when it
+// stops), getContext().shouldStop() after each step; a resumed run starts after its checkpoint
+async function preemptFunc(config: { steps: number }) {
+  const ctx = getContext(), rank = ctx.getWorldRank();
+  const start = getCheckpoint();
+  let step = start ? (JSON.parse(readFileSync(join(start.path, "state.json"), "utf8")) as { step: number }).step + 1 : 0;
+  console.log(`preempt rank ${rank} pid ${process.pid} from ${step}`);
+  for (; step < config.steps; step++) {
+    await new Promise((r) => setTimeout(r, 100));  // a training step
+    const stop = ctx.shouldStop();
+    let checkpoint: Checkpoint | null = null;
+    if (step % 5 === 4 || stop) {
+      const dir = join(storagePath, `scratch-${name}-${rank}-${step}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, rank === 0 ? "state.json" : `rank${rank}.json`), JSON.stringify({ step }));
+      checkpoint = Checkpoint.fromDirectory(dir);
+    }
+    await report({ step, stopped: stop }, { checkpoint });
+    if (stop) return;
+  }
+}
+
 // the seed's training as a plain function with Ray's torch helpers (no Lightning)
 async function torchFunc(config: { epochs: number }) {
   enableReproducibility(7);
@@ -192,6 +214,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   crash: { f: crashFunc, config: {} },
   throw: { f: throwFunc, config: {} },
   hang: { f: hangFunc, config: {}, torch: { timeoutS: 2 } },
+  preempt: { f: preemptFunc, config: { steps: 40 }, run: { failureConfig: new FailureConfig({ maxFailures: 0, preemptionGraceS: 20 }) } },
   "hung-rank": { f: hungRankFunc, config: { ddp: false }, run: { failureConfig: new FailureConfig({ maxFailures: 1, hangTimeoutS: 2 }) } },
   "hung-rank-ddp": { f: hungRankFunc, config: { ddp: true }, run: { failureConfig: new FailureConfig({ maxFailures: 1, hangTimeoutS: 2 }) } },
   torch: { f: torchFunc, config: { epochs: 3 } },

@@ -462,6 +462,74 @@ test("a rank that never reaches a collective is named within FailureConfig.hangT
   }
 });
 
+/** Starts a fixture driver without waiting; resolves `seen(re)` when its output matches, and `exit` with how it ended. */
+function startDriver(mode: string, storage: string, name: string) {
+  const p = spawn(process.execPath, [join(here, "fixture.js"), mode, storage, name], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  p.stdout.on("data", (d) => { out += d; });
+  p.stderr.on("data", (d) => { out += d; });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => p.on("exit", (code, signal) => resolve({ code, signal })));
+  const seen = (re: RegExp, ms = 60_000) => new Promise<RegExpMatchArray>((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      const m = out.match(re);
+      if (m) { clearInterval(poll); resolve(m); } else if (Date.now() - t0 > ms) { clearInterval(poll); p.kill("SIGKILL"); reject(new Error(`no ${re} in: ${out}`)); }
+    }, 50);
+  });
+  return { p, exit, seen, out: () => out };
+}
+/** Rank 0's metrics rows of a run folder, in order. */
+const rank0Rows = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; attempt: number; metrics: { step: number; stopped: boolean }; checkpoint: string | null }).filter((r) => r.rank === 0);
+
+test("SIGTERM to the driver preempts the run: the ranks stop at one step, checkpoint it, the run is \"preempted\", the driver ends by SIGTERM; the rerun resumes exactly after that step", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-preempt-"));
+  const d = startDriver("preempt", storage, "p");
+  await d.seen(/preempt rank 0 pid \d+ from 0/);
+  await d.seen(/preempt rank 1 pid \d+ from 0/);
+  await new Promise((r) => setTimeout(r, 1200));  // some steps in
+  d.p.kill("SIGTERM");
+  const ended = await d.exit;
+  assert.equal(ended.signal, "SIGTERM", d.out());
+  const run = JSON.parse(readFileSync(join(storage, "p", "run.json"), "utf8"));
+  assert.equal(run.status, "preempted");
+  assert.equal(run.attempts.length, 1);
+  assert.equal(run.attempts[0].error.failures[0].code, "TRAIN_PREEMPTED");
+  assert.match(run.attempts[0].error.failures[0].message, /preempted \(the driver received SIGTERM\): every rank stopped at the same step and returned; it resumes from checkpoint_/);
+  const rows = rank0Rows(join(storage, "p"));
+  const last = rows.at(-1)!;
+  assert.equal(last.metrics.stopped, true);
+  assert.ok(last.checkpoint, "the stopping step carries a checkpoint");
+  assert.ok(last.metrics.step >= 3 && last.metrics.step < 39, `stopped at step ${last.metrics.step}`);
+  assert.deepEqual(rows.map((r) => r.metrics.step), Array.from({ length: last.metrics.step + 1 }, (_, i) => i));
+  for (const pid of pidsIn(d.out())) assert.equal(alive(pid), false);
+
+  const again = fixture("preempt", storage, "p");
+  assert.equal(again.result.ok, true, again.stderr);
+  assert.match(again.stdout, new RegExp(`preempt rank 0 pid \\d+ from ${last.metrics.step + 1}`));
+  const all = rank0Rows(join(storage, "p"));
+  assert.deepEqual(all.map((r) => r.metrics.step), Array.from({ length: 40 }, (_, i) => i), "every step once: resumed exactly after the preempted one");
+  assert.equal(JSON.parse(readFileSync(join(storage, "p", "run.json"), "utf8")).status, "finished");
+});
+
+test("SIGTERM to a worker (a scheduler signalling the job's steps) preempts the group, which restarts from the agreed step on a budget apart from maxFailures (0 here)", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-preempt-w-"));
+  const d = startDriver("preempt", storage, "w");
+  const [, pid] = await d.seen(/preempt rank 1 pid (\d+) from 0/);
+  await d.seen(/preempt rank 0 pid \d+ from 0/);
+  await new Promise((r) => setTimeout(r, 1200));
+  process.kill(Number(pid), "SIGTERM");
+  await d.exit;
+  const result = JSON.parse(d.out().split("\n").find((l) => l.startsWith("RESULT "))!.slice(7));
+  assert.equal(result.ok, true, d.out());
+  assert.equal(result.seen.failed, 1);
+  const run = JSON.parse(readFileSync(join(storage, "w", "run.json"), "utf8"));
+  assert.equal(run.status, "finished");
+  assert.equal(run.attempts.length, 2);
+  assert.match(run.attempts[0].error.failures[0].message, new RegExp(`preempted \\(rank 1 \\(pid ${pid}\\) received SIGTERM\\)`));
+  assert.match(d.out(), /restarting the worker group \(preemption 1 of unlimited\)/);
+  assert.deepEqual(rank0Rows(join(storage, "w")).map((r) => r.metrics.step), Array.from({ length: 40 }, (_, i) => i));
+});
+
 test("configuration errors are coded and name the fix", async () => {
   const code = (fn: () => unknown, c: string, re?: RegExp) => assert.throws(fn, (e: unknown) => { assert.ok(e instanceof TrainConfigError); assert.equal(e.code, c); if (re) assert.match(e.message, re); return true; });
   code(() => new ScalingConfig({ numWorkers: 1.5 }), "TRAIN_CONFIG", /numWorkers must be an integer ≥ 0.*or 0 to train in this process/);
