@@ -87,6 +87,27 @@ export function firstSlurmHost(nodelist: string): string {
 
 /** Processes started by `srun` in a Slurm allocation. */
 export class SLURMEnvironment extends ClusterEnvironment {
+  /**
+   * Lightning's auto-requeue (default true): on `requeueSignal` (default SIGUSR1: `sbatch
+   * --signal=USR1@90`) the Trainer saves `hpc_ckpt_N.ckpt` in its defaultRootDir at the next
+   * step (every rank agreeing on which), rank 0 runs `scontrol requeue` for the job, and fit
+   * returns; the requeued job's fit resumes from the newest `hpc_ckpt_*.ckpt` when no ckptPath
+   * is given. Only under Slurm (not an interactive job), as Lightning.
+   */
+  readonly autoRequeue: boolean;
+  readonly requeueSignal: NodeJS.Signals;
+  constructor(opts: { autoRequeue?: boolean; requeueSignal?: NodeJS.Signals } = {}, env: Env = process.env) {
+    super(env);
+    for (const k of Object.keys(opts)) {
+      if (k !== "autoRequeue" && k !== "requeueSignal") throw new ClusterEnvironmentError(`SLURMEnvironment: unknown option ${JSON.stringify(k)}; it takes autoRequeue and requeueSignal (the environment comes from process.env)`);
+    }
+    this.autoRequeue = opts.autoRequeue ?? true;
+    this.requeueSignal = opts.requeueSignal ?? "SIGUSR1";
+    if (typeof this.autoRequeue !== "boolean") throw new ClusterEnvironmentError(`SLURMEnvironment: autoRequeue must be true or false, got ${JSON.stringify(opts.autoRequeue)}`);
+    if (!/^SIG[A-Z0-9]+$/.test(String(this.requeueSignal)) || ["SIGKILL", "SIGSTOP"].includes(this.requeueSignal)) {
+      throw new ClusterEnvironmentError(`SLURMEnvironment: requeueSignal must be a signal name that can be handled, such as "SIGUSR1" (sbatch --signal=USR1@90); got ${JSON.stringify(opts.requeueSignal)}`);
+    }
+  }
   static detect(env: Env = process.env): boolean {
     return env.SLURM_NTASKS !== undefined && !["bash", "interactive"].includes(env.SLURM_JOB_NAME ?? "");
   }
@@ -178,7 +199,7 @@ export class LSFEnvironment extends ClusterEnvironment {
 /** The launcher's environment: MPI, Slurm, torchrun, Kubeflow, LSF, else a local run. */
 export function detectClusterEnvironment(env: Env = process.env): ClusterEnvironment {
   for (const E of [MPIEnvironment, SLURMEnvironment, TorchElasticEnvironment, KubeflowEnvironment, LSFEnvironment]) {
-    if (E.detect(env)) return new E(env);
+    if (E.detect(env)) return E === SLURMEnvironment ? new SLURMEnvironment({}, env) : new E(env);
   }
   return new LightningEnvironment(env);
 }

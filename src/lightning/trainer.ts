@@ -29,6 +29,7 @@ import { callCallbackHooks, callHooks, callModuleHook } from "./call.js";
 import { AcceleratorConnector } from "./connectors/accelerator_connector.js";
 import { initCallbacks, withModuleCallbacks } from "./connectors/callback_connector.js";
 import { CheckpointConnector } from "./connectors/checkpoint_connector.js";
+import { SignalConnector } from "./connectors/signal_connector.js";
 import { DataConnector, isFraction } from "./connectors/data_connector.js";
 import { LoggerConnector } from "./connectors/logger_connector.js";
 import { configureOptimizers } from "./connectors/optimizer_connector.js";
@@ -95,6 +96,7 @@ export class Trainer {
   /** @internal */ readonly _accelerator: AcceleratorConnector;
   /** @internal */ readonly _data = new DataConnector(this);
   /** @internal */ readonly _checkpoint = new CheckpointConnector(this);
+  /** @internal Slurm's auto-requeue (SLURMEnvironment({ autoRequeue })). */ readonly _signals = new SignalConnector(this);
   /** @internal */ readonly _logger = new LoggerConnector(this);
   /** @internal what `this.optimizers()` gives the module. */
   _lightningOptimizers: LightningOptimizer[] = [];
@@ -219,7 +221,8 @@ export class Trainer {
   async fit(...args: unknown[]): Promise<void> {
     const { model, ...named } = pyArgs("Trainer.fit", ["model", "trainDataloaders", "valDataloaders", "datamodule", "ckptPath"], args, [], misconfigured);
     const opts = withoutNulls(named) as FitOptions;
-    const ckptPath = opts.ckptPath !== undefined ? opts.ckptPath : this.strategy.resumeCheckpointPath();
+    // no ckptPath: a requeued Slurm job's newest hpc_ckpt_N.ckpt (as Lightning), else the strategy's (RayDDPStrategy: the run's latest)
+    const ckptPath = opts.ckptPath !== undefined ? opts.ckptPath : this._signals.hpcResumePath() ?? this.strategy.resumeCheckpointPath();
     await this.run("fit", model as LightningModule, { ...opts, ckptPath }, async (resumed) => {
       const train = this._data.trainLoader(opts);
       const val = this._data.loaders("val", opts.valDataloaders);
@@ -336,7 +339,7 @@ export class Trainer {
         if (this.isGlobalZero) for (const l of this.loggers) l.logHyperparams({ ...model.hparams, ...(this.datamodule?.hparams ?? {}) });
       }
       if (ckpt) disposeTree(ckpt);
-      if (stage === "fit") callHooks(this, "onFitStart");
+      if (stage === "fit") { callHooks(this, "onFitStart"); this._signals.register(); }
       await body(ckpt !== null);
       if (stage === "fit") callHooks(this, "onFitEnd");
       await this._flushDeferred();
@@ -346,6 +349,7 @@ export class Trainer {
       for (const c of this.callbacks) { try { c.onException(this, model, e); } catch { /* the original error wins */ } }
       throw e;
     } finally {
+      this._signals.teardown();
       try {
         await this.datamodule?.teardown(stage);
         callHooks(this, "teardown", stage);

@@ -51,11 +51,12 @@ export class FitLoop extends Loop {
   /** Whether the epoch should end after the current batch (maxSteps, maxTimeMs, or a stop request past the minimums). */
   stopRequestedMidEpoch(): boolean {
     const t = this.trainer;
-    return (t.maxSteps !== -1 && this.epochLoop.globalStep >= t.maxSteps) || this.timeUp() || (t.shouldStop && this.minReached());
+    return (t.maxSteps !== -1 && this.epochLoop.globalStep >= t.maxSteps) || this.timeUp() || (t.shouldStop && this.minReached()) || t._signals.stopped;
   }
   /** Whether fit is done (checked between epochs). */
   get done(): boolean {
     const t = this.trainer;
+    if (t._signals.stopped) return true;  // requeued: the job goes; its rerun resumes
     if (t.maxSteps !== -1 && this.epochLoop.globalStep >= t.maxSteps) return true;
     if (t.maxEpochs !== -1 && this.currentEpoch >= t.maxEpochs) return true;
     if (this.timeUp()) return true;

@@ -96,8 +96,9 @@ export class TrainingEpochLoop extends Loop {
         t._results = results;
         m.train();
       }
-      if (stop === -1 || fit.stopRequestedMidEpoch()) break;
+      if (stop === -1 || fit.stopRequestedMidEpoch() || await t._signals.afterStep()) break;
     }
+    if (t._signals.stopped) return;  // requeued mid-epoch: the epoch's end belongs to the resumed job
     this.epochFinished = true;
     // epoch end: training epoch metrics, then the hooks (monitoring callbacks after the module)
     const epochMetrics = async () => { const mm = await results.epochMetrics(t.strategy.sync); t._logger.absorb(mm); return mm; };
