@@ -13,16 +13,17 @@ export function setDefaultGroupInfo(info: DefaultGroupInfo | null): void { curre
 /** The default process group's rank and world size, or null when none is initialised. */
 export function defaultGroupInfo(): DefaultGroupInfo | null { return current; }
 
-let syncBackward: (() => () => void) | null = null;
+let announced: (() => () => void) | null = null;
 /**
  * @internal DistributedDataParallel's forward announces that the next backward averages
  * gradients across ranks: `enter` marks this rank as inside that collective for the watchdog
  * and returns the function that marks it out. `Tensor.backward` takes it.
  */
-export function announceSyncBackward(enter: (() => () => void) | null): void { syncBackward = enter; }
-/** @internal The announced backward's `enter`, once. */
-export function takeSyncBackward(): (() => () => void) | null {
-  const e = syncBackward;
-  syncBackward = null;
-  return e;
+export function announceSyncBackward(enter: (() => () => void) | null): void { announced = enter; }
+/** @internal Runs a backward, inside the announced DDP collective (if any) for the watchdog. */
+export function syncBackward(run: () => void): void {
+  const enter = announced;
+  announced = null;
+  const leave = enter?.();
+  try { run(); } finally { leave?.(); }
 }

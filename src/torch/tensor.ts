@@ -1,14 +1,13 @@
 /**
  * @module torchlight/torch/tensor: the Tensor class, in PyTorch's names and semantics.
- * A Tensor is a small JS object owning one native handle; every method is one call into
- * the libtorch addon. Memory: see ./memory.ts.
+ * A Tensor is a small JS object owning one native handle; every method is one call into the libtorch addon. Memory: see ./memory.ts.
  */
 import { argAndOptions, argumentError, torchOptions } from "./errors.js";
 import { isPlain, toByName } from "./conversion.js";
 import { UNARY, UNARY_INPLACE } from "./unary_ops.js";
 import { native, ops, type Handle } from "./native/index.js";
 import { track, release, keep as keepTensor } from "./memory.js";
-import { takeSyncBackward } from "./distributed_state.js";
+import { syncBackward } from "./distributed_state.js";
 import { ARRAY_OF, dtypeCode, dtypeName, isDType, MEMORY_FORMAT, optDtypeCode as dt, type AnyTypedArray, type DType, type MemoryFormat } from "./dtype.js";
 import { formatTensor } from "./format.js";
 
@@ -170,11 +169,8 @@ export class Tensor {
    */
   backward(gradient?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
     if (gradient !== undefined && !(gradient instanceof Tensor)) { options = gradient; gradient = undefined; }
-    const leave = takeSyncBackward()?.();  // a DDP backward: this rank waits for the others' gradients in it
-    try {
-      native.backward(this._h, gradient === undefined ? null : handle(gradient, "backward", "gradient"),
-        options.retainGraph, options.createGraph ?? false, options.inputs?.map((t) => handle(t, "backward", "inputs")));
-    } finally { leave?.(); }
+    syncBackward(() => native.backward(this._h, gradient === undefined ? null : handle(gradient as Tensor, "backward", "gradient"),
+      options.retainGraph, options.createGraph ?? false, options.inputs?.map((t) => handle(t, "backward", "inputs"))));
   }
   /** A tensor sharing memory with this one, cut from the autograd graph. */
   detach(): Tensor { return wrap(ops.detach(this._h)); }
