@@ -43,7 +43,6 @@ TL_FN(storeGetNow) {
   TL_OP_BEGIN("store.get", 4);
   Group& g = group_of(c, 0);
   std::vector<std::string> keys = string_list(c, 1, "keys");
-  auto n = static_cast<uint32_t>(keys.size());
   std::string set_key = string_or(c, 2, "setKey", ""), set_value = string_or(c, 3, "setValue", "");
   std::vector<uint8_t> set_bytes(set_value.begin(), set_value.end());
   std::vector<std::optional<std::vector<uint8_t>>> got;
@@ -56,15 +55,7 @@ TL_FN(storeGetNow) {
       for (auto& key : keys) got.push_back(g.store->check({key}) ? std::optional<std::vector<uint8_t>>(g.store->get(key)) : std::nullopt);
     }
   }
-  napi_value out;
-  napi_create_array_with_length(env, n, &out);
-  for (uint32_t k = 0; k < n && k < got.size(); ++k) {
-    napi_value v;
-    if (got[k]) napi_create_string_utf8(env, reinterpret_cast<const char*>(got[k]->data()), got[k]->size(), &v);
-    else napi_get_null(env, &v);
-    napi_set_element(env, out, k, v);
-  }
-  return out;
+  return strings_or_null(env, got);
   TL_OP_END;
 }
 

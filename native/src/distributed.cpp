@@ -83,13 +83,7 @@ TL_FN(pgInit) {
           }
           store = c10::make_intrusive<auth_store::Client>(host, static_cast<uint16_t>(port), secret, std::chrono::milliseconds(rdv_ms));
         } else {
-          c10d::TCPStoreOptions opts;
-          opts.port = static_cast<uint16_t>(port);
-          opts.isServer = is_server;
-          opts.numWorkers = static_cast<size_t>(world);
-          opts.waitWorkers = false;
-          opts.timeout = std::chrono::milliseconds(rdv_ms);
-          store = compat::tcp_store(host, opts);
+          store = compat::tcp_store(host, tcp_store_options(port, is_server, world, rdv_ms));
         }
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         auto prefixed = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
@@ -173,16 +167,7 @@ TL_FN(privateStoreRead) {
   TL_OP_BEGIN("private_store_read", 3);
   std::string ns = string(c, 1, "namespace");
   std::vector<std::string> keys = string_list(c, 2, "keys");
-  auto n = static_cast<uint32_t>(keys.size());
-  auto got = private_store(c)->read(ns, keys);
-  napi_value out, v;
-  napi_create_array_with_length(env, n, &out);
-  for (uint32_t k = 0; k < got.size(); ++k) {
-    if (got[k]) napi_create_string_utf8(env, got[k]->data(), got[k]->size(), &v);
-    else napi_get_null(env, &v);
-    napi_set_element(env, out, k, v);
-  }
-  return out;
+  return strings_or_null(env, private_store(c)->read(ns, keys));
   TL_OP_END;
 }
 
@@ -214,13 +199,7 @@ TL_FN(storeServe) {
   return run_async(
       c,
       [=]() {
-        c10d::TCPStoreOptions opts;
-        opts.port = static_cast<uint16_t>(port);
-        opts.isServer = true;
-        opts.numWorkers = static_cast<size_t>(world);
-        opts.waitWorkers = false;
-        opts.timeout = std::chrono::milliseconds(timeout_ms);
-        auto store = compat::tcp_store(host, opts);
+        auto store = compat::tcp_store(host, tcp_store_options(port, true, world, timeout_ms));
         std::lock_guard<std::mutex> lock(reg::mutex);
         out->first = reg::next_id();
         out->second = store->getPort();
