@@ -74,8 +74,11 @@ export type ControllerState = "initializing" | "scheduling" | "running" | "resta
 /** What the controller tells its owner (the driver writes run.json and calls RunConfig's callbacks). */
 export interface ControllerEvents {
   attemptStarted?(attempt: number): void | Promise<void>;
-  /** An attempt ended: `error` null when it finished; `willRetry` the policy's decision. */
-  attemptEnded?(attempt: number, error: WorkerGroupError | null, willRetry: boolean): void | Promise<void>;
+  /**
+   * An attempt ended: `error` null when it finished; `willRetry` the policy's decision. Returning
+   * "raise" overrules a restart (the owner failed while handling the failure, e.g. its callback threw).
+   */
+  attemptEnded?(attempt: number, error: WorkerGroupError | null, willRetry: boolean): void | "raise" | Promise<void | "raise">;
   stateChanged?(state: ControllerState): void;
 }
 
@@ -134,8 +137,8 @@ export class Controller {
       failed++;
       const error = new WorkerGroupError(failures, attempt);
       const decision = this.o.policy.decide(error);
-      await this.o.events.attemptEnded?.(attempt, error, decision === "restart");
-      if (decision === "restart") { this.set("restarting"); continue; }
+      const overruled = await this.o.events.attemptEnded?.(attempt, error, decision === "restart");
+      if (decision === "restart" && overruled !== "raise") { this.set("restarting"); continue; }
       this.set("failed");
       return { state: "failed", attempts: attempt - firstAttempt + 1, error, failedAttempts: failed };
     }

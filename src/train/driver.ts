@@ -100,6 +100,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
         rec.error = err.toJSON();
         await callbacks("onAttemptFailed", (c) => c.onAttemptFailed?.(err, { attempt, willRetry }));
         if (!willRetry) return;
+        if (driverError) return "raise";  // the callback failed: no restart (it would fail the same way)
         writeRun();
         const from = storage.readManager().latest;
         const [what, n, max] = isPreemption(err) ? ["preemption", preemptions.failures, run.failureConfig.maxPreemptions] : ["failure", policy.failures, run.failureConfig.maxFailures];
@@ -134,7 +135,8 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
       log(`run ${JSON.stringify(run.name)} was preempted; rerun the same script (same RunConfig name and storagePath) to resume it`);
       throw new TrainingPreemptedError(`Training was preempted: ${outcome.error.message}${where}`, result, { cause: outcome.error });
     }
-    throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}${where}`, result, { cause: outcome.error });
+    const also = driverError ? `\nThen the driver's own step failed: ${(driverError as Error).message}` : "";
+    throw new TrainingFailedError(`Training failed${n > 1 ? ` after ${n} attempts` : ""}: ${outcome.error.message}${also}${where}`, result, { cause: outcome.error });
   } finally {
     process.off("SIGINT", onSignal); process.off("SIGTERM", onSignal); process.off("exit", onExit);
     try { await group.close(); } finally { lease.release(); }

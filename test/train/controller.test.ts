@@ -88,6 +88,18 @@ describe("train controller (fake worker group)", () => {
     assert.deepEqual(c.history, ["initializing", "scheduling", "running", "restarting", "scheduling", "running", "restarting", "scheduling", "running", "finished"]);
   });
 
+  it("the owner's attemptEnded can overrule a restart (its failure callback threw): the run fails with that attempt", async () => {
+    const g = new FakeGroup(() => [{ doneAt: 1000 }, { dieAt: 300 }]);
+    const c = new Controller({
+      group: g, policy: new MaxFailuresPolicy(3), timeoutMs: 10_000, startupTimeoutMs: 60_000, pollIntervalMs: 100,
+      now: () => g.t, sleep: async (ms) => { g.t += ms; },
+      events: { attemptEnded: (_a, e, retry) => (e && retry ? "raise" : undefined) },
+    });
+    const out = await c.run();
+    assert.equal(out.state, "failed");
+    assert.deepEqual(g.attempts, [0], "no second attempt");
+  });
+
   it("raises after maxFailures: the last attempt's error, ranks stopped after the grace period", async () => {
     const g = new FakeGroup(() => [{ doneAt: 60_000 }, { dieAt: 300 }]);
     const { c, events } = controller(g, 1);

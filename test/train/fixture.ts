@@ -220,6 +220,7 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   torch: { f: torchFunc, config: { epochs: 3 } },
   seed: { f: seedFunc, config: { epochs: 2, batchSize: 64 } },
   "callback-throws": { f: driverFaultFunc, config: { reports: 3 }, run: { failureConfig: new FailureConfig({ maxFailures: 2 }), callbacks: [{ onReport: (r: { iteration: number }) => { if (r.iteration === 1) throw new Error("callback boom"); } }] } },
+  "attempt-callback-throws": { f: throwFunc, config: {}, run: { failureConfig: new FailureConfig({ maxFailures: 2 }), callbacks: [{ onAttemptFailed: () => { throw new Error("failure callback boom"); } }] } },
   "disk-full": { f: driverFaultFunc, config: { reports: 400 } },
   "junk-frame": { f: driverFaultFunc, config: { reports: 2, junkFrame: true } },
   spin: { f: async () => { const r = getContext().getWorldRank(); console.log(`spinning rank ${r} pid ${process.pid}`); if (r === 1) for (;;) { /* a hung rank */ } await report({ waiting: 1 }); }, config: {} },

@@ -275,6 +275,11 @@ test("the driver never dies of its own errors: a throwing onReport callback, a f
   assert.equal(cb.result.kind, "user", "a callback is the user's code");
   assert.equal(JSON.parse(readFileSync(join(storage, "cb", "run.json"), "utf8")).status, "failed", "run.json ends in a terminal status");
   assert.equal(cb.result.seen.failed, 1, "no restart: restarting cannot fix a callback (maxFailures 2 left)");
+  // an onAttemptFailed that throws after the policy chose a restart: no second attempt, both errors told
+  const af = fixture("attempt-callback-throws", storage, "af");
+  assert.equal(af.result.ok, false);
+  assert.match(af.result.message, /boom on rank 1[^]*Then the driver's own step failed: the RunConfig callback onAttemptFailed threw: failure callback boom/);
+  assert.equal(JSON.parse(readFileSync(join(storage, "af", "run.json"), "utf8")).attempts.length, 1);
   const junk = fixture("junk-frame", storage, "junk");
   assert.equal(junk.result.ok, true, JSON.stringify(junk.result) + junk.stderr.slice(-1500));
   assert.match(junk.stderr, /dropped a control connection whose first frame was not a hello/);
