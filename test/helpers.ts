@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as torch from "../src/torch/index.js";
+import { readZipIndex, readZipRecord } from "../src/torch/zip.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** Debian's python3 with python3-torch (the `python3` on PATH may be another Python). */
@@ -47,3 +48,9 @@ export async function assertNoLeak(baseline: number): Promise<void> {
   }
   assert.equal(liveTensors(), baseline, "live tensors should return to the baseline");
 }
+
+/** Every record of a torch.save zip, as [name without the top folder, bytes], read by torchlight's own zip reader. */
+export function zipRecords(bytes: Buffer): [string, Buffer][] {
+  return [...readZipIndex(bytes)].map(([name, e]) => [name, readZipRecord(bytes, e)]);
+}
+

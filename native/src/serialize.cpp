@@ -2,9 +2,9 @@
 // storage). The pickles are written and read in JS (pickler.ts, serialization.ts): libtorch's
 // pickle_save tags typed containers with globals that Python 2.6's default (weights_only)
 // torch.load refuses, and its unpickler rejects Python's state dicts (an OrderedDict carrying
-// `_metadata`). Here: the zip container, by libtorch's own reader and writer.
+// `_metadata`). Here: the zip container, written by libtorch's own writer (it is read in JS,
+// src/torch/zip.ts, which inflates only the records the pickle references, and checks them).
 #include <caffe2/serialize/inline_container.h>
-#include <caffe2/serialize/read_adapter_interface.h>
 
 #include <cstring>
 
@@ -52,53 +52,8 @@ TL_FN(writeZip) {
   TL_OP_END;
 }
 
-// A zip held in JS memory, read in place by libtorch's own reader.
-struct BufferAdapter : caffe2::serialize::ReadAdapterInterface {
-  const char* data;
-  size_t len;
-  BufferAdapter(const char* d, size_t n) : data(d), len(n) {}
-  size_t size() const override { return len; }
-  size_t read(uint64_t pos, void* buf, size_t n, const char* what) const override {
-    if (pos >= len) return 0;
-    size_t k = std::min<size_t>(n, len - pos);
-    std::memcpy(buf, data + pos, k);
-    return k;
-  }
-};
-
-// readZip(bytes) -> [[name, Buffer], ...]: the records of a torch.save zip (names without
-// the archive's top folder: "data.pkl", "data/0", ...). Python's files are read here and
-// unpickled in JS (serialization.ts), which knows Python's OrderedDicts and Parameters.
-TL_FN(readZip) {
-  TL_OP_BEGIN("load", 1);
-  void* data;
-  size_t len;
-  bool is_buffer = false;
-  napi_is_buffer(env, c.argv[0], &is_buffer);
-  if (!is_buffer) arg_error(c, 0, "bytes", "a Buffer");
-  napi_get_buffer_info(env, c.argv[0], &data, &len);
-  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BufferAdapter>(static_cast<const char*>(data), len));
-  std::vector<std::string> names = reader.getAllRecords();
-  napi_value out;
-  napi_create_array_with_length(env, names.size(), &out);
-  for (size_t i = 0; i < names.size(); ++i) {
-    auto [ptr, size] = reader.getRecord(names[i]);
-    napi_value pair, name, buf;
-    void* dst;
-    napi_create_buffer(env, size, &dst, &buf);
-    if (size) std::memcpy(dst, ptr.get(), size);
-    napi_create_string_utf8(env, names[i].data(), names[i].size(), &name);
-    napi_create_array_with_length(env, 2, &pair);
-    napi_set_element(env, pair, 0, name);
-    napi_set_element(env, pair, 1, buf);
-    napi_set_element(env, out, i, pair);
-  }
-  return out;
-  TL_OP_END;
-}
-
 }  // namespace
 
-const OpEntry serialize_ops[] = {{"writeZip", writeZip}, {"readZip", readZip}, {nullptr, nullptr}};
+const OpEntry serialize_ops[] = {{"writeZip", writeZip}, {nullptr, nullptr}};
 
 }  // namespace tl

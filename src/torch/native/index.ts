@@ -143,7 +143,6 @@ export interface NativeCore {
   cudaEmptyCache(): void;
   // serialize.cpp: torch.save / torch.load bytes
   writeZip(records: [string, Buffer][]): Buffer;
-  readZip(bytes: Buffer): [string, Buffer][];
 }
 
 function load(): NativeCore {
