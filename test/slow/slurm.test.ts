@@ -92,3 +92,31 @@ test("Lightning under `srun -n 2`: SLURMEnvironment gives the ranks (no process 
   assert.equal(slurm.stdout.split("\n").filter((l) => l.startsWith("{")).length, 1, "one rank 0 across the two tasks: the Trainer started no processes of its own");
   assert.deepEqual(b.weights, a.weights);
 });
+
+test("sbatch --requeue of a Lightning fit: SIGUSR1 saves hpc_ckpt_1.ckpt and `scontrol requeue`s the job, which runs again, resumes there and ends with an uninterrupted fit's parameters", { skip }, async () => {
+  const script = join(here, "..", "lightning", "requeue_fit.js");
+  const dir = mkdtempSync(join(tmpdir(), "tl-requeue-"));
+  const last = (out: string) => JSON.parse(out.split("\n").filter((l) => l.startsWith("{")).at(-1) ?? "null") as { globalStep: number; params: number[][] } | null;
+  const whole = last(spawnSync(process.execPath, [script, join(dir, "whole"), "-1"], { encoding: "utf8", timeout: 120_000 }).stdout);
+  const out = join(dir, "job.out");
+  // the script sends itself SIGUSR1 at step 10, as `--signal=USR1@90` would near the time limit
+  const sub = spawnSync("sbatch", ["--parsable", "--requeue", "--open-mode=append", "--ntasks=1", "--cpus-per-task=1", `--output=${out}`, `--job-name=requeue-test`,
+    `--wrap=${process.execPath} ${script} ${join(dir, "job")} 10`], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(sub.status, 0, sub.stderr);
+  const job = sub.stdout.trim().split(";")[0]!;
+  let state = "", restarts = "0";
+  for (let t0 = Date.now(); Date.now() - t0 < 300_000; await new Promise((r) => setTimeout(r, 1000))) {
+    const s = spawnSync("scontrol", ["show", "job", job], { encoding: "utf8" }).stdout;
+    state = /JobState=(\S+)/.exec(s)?.[1] ?? state;
+    restarts = /Restarts=(\d+)/.exec(s)?.[1] ?? restarts;
+    if (["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].includes(state) && restarts !== "0") break;
+  }
+  const text = readFileSync(out, "utf8");
+  assert.equal(state, "COMPLETED", text.slice(-3000));
+  assert.equal(restarts, "1", "the job ran twice");
+  assert.match(text, /Requeued SLURM job \d+; saved .*hpc_ckpt_1\.ckpt/);
+  assert.ok(existsSync(join(dir, "job", "hpc_ckpt_1.ckpt")));
+  const resumed = last(text);
+  assert.equal(resumed?.globalStep, 24);
+  assert.deepEqual(resumed?.params, whole?.params, "the requeued run resumed from the hpc checkpoint and ends as an uninterrupted fit");
+});
