@@ -120,3 +120,26 @@ test("sbatch --requeue of a Lightning fit: SIGUSR1 saves hpc_ckpt_1.ckpt and `sc
   assert.equal(resumed?.globalStep, 24);
   assert.deepEqual(resumed?.params, whole?.params, "the requeued run resumed from the hpc checkpoint and ends as an uninterrupted fit");
 });
+
+test("a TorchTrainer job signalled by Slurm (scancel --signal=TERM --batch, as --signal=B:TERM@90 near the limit; the batch script execs the driver): its steps stop at one step with a checkpoint, the run is \"preempted\", and the rerun finishes it with every step once", { skip }, async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-slurm-preempt-"));
+  const out = join(storage, "job.out");
+  const fixture = join(here, "..", "train", "fixture.js");
+  const sub = spawnSync("sbatch", ["--parsable", "--ntasks=2", "--cpus-per-task=1", `--output=${out}`, `--wrap=exec ${process.execPath} ${fixture} preempt ${storage} sp`], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(sub.status, 0, sub.stderr);
+  const job = sub.stdout.trim().split(";")[0]!;
+  const text = () => (existsSync(out) ? readFileSync(out, "utf8") : "");
+  for (let t0 = Date.now(); !/preempt rank 1 pid \d+ from 0/.test(text()) && Date.now() - t0 < 120_000;) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(spawnSync("scancel", ["--signal=TERM", "--batch", job]).status, 0);
+  for (let t0 = Date.now(); spawnSync("squeue", ["-h", "-j", job], { encoding: "utf8" }).stdout.trim() !== "" && Date.now() - t0 < 120_000;) await new Promise((r) => setTimeout(r, 500));
+  const run = JSON.parse(readFileSync(join(storage, "sp", "run.json"), "utf8"));
+  assert.equal(run.status, "preempted", text().slice(-3000));
+  const rows = readFileSync(join(storage, "sp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.rank === 0);
+  assert.equal(rows.at(-1).metrics.stopped, true);
+  assert.ok(rows.at(-1).checkpoint);
+  const again = drive(["preempt", storage, "sp"]);
+  assert.equal(again.result.ok, true, JSON.stringify(again.result));
+  const all = readFileSync(join(storage, "sp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.rank === 0).map((r) => r.metrics.step);
+  assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => i));
+});
