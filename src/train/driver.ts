@@ -100,7 +100,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
         rec.error = err.toJSON();
         await callbacks("onAttemptFailed", (c) => c.onAttemptFailed?.(err, { attempt, willRetry }));
         if (!willRetry) return;
-        if (driverError) return "raise";  // the callback failed: no restart (it would fail the same way)
+        if (driverError) return "raise" as const;  // the callback failed: no restart (it would fail the same way)
         writeRun();
         const from = storage.readManager().latest;
         const [what, n, max] = isPreemption(err) ? ["preemption", preemptions.failures, run.failureConfig.maxPreemptions] : ["failure", policy.failures, run.failureConfig.maxFailures];
