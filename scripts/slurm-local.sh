@@ -24,11 +24,20 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge openmpi-bin
 fi
-nodes="${SLURM_LOCAL_NODES:-2}"
+# SLURM_LOCAL_HOSTS=N: the nodes are N hosts of scripts/hosts-local.sh (own network, hostname,
+# /tmp), h1..hN at 10.77.0.(10+i), each with its slurmd inside; slurmctld listens on the bridge
+hosts_mode="${SLURM_LOCAL_HOSTS:-}"
+nodes="${SLURM_LOCAL_HOSTS:-${SLURM_LOCAL_NODES:-2}}"
 [ "$nodes" -le "$(nproc)" ] || nodes="$(nproc)"
 cpus="$(( $(nproc) / nodes ))"
 mem_mb="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 / nodes ))"
-names="$(seq -s, -f 'n%g' 1 "$nodes")"
+prefix=n; [ -n "$hosts_mode" ] && prefix=h
+names="$(seq -s, -f "${prefix}%g" 1 "$nodes")"
+ctld_addr=127.0.0.1
+if [ -n "$hosts_mode" ]; then
+  bash "$(dirname "$0")/hosts-local.sh" status | grep -q "h$nodes: pid" || bash "$(dirname "$0")/hosts-local.sh" up "$nodes"
+  ctld_addr=10.77.0.1
+fi
 echo "[slurm-local] writing /etc/slurm/slurm.conf: $nodes virtual node(s) ($names) on $host, $cpus CPU(s) and ${mem_mb} MB each"
 state=/var/spool/torchlight-slurm   # its own state, so another cluster's files never clash
 $SUDO mkdir -p /etc/slurm "$state/ctld" /var/log/slurm /run/munge
@@ -36,7 +45,7 @@ for i in $(seq 1 "$nodes"); do $SUDO mkdir -p "$state/d.n$i"; done
 $SUDO chown munge:munge /run/munge
 $SUDO tee /etc/slurm/slurm.conf >/dev/null <<CONF
 ClusterName=torchlight-local
-SlurmctldHost=${host}(127.0.0.1)
+SlurmctldHost=${host}(${ctld_addr})
 AuthType=auth/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -56,18 +65,27 @@ SelectTypeParameters=CR_Core
 PartitionName=debug Nodes=${names} Default=YES MaxTime=INFINITE State=UP
 CONF
 for i in $(seq 1 "$nodes"); do
-  echo "NodeName=n$i NodeHostname=${host} NodeAddr=127.0.0.1 Port=$((17000 + i)) CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN" | $SUDO tee -a /etc/slurm/slurm.conf >/dev/null
+  if [ -n "$hosts_mode" ]; then
+    echo "NodeName=h$i NodeHostname=h$i NodeAddr=10.77.0.$((10 + i)) Port=$((17000 + i)) CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN"
+  else
+    echo "NodeName=n$i NodeHostname=${host} NodeAddr=127.0.0.1 Port=$((17000 + i)) CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN"
+  fi | $SUDO tee -a /etc/slurm/slurm.conf >/dev/null
 done
 # the virtual nodes' names must resolve (Lightning's SLURMEnvironment uses the first one as MASTER_ADDR)
 for i in $(seq 1 "$nodes"); do
-  getent hosts "n$i" >/dev/null || { echo "[slurm-local] adding n$i to /etc/hosts (127.0.0.1)"; echo "127.0.0.1 n$i  # torchlight slurm-local" | $SUDO tee -a /etc/hosts >/dev/null; }
+  addr=127.0.0.1; [ -n "$hosts_mode" ] && addr=10.77.0.$((10 + i))
+  getent hosts "${prefix}$i" >/dev/null || { echo "[slurm-local] adding ${prefix}$i to /etc/hosts ($addr)"; echo "$addr ${prefix}$i  # torchlight slurm-local" | $SUDO tee -a /etc/hosts >/dev/null; }
 done
 echo "[slurm-local] starting munged, slurmctld, slurmd"
 if ! pgrep -x munged >/dev/null; then
   if [ -z "$SUDO" ]; then su munge -s /bin/sh -c "/usr/sbin/munged --force"; else sudo -u munge /usr/sbin/munged --force; fi
 fi
 pgrep -x slurmctld >/dev/null || $SUDO /usr/sbin/slurmctld
-pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do $SUDO /usr/sbin/slurmd -N "n$i"; done
+if [ -n "$hosts_mode" ]; then  # each slurmd inside its host (nsenter keeps the namespaces for the daemon and its steps)
+  pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do bash "$(dirname "$0")/hosts-local.sh" run "h$i" /usr/sbin/slurmd -N "h$i"; done
+else
+  pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do $SUDO /usr/sbin/slurmd -N "n$i"; done
+fi
 for _ in $(seq 1 30); do
   if [ "$(sinfo -h -N -o %t 2>/dev/null | grep -Ec 'idle|mix')" -ge "$nodes" ]; then sinfo; exit 0; fi
   sleep 1

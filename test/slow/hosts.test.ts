@@ -34,8 +34,14 @@ function ranksOn(hosts: string[], scenario: string, env: Record<string, string>)
   })));
 }
 
+const SLURM = join(ROOT, "scripts", "slurm-local.sh");
+const haveSlurm = spawnSync("sh", ["-c", "command -v slurmctld && command -v slurmd && command -v sbatch"]).status === 0;
+let slurmStarted = false;
 before(() => { if (canMake) assert.equal(spawnSync("bash", [HOSTS, "up", "2"], { encoding: "utf8" }).status, 0); });
-after(() => { if (canMake) spawnSync("bash", [HOSTS, "down"]); });
+after(() => {
+  if (slurmStarted) spawnSync("bash", [SLURM, "stop"]);
+  if (canMake) spawnSync("bash", [HOSTS, "down"]);
+});
 
 test("each host has its own hostname, address, /tmp and /etc/hosts; the shared folder is the same on both", { skip }, () => {
   const probe = (h: string) => on(h, ["sh", "-c", `hostname; ip -4 -o addr show eth0 | awk '{print $4}'; ls /tmp; getent hosts h1 h2 | awk '{print $1}'; echo ${h} > ${SHARED}/from-${h}; echo ${h} > /tmp/only-${h}`]).stdout.trim().split("\n");
@@ -70,4 +76,24 @@ test("a port bound to loopback on one host cannot be reached from the other (a l
     assert.match(probe("h2", "10.77.0.11"), /ECONNREFUSED/);
     assert.match(probe("h2", "127.0.0.1"), /ECONNREFUSED/, "h2's loopback is its own");
   } finally { server.kill("SIGKILL"); }
+});
+
+test("a TorchTrainer job through Slurm across the two hosts (a slurmd inside each): one rank on each host, the run folder in the shared folder", { skip: skip || (haveSlurm ? false : "Slurm is not installed (npm run test:slurm installs it)") }, (t) => {
+  const up = spawnSync("sinfo", ["-h", "-N", "-o", "%N %t"], { encoding: "utf8" });
+  if (up.status === 0 && /\S/.test(up.stdout) && !/^h1 /m.test(up.stdout)) { t.skip("another Slurm cluster answers (scripts/slurm-local.sh stop first)"); return; }
+  if (up.status !== 0 || !/^h1 (idle|mix)/m.test(up.stdout)) {
+    const r = spawnSync("bash", [SLURM, "start"], { encoding: "utf8", env: { ...process.env, SLURM_LOCAL_HOSTS: "2" }, timeout: 300_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    slurmStarted = true;
+  }
+  const storage = join(SHARED, `runs-${process.pid}`);
+  const out = join(storage, "job.out");
+  spawnSync("mkdir", ["-p", storage]);
+  // the shared folder is a plain folder of this machine, which statfs calls local: say it is shared
+  const r = spawnSync("sbatch", ["--wait", "-N2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=1", `--output=${out}`,
+    `--wrap=exec ${process.execPath} ${join(ROOT, "dist", "test", "train", "fixture.js")} probe ${storage} p`], { encoding: "utf8", timeout: 240_000, env: { ...process.env, TORCHLIGHT_STORAGE_SHARED: "1" } });
+  assert.equal(r.status, 0, r.stderr + (existsSync(out) ? readFileSync(out, "utf8").slice(-2000) : ""));
+  const rows = readFileSync(join(storage, "p", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics).sort((a, b) => a.rank - b.rank);
+  assert.deepEqual(rows.map((m) => [m.rank, m.node, m.slurmNode]), [[0, 0, "h1"], [1, 1, "h2"]]);
+  rmSync(storage, { recursive: true, force: true });
 });
