@@ -9,7 +9,8 @@
 import { createLauncher } from "./launcher.js";
 import { entryScriptProblem } from "../distributed/internal.js";
 import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
-import { CallbackError, TrainConfigError, TrainingFailedError, TrainingPreemptedError, driverFailure, isPreemption, type WorkerGroupError } from "./errors.js";
+import { env } from "../util/env.js";
+import { CallbackError, TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, driverFailure, isPreemption, type WorkerGroupError } from "./errors.js";
 import { Result } from "./result.js";
 import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./storage.js";
 import { Controller, MaxFailuresPolicy } from "./controller.js";
@@ -40,6 +41,15 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     throw new TrainConfigError("TRAIN_ENTRY_SCRIPT", `TorchTrainer.fit(): the workers re-run this program's entry script, but ${problem}, which cannot be re-run. Save the program to a file and run it with \`node file.js\` (or \`npx tsx file.ts\`), or train in this process with new ScalingConfig({ numWorkers: 0 }) (local mode)`);
   }
   const launcher = local ? null : createLauncher(scaling);  // before anything is written: a bad allocation fails here
+  if (launcher && env("storageShared") !== "1") {
+    // workers on several nodes persist through storagePath: every node must see it (checked before any worker starts)
+    mkdirSync(run.storagePath, { recursive: true });
+    const missing = launcher.nodesNotSharing(run.storagePath);
+    if (missing.length) {
+      throw new TrainError("TRAIN_STORAGE_NOT_SHARED", `TorchTrainer: the workers run on several nodes, but ${missing.length === 1 ? "node" : "nodes"} ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not see RunConfig.storagePath ${JSON.stringify(run.storagePath)} as the driver's node does (a file written there was not found from ${missing.length === 1 ? "it" : "them"}), so their checkpoints and results would not be persisted. ` +
+        "Set RunConfig({ storagePath }) to a folder every node mounts at the same path (NFS, Lustre...)");
+    }
+  }
   const storage = new FileStorage(run.storagePath, run.name);
   const { state, lease } = openRun(storage, o);
   const log = (s: string) => { if (run.verbose > 0) console.log(`TorchTrainer: ${s}`); };

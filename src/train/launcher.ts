@@ -8,7 +8,10 @@
  * The driver, its control channel and the rendezvous store stay in the driver's process.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { constants, hostname } from "node:os";
+import { join } from "node:path";
 import type { ScalingConfig } from "./config.js";
 import { TrainConfigError } from "./errors.js";
 
@@ -39,6 +42,11 @@ export interface Launcher {
   exitSignal(code: number | null): NodeJS.Signals | null;
   /** One line for the driver's log. */
   describe(): string;
+  /**
+   * The nodes of the placement that do not see `dir` as this node does (a nonce file written
+   * here, looked for by one short step per node); [] when every node does or there is one node.
+   */
+  nodesNotSharing(dir: string): string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,6 +78,7 @@ function localLauncher(scaling: ScalingConfig): Launcher {
     kind: "local", driverHost: "127.0.0.1", listenHost: "127.0.0.1", placements,
     command: (_p, file, args) => ({ file, args }),
     exitSignal: () => null,
+    nodesNotSharing: () => [],
     describe: () => `${n} worker${n > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}`,
   };
 }
@@ -123,5 +132,23 @@ function slurmLauncher(scaling: ScalingConfig, env: Env, hostnames: (nodelist: s
     }),
     exitSignal: (code) => code !== null && code > 128 ? (Object.entries(constants.signals).find(([, v]) => v === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null : null,
     describe: () => `${n} worker${n > 1 ? "s" : ""} as Slurm steps of job ${jobId} on ${usedNodes} node${usedNodes > 1 ? "s" : ""} (${nodes.slice(0, usedNodes).join(", ")})`,
+    nodesNotSharing: (dir) => (usedNodes > 1 ? slurmNodesNotSharing(dir, usedNodes) : []),
   };
+}
+
+/**
+ * Writes a nonce file in `dir` and runs one short step on each of the first `nodes` nodes of
+ * the allocation that reports whether it sees it; returns the nodes that do not. Decided by
+ * what the nodes see, not by the filesystem's type (a bind mount or an unknown network
+ * filesystem reads as a local disk).
+ */
+function slurmNodesNotSharing(dir: string, nodes: number): string[] {
+  const nonce = join(dir, `.torchlight-shared-${randomBytes(8).toString("hex")}`);
+  writeFileSync(nonce, "");
+  try {
+    const r = spawnSync("srun", [`--nodes=${nodes}`, `--ntasks=${nodes}`, "--ntasks-per-node=1", "--quiet", "--job-name=torchlight-storage-check",
+      "sh", "-c", 'if [ -e "$0" ]; then echo "sees $(hostname)"; else echo "misses $(hostname)"; fi', nonce], { encoding: "utf8", timeout: 120_000 });
+    if (r.error || r.status !== 0) throw new TrainConfigError("TRAIN_SLURM", `TorchTrainer: the step that checks RunConfig.storagePath on every node (srun on ${nodes} nodes) failed: ${r.error?.message ?? r.stderr.trim()}`);
+    return r.stdout.split("\n").filter((l) => l.startsWith("misses ")).map((l) => l.slice(7).trim());
+  } finally { rmSync(nonce, { force: true }); }
 }

@@ -251,7 +251,8 @@ export class ProcessWorkerGroup implements WorkerGroup {
       this.onMessage(a, r, m);
     });
     if (!a.ranks.every((x) => x.ws)) return;
-    try { checkStorageForHosts(this.storage.storagePath, a.ranks.map((x) => x.hostname!)); } catch (e) {
+    // a launcher that checked storagePath on every node (Slurm: a nonce file) needs no guess from the filesystem's type
+    try { if (this.launcher.kind !== "slurm") checkStorageForHosts(this.storage.storagePath, a.ranks.map((x) => x.hostname!)); } catch (e) {
       this.fail(a, { rank: 0, pid: null, kind: "infrastructure", type: (e as Error).name, message: (e as Error).message, code: "TRAIN_STORAGE_NOT_SHARED" });
       return;
     }

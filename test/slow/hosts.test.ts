@@ -89,11 +89,20 @@ test("a TorchTrainer job through Slurm across the two hosts (a slurmd inside eac
   const storage = join(SHARED, `runs-${process.pid}`);
   const out = join(storage, "job.out");
   spawnSync("mkdir", ["-p", storage]);
-  // the shared folder is a plain folder of this machine, which statfs calls local: say it is shared
-  const r = spawnSync("sbatch", ["--wait", "-N2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=1", `--output=${out}`,
-    `--wrap=exec ${process.execPath} ${join(ROOT, "dist", "test", "train", "fixture.js")} probe ${storage} p`], { encoding: "utf8", timeout: 240_000, env: { ...process.env, TORCHLIGHT_STORAGE_SHARED: "1" } });
+  // the shared folder is a plain folder of this machine (statfs calls it local): the nonce check finds it shared
+  const job = (dir: string, name: string) => spawnSync("sbatch", ["--wait", "-N2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=1", `--output=${out}`,
+    `--wrap=exec ${process.execPath} ${join(ROOT, "dist", "test", "train", "fixture.js")} probe ${dir} ${name}`], { encoding: "utf8", timeout: 240_000, env: { ...process.env, TORCHLIGHT_STORAGE_SHARED: "" } });
+  const r = job(storage, "p");
   assert.equal(r.status, 0, r.stderr + (existsSync(out) ? readFileSync(out, "utf8").slice(-2000) : ""));
   const rows = readFileSync(join(storage, "p", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics).sort((a, b) => a.rank - b.rank);
   assert.deepEqual(rows.map((m) => [m.rank, m.node, m.slurmNode]), [[0, 0, "h1"], [1, 1, "h2"]]);
+  // a folder of h1's own /tmp: h2 does not see it; refused before any training worker starts, naming h2
+  job("/tmp/tl-not-shared", "q");
+  const text = readFileSync(out, "utf8");
+  assert.match(text, /"code":"TRAIN_STORAGE_NOT_SHARED"/);
+  assert.match(text, /node h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-not-shared\\"/);
+  assert.match(text, /Set RunConfig\(\{ storagePath \}\) to a folder every node mounts/);
+  assert.ok(!/\(rank \d+ pid=/.test(text), "no worker started (none printed a line)");
+  assert.equal(on("h1", ["test", "-e", "/tmp/tl-not-shared/q"]).status, 1, "no run folder was made");
   rmSync(storage, { recursive: true, force: true });
 });
