@@ -10,10 +10,16 @@ namespace c10d_js {
 namespace reg = c10d_groups;
 using c10d_groups::Group;
 
-Group& group_of(const Call& c, size_t i) {
+Group& store_of(const Call& c, size_t i) {
   Group* g = reg::find(static_cast<uint32_t>(i64(c, i, "group")));
   if (!g) throw ArgError(std::string(c.op) + "(): the process group was destroyed (or never initialised); call initProcessGroup first");
   return *g;
+}
+
+Group& group_of(const Call& c, size_t i) {
+  Group& g = store_of(c, i);
+  if (!g.pg) throw ArgError(std::string(c.op) + "(): this id is a store connection (storeConnect), not a process group");
+  return g;
 }
 
 c10d::ReduceOp reduce_op(const Call& c, size_t i) {

@@ -18,7 +18,8 @@
 namespace tl {
 namespace c10d_js {
 
-c10d_groups::Group& group_of(const Call& c, size_t i);
+c10d_groups::Group& group_of(const Call& c, size_t i);  // a process group
+c10d_groups::Group& store_of(const Call& c, size_t i);  // a process group's store, or a storeConnect connection
 c10d::ReduceOp reduce_op(const Call& c, size_t i);
 napi_value make_error(napi_env env, const std::string& message);  // a DistributedError-coded JS error
 std::string what_of(std::exception_ptr p);
@@ -60,6 +61,7 @@ using c10d_groups::Group;
 using c10d_groups::take;
 namespace reg = c10d_groups;
 using c10d_js::group_of;
+using c10d_js::store_of;
 using c10d_js::promise_of;
 using c10d_js::reduce_op;
 using c10d_js::run_async;

@@ -28,7 +28,7 @@ using namespace c10d_entry;  // NOLINT(google-build-using-namespace)
 
 TL_FN(storeSet) {
   TL_OP_BEGIN("store.set", 3);
-  Group& g = group_of(c, 0);
+  Group& g = store_of(c, 0);
   std::string key = string(c, 1, "key"), value = string(c, 2, "value");
   std::lock_guard<std::mutex> lock(*g.store_mutex);
   g.store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
@@ -41,7 +41,7 @@ TL_FN(storeSet) {
 // one round trip on the private store, a set and a check + get per key on a TCPStore).
 TL_FN(storeGetNow) {
   TL_OP_BEGIN("store.get", 4);
-  Group& g = group_of(c, 0);
+  Group& g = store_of(c, 0);
   std::vector<std::string> keys = string_list(c, 1, "keys");
   std::string set_key = string_or(c, 2, "setKey", ""), set_value = string_or(c, 3, "setValue", "");
   std::vector<uint8_t> set_bytes(set_value.begin(), set_value.end());
@@ -59,10 +59,27 @@ TL_FN(storeGetNow) {
   TL_OP_END;
 }
 
+// storeAdd(group, key, delta) -> number: adds to the key's counter (created at 0), returns the new value
+TL_FN(storeAdd) {
+  TL_OP_BEGIN("store.add", 3);
+  Group& g = store_of(c, 0);
+  std::string key = string(c, 1, "key");
+  int64_t delta = i64(c, 2, "delta");
+  int64_t v;
+  {
+    std::lock_guard<std::mutex> lock(*g.store_mutex);
+    v = g.store->add(key, delta);
+  }
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+  TL_OP_END;
+}
+
 // storeGet(group, key, timeoutMs) -> Promise<string>: waits (off the JS thread, polling) until the key exists
 TL_FN(storeGet) {
   TL_OP_BEGIN("store.get", 3);
-  Group& g = group_of(c, 0);
+  Group& g = store_of(c, 0);
   std::string key = string(c, 1, "key");
   int64_t timeout_ms = i64(c, 2, "timeoutMs");
   auto store = g.store;
@@ -196,7 +213,7 @@ TL_FN(syncBatchNorm) {
 }  // namespace
 
 const OpEntry ddp_ops[] = {
-    {"storeSet", storeSet}, {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"broadcastCoalesced", broadcastCoalesced},
+    {"storeSet", storeSet}, {"storeGetNow", storeGetNow}, {"storeGet", storeGet}, {"storeAdd", storeAdd}, {"broadcastCoalesced", broadcastCoalesced},
     {"broadcastCoalescedSync", broadcastCoalescedSync}, {"reducerNew", reducerNew},
     {"reducerPrepareForward", reducerPrepareForward}, {"reducerPrepareBackward", reducerPrepareBackward},
     {"reducerFree", reducerFree}, {"syncBatchNorm", syncBatchNorm}, {nullptr, nullptr},

@@ -100,6 +100,32 @@ TL_FN(pgInit) {
   TL_OP_END;
 }
 
+// storeConnect(host, port, secret, timeoutMs) -> Promise<id>: a client of a private store (as a
+// process group's, without the group), for storeSet/storeGetNow/storeGet/storeAdd and pgDestroy
+// (torchlight launch's agents rendezvous through it); retries until timeoutMs while the server is not up.
+TL_FN(storeConnect) {
+  TL_OP_BEGIN("store_connect", 4);
+  std::string host = string(c, 0, "host"), secret = string(c, 2, "secret");
+  int64_t port = i64(c, 1, "port"), timeout_ms = i64(c, 3, "timeoutMs");
+  if (port < 1 || port > 65535) throw ArgError("store_connect(): port " + std::to_string(port) + " is not a TCP port");
+  if (secret.size() < 16 || secret.size() > 512) throw ArgError("store_connect(): the store's secret must have 16 to 512 characters");
+  auto id = std::make_shared<uint32_t>(0);
+  return run_async(
+      c,
+      [=]() {
+        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<auth_store::Client>(host, static_cast<uint16_t>(port), secret, std::chrono::milliseconds(timeout_ms));
+        std::lock_guard<std::mutex> lock(reg::mutex);
+        *id = reg::next_id();
+        reg::groups[*id] = Group{store, c10::intrusive_ptr<c10d::ProcessGroup>(), std::make_shared<std::mutex>(), false, "", nullptr};
+      },
+      [id](napi_env env) {
+        napi_value v;
+        napi_create_uint32(env, *id, &v);
+        return v;
+      });
+  TL_OP_END;
+}
+
 // privateStoreServe(host, port) -> [id, port]: torchlight's private store (auth_store.h) in this
 // process, on host ("127.0.0.1" for a run on one machine, "" for every interface), port 0 for a
 // free one; it serves no one until privateStoreAllow gives it a namespace's secret.
@@ -360,7 +386,7 @@ TL_FN(pgRecv) {
 }  // namespace
 
 const OpEntry distributed_ops[] = {
-    {"pgInit", pgInit}, {"storeServe", storeServe}, {"storeClose", storeClose},
+    {"pgInit", pgInit}, {"storeConnect", storeConnect}, {"storeServe", storeServe}, {"storeClose", storeClose},
     {"privateStoreServe", privateStoreServe}, {"privateStoreAllow", privateStoreAllow}, {"privateStoreRevoke", privateStoreRevoke},
     {"privateStoreStats", privateStoreStats}, {"privateStoreRead", privateStoreRead}, {"privateStoreWrite", privateStoreWrite}, {"privateStoreClose", privateStoreClose}, {"pgNew", pgNew}, {"pgDestroy", pgDestroy}, {"pgAllReduce", pgAllReduce},
     {"pgBroadcast", pgBroadcast}, {"pgAllGather", pgAllGather}, {"pgGather", pgGather}, {"pgScatter", pgScatter},

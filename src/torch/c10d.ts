@@ -46,6 +46,30 @@ export class PrivateStore {
   write(namespace: string, key: string, value: string): void { native.privateStoreWrite(this.id, namespace, key, value); }
   close(): void { native.privateStoreClose(this.id); }
 }
+/**
+ * A client of a private store (one authenticated connection), without a process group:
+ * `torchlight launch`'s agents rendezvous through it. Requests are serialised.
+ */
+export class StoreClient {
+  private closed = false;
+  private constructor(readonly id: number) {}
+  /** Connects, retrying until `timeoutMs` while the server is not up yet, and presents `secret`. */
+  static async connect(host: string, port: number, secret: string, timeoutMs: number): Promise<StoreClient> {
+    return new StoreClient(await native.storeConnect(host, port, secret, timeoutMs));
+  }
+  set(key: string, value: string): void { native.storeSet(this.id, key, value); }
+  /** Adds `delta` to the key's counter (created at 0); returns the new value. */
+  add(key: string, delta: number): number { return native.storeAdd(this.id, key, delta); }
+  /** The values of `keys` now (null where absent), in one round trip. */
+  getNow(keys: string[]): (string | null)[] { return native.storeGetNow(this.id, keys); }
+  /** Waits (off the JS thread) until `key` exists; rejects after `timeoutMs`. */
+  get(key: string, timeoutMs: number): Promise<string> { return native.storeGet(this.id, key, timeoutMs); }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native.pgDestroy(this.id);
+  }
+}
 export const newGroup = (parent: number, ranks: number[], timeoutMs: number, rank: number, tag: string): Promise<number> =>
   native.pgNew(parent, ranks, timeoutMs, rank, tag);
 export const destroy = (g: number): void => native.pgDestroy(g);

@@ -25,6 +25,14 @@ export const ENV = {
    * when no launcher hosts the store, serves only clients that present it). Set by the driver.
    */
   storeSecret: "TORCHLIGHT_STORE_SECRET",
+  /**
+   * `torchlight launch`: the run's secret, shared by every node's agent (16-512 characters;
+   * from a Kubernetes Secret, a scheduler's job environment). The agents' rendezvous store
+   * serves only clients presenting it; workers never see it (each restart gets its own).
+   */
+  launchSecret: "TORCHLIGHT_LAUNCH_SECRET",
+  /** `torchlight launch`: a file holding the run's secret (a mounted Kubernetes Secret), instead of TORCHLIGHT_LAUNCH_SECRET. */
+  launchSecretFile: "TORCHLIGHT_LAUNCH_SECRET_FILE",
   /** Which `TorchTrainer.fit()` call of the script a worker serves (0-based). */
   trainFitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
   /** JSON list of the run folders of the script's earlier fit() calls (a worker returns them as Results). */

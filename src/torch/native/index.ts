@@ -129,6 +129,8 @@ export interface NativeCore {
   storeSet(group: number, key: string, value: string): void;
   storeGetNow(group: number, keys: string[], setKey?: string, setValue?: string): (string | null)[];
   storeGet(group: number, key: string, timeoutMs: number): Promise<string>;
+  storeAdd(group: number, key: string, delta: number): number;
+  storeConnect(host: string, port: number, secret: string, timeoutMs: number): Promise<number>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
   broadcastCoalescedSync(group: number, tensors: Handle[], bufferBytes: number, src: number): void;
   reducerNew(group: number, params: Handle[], bucketBytes: number, firstBucketBytes: number, findUnused: boolean, gradientAsBucketView: boolean): number;
