@@ -89,6 +89,8 @@ export class Agent {
   private nodeRank = -1;
   private workers: Worker[] = [];
   private signal: NodeJS.Signals | null = null;
+  /** How many nodes joined the last round (the host waits for them to leave before closing the store). */
+  private joined = 0;
   private readonly prefix: string;
   private readonly errorDir: string;
   private readonly log: (s: string) => void;
@@ -194,6 +196,7 @@ export class Agent {
     for (;;) {
       const [stop, ...got] = this.call((s) => s.getNow([this.key("stop"), ...keys]));
       if (stop || this.signal) return this.stopped(stop ?? null);
+      if (got.every((v) => v !== null)) this.joined = c.nnodes;
       if (got.every((v) => v !== null)) return got.map((v) => JSON.parse(v!) as { host: string; nproc: number });
       if (Date.now() > deadline) {
         const missing = got.flatMap((v, n) => (v === null ? [n] : []));
@@ -300,8 +303,11 @@ export class Agent {
     const live = this.workers.filter((w) => !w.exited);
     for (const w of live) w.child.kill(sig);
     const all = Promise.all(this.workers.map((w) => w.closed));
-    const timer = sleep(graceMs).then(() => "late" as const);
-    if ((await Promise.race([all.then(() => "done" as const), timer])) === "late") {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => { timer = setTimeout(() => r("late"), graceMs); });
+    const how = await Promise.race([all.then(() => "done" as const), late]);
+    clearTimeout(timer);
+    if (how === "late") {
       for (const w of this.workers) if (!w.exited) w.child.kill("SIGKILL");
       await all;
     }
@@ -313,7 +319,7 @@ export class Agent {
     try {
       this.store?.set(this.key(`exit/${this.nodeRank}`), "1");
       if (this.server) {
-        const keys = Array.from({ length: this.cfg.nnodes }, (_, n) => this.key(`exit/${n}`));
+        const keys = Array.from({ length: this.joined }, (_, n) => this.key(`exit/${n}`));
         for (const deadline = Date.now() + EXIT_WAIT_MS; Date.now() < deadline;) {
           if (this.store!.getNow(keys).every((v) => v !== null)) break;
           await sleep(50);

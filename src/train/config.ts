@@ -29,6 +29,8 @@ export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPRE
  */
 export class ScalingConfig {
   readonly numWorkers: number;
+  /** @internal whether numWorkers was given (under a launcher it must then match WORLD_SIZE). */
+  readonly numWorkersGiven: boolean;
   readonly useGpu: boolean;
   readonly resourcesPerWorker: { CPU?: number; GPU?: number; [k: string]: number | undefined };
   readonly placementStrategy: PlacementStrategy;
@@ -42,6 +44,7 @@ export class ScalingConfig {
     checkKeys("ScalingConfig", opts, ["numWorkers", "useGpu", "resourcesPerWorker", "placementStrategy", "launcher"]);
     this.launcher = opts.launcher ?? "auto";
     if (!["auto", "local", "slurm"].includes(this.launcher)) throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: launcher must be "auto", "local" or "slurm", got ${JSON.stringify(opts.launcher)}`);
+    this.numWorkersGiven = opts.numWorkers !== undefined;
     this.numWorkers = int("ScalingConfig", "numWorkers", opts.numWorkers ?? 1, 0, "use numWorkers: 1 or more (one process per worker), or 0 to train in this process (local mode)");
     if (this.numWorkers === 0 && this.launcher === "slurm") throw new TrainConfigError("TRAIN_CONFIG", "ScalingConfig: numWorkers 0 (local mode) trains in this process, so it starts no Slurm step; use numWorkers: 1 or more with launcher \"slurm\", or drop the launcher");
     this.useGpu = opts.useGpu ?? false;

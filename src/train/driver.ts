@@ -159,7 +159,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
  * Creates or reopens the run folder per `RunConfig.resume`, taking its lease (one driver per
  * folder); returns run.json's state, marked running, and the lease.
  */
-function openRun(storage: FileStorage, o: DriverOptions): { state: RunState; lease: RunLease } {
+export function openRun(storage: FileStorage, o: DriverOptions): { state: RunState; lease: RunLease } {
   mkdirSync(storage.path, { recursive: true });
   const lease = RunLease.acquire(storage.path);
   try {

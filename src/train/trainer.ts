@@ -14,6 +14,7 @@ import { Dataset } from "../data/index.js";
 import { isWorkerProcess } from "./protocol.js";
 import { ENV } from "./protocol.js";
 import { Result } from "./result.js";
+import { launchedByElastic, runLaunched } from "./launched.js";
 
 /** The function each worker runs: receives `trainLoopConfig`. */
 export type TrainFunc<C = Record<string, unknown>> = ((config: C) => unknown) | (() => unknown);
@@ -86,6 +87,13 @@ export class TorchTrainer<C = Record<string, unknown>> {
       }
       return runWorker(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {},
         { backend: this.torchConfig.backendFor(this.scalingConfig.useGpu), timeoutMs: this.torchConfig.timeoutMs }, this.datasets);
+    }
+    if (launchedByElastic()) {
+      // torchlight launch / torchrun started this process as one of the workers: train here, as this rank
+      return runLaunched({
+        scaling: this.scalingConfig, run: this.runConfig, torch: this.torchConfig, trainLoopConfig: this.trainLoopConfig, version,
+        runner: (device) => localRunner(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.datasets, device),
+      });
     }
     const local = this.scalingConfig.localMode
       ? localRunner(this.trainLoopPerWorker as (c: unknown) => unknown, this.trainLoopConfig ?? {}, this.datasets, this.scalingConfig.localDevice)

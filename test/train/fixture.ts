@@ -234,10 +234,14 @@ const recorder = {
   onAttemptFailed: () => { seen.failed++; },
   onRunEnd: (r: Result) => { seen.ended = r.path; },
 };
+// under a launcher (torchlight launch, torchrun) its processes are the workers and restarts are its own
+const launched = process.env.TORCHELASTIC_RUN_ID !== undefined;
+const runOpts = { ...(m.run ?? {}) } as { failureConfig?: FailureConfig };
+if (launched) delete runOpts.failureConfig;
 const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
   trainLoopConfig: m.config,
-  scalingConfig: new ScalingConfig({ numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
-  runConfig: new RunConfig({ storagePath, name, verbose: 0, ...(m.run ?? {}), callbacks: [recorder, ...((m.run as { callbacks?: object[] } | undefined)?.callbacks ?? [])], ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
+  scalingConfig: new ScalingConfig(launched ? { numWorkers: 2 } : { numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
+  runConfig: new RunConfig({ storagePath, name, verbose: 0, ...runOpts, callbacks: [recorder, ...((m.run as { callbacks?: object[] } | undefined)?.callbacks ?? [])], ...(mode === "plain" && marker === "never" ? { resume: "never" } : {}) }),
   torchConfig: new TorchConfig(m.torch ?? {}),
   ...(mode === "seed" ? { datasets: seedData() } : {}),
 });
@@ -245,6 +249,7 @@ try {
   const result = await trainer.fit();
   console.log(`RESULT ${JSON.stringify({ ok: true, ...summary(result), seen })}`);
 } catch (e) {
+  if (launched) process.exitCode = 1;  // the launcher restarts (or reports) a failed rank by its exit code
   if (e instanceof TrainingFailedError) {
     const err = e.result.error as WorkerGroupError;
     console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups.map((g) => ({ ...g, stack: undefined })), ...summary(e.result), seen })}`);

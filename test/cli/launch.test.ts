@@ -1,0 +1,203 @@
+// `torchlight launch` (src/cli): its arguments and PET_* variables, and real agents on this
+// machine: two "nodes" (two agents on loopback) rendezvous, restarts after a failure, the root
+// cause named, a wrong secret refused, SIGTERM forwarded; a TorchTrainer script under it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { ROOT } from "../helpers.js";
+import { LaunchError, parseLaunchArgs, parseEndpoint, normaliseFlags } from "../../src/cli/launch_config.js";
+import { rootCause, type FailureRecord } from "../../src/cli/agent.js";
+
+const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+const SECRET = "s3cret-s3cret-s3cret-0123";
+
+const code = (f: () => unknown): string => {
+  try { f(); } catch (e) { assert.ok(e instanceof LaunchError, String(e)); return `${e.code}: ${e.message}`; }
+  return "no error";
+};
+
+test("arguments: torchrun's flags with - or _, PET_* variables in their place, defaults; the script's own arguments untouched", () => {
+  const c = parseLaunchArgs(["--nnodes=2", "--nproc_per_node", "3", "--node-rank", "1", "--master_addr", "h1", "--master-port=29611", "--max-restarts", "2", "train.js", "--lr", "0.1", "--nnodes", "9"], { TORCHLIGHT_LAUNCH_SECRET: SECRET });
+  assert.deepEqual([c.nnodes, c.nprocPerNode, c.nodeRank, c.rdzvBackend, c.rdzvHost, c.rdzvPort, c.maxRestarts, c.monitorIntervalS, c.secret], [2, 3, 1, "static", "h1", 29611, 2, 0.1, SECRET]);
+  assert.equal(c.script, "train.js");
+  assert.deepEqual(c.scriptArgs, ["--lr", "0.1", "--nnodes", "9"]);
+  // a Kubeflow PyTorchJob's pod: no flags, PET_* variables
+  const pod = parseLaunchArgs(["train.js"], { PET_NNODES: "2", PET_NPROC_PER_NODE: "1", PET_NODE_RANK: "1", PET_MASTER_ADDR: "job-master-0", PET_MASTER_PORT: "23456", TORCHLIGHT_LAUNCH_SECRET: SECRET });
+  assert.deepEqual([pod.nnodes, pod.nprocPerNode, pod.nodeRank, pod.rdzvHost, pod.rdzvPort], [2, 1, 1, "job-master-0", 23456]);
+  // a flag wins over its variable
+  assert.equal(parseLaunchArgs(["--nproc-per-node", "4", "t.js"], { PET_NPROC_PER_NODE: "2" }).nprocPerNode, 4);
+  const c10d = parseLaunchArgs(["--rdzv-backend", "c10d", "--rdzv-endpoint", "[::1]", "--nnodes", "2:2", "--rdzv-id", "job7", "--rdzv-conf", "join_timeout=30", "t.js"], { TORCHLIGHT_LAUNCH_SECRET: SECRET });
+  assert.deepEqual([c10d.rdzvBackend, c10d.rdzvHost, c10d.rdzvPort, c10d.nodeRank, c10d.rdzvId, c10d.joinTimeoutS, c10d.nnodes], ["c10d", "::1", 29400, null, "job7", 30, 2]);
+  const alone = parseLaunchArgs(["--standalone", "--nproc-per-node", "cpu", "--no-python", "./a.sh"], {});
+  assert.deepEqual([alone.standalone, alone.rdzvHost, alone.rdzvPort, alone.noNode, alone.secret.length >= 16, alone.nprocPerNode > 0], [true, "127.0.0.1", 0, true, true, true]);
+  assert.equal(parseLaunchArgs(["--nproc-per-node", "auto", "t.js"], {}, () => 4).nprocPerNode, 4);
+  assert.deepEqual(parseEndpoint("h:1", 5), { host: "h", port: 1 });
+  assert.deepEqual(normaliseFlags(["--nproc_per_node", "2", "x_y.js", "--a_b"]), ["--nproc-per-node", "2", "x_y.js", "--a_b"]);
+});
+
+test("bad arguments: a clear error with a stable code that names the fix", () => {
+  assert.match(code(() => parseLaunchArgs(["--nnodes", "1:4", "t.js"], {})), /^LAUNCH_USAGE: --nnodes 1:4: elastic node ranges .* give a fixed count/);
+  assert.match(code(() => parseLaunchArgs(["--nnodes", "2", "t.js"], {})), /^LAUNCH_NO_SECRET: 2 nodes rendezvous .* TORCHLIGHT_LAUNCH_SECRET=\$\(openssl rand -hex 24\)/);
+  assert.match(code(() => parseLaunchArgs(["--nnodes", "2", "t.js"], { TORCHLIGHT_LAUNCH_SECRET: "short" })), /^LAUNCH_NO_SECRET: the run's secret must have 16 to 512 characters, got 5/);
+  assert.match(code(() => parseLaunchArgs(["--nnodes", "2", "--secret-file", "/nonexistent/s", "t.js"], {})), /^LAUNCH_NO_SECRET: could not read the secret file \/nonexistent\/s/);
+  assert.match(code(() => parseLaunchArgs(["--rdzv-backend", "etcd", "t.js"], {})), /^LAUNCH_USAGE: --rdzv-backend must be "static" or "c10d", got "etcd"/);
+  assert.match(code(() => parseLaunchArgs(["--rdzv-backend", "c10d", "t.js"], {})), /^LAUNCH_USAGE: --rdzv-backend c10d needs --rdzv-endpoint/);
+  assert.match(code(() => parseLaunchArgs(["--nnodes", "2", "--node-rank", "2", "t.js"], { TORCHLIGHT_LAUNCH_SECRET: SECRET })), /^LAUNCH_USAGE: --node-rank 2 must be below --nnodes 2/);
+  assert.match(code(() => parseLaunchArgs(["--nproc-per-node", "0", "t.js"], {})), /^LAUNCH_USAGE: --nproc-per-node must be an integer ≥ 1, got "0"/);
+  assert.match(code(() => parseLaunchArgs(["--nproc-per-node", "gpu", "t.js"], {}, () => 0)), /^LAUNCH_USAGE: --nproc-per-node gpu: this machine has no CUDA device/);
+  assert.match(code(() => parseLaunchArgs(["--monitor-interval", "0", "t.js"], {})), /^LAUNCH_USAGE: --monitor-interval must be a number of seconds in \(0, 60\]/);
+  assert.match(code(() => parseLaunchArgs(["--rdzv-conf", "timeout=3", "t.js"], {})), /^LAUNCH_USAGE: --rdzv-conf: unknown setting "timeout"/);
+  assert.match(code(() => parseLaunchArgs(["--bogus", "t.js"], {})), /^LAUNCH_USAGE: unknown option '--bogus' \(see torchlight launch --help\)/);
+  assert.match(code(() => parseLaunchArgs([], {})), /^LAUNCH_USAGE: missing required argument 'script'/);
+  assert.match(code(() => parseLaunchArgs(["--standalone", "--nnodes", "2", "t.js"], { TORCHLIGHT_LAUNCH_SECRET: SECRET })), /^LAUNCH_USAGE: --standalone runs one node/);
+});
+
+test("the root cause of a failed round is the first failure that is not a peer's consequence", () => {
+  const f = (rank: number, time: number, peer: boolean): FailureRecord => ({ rank, localRank: 0, node: rank, host: `h${rank}`, pid: 1, exitCode: 1, signal: null, message: `m${rank}`, stack: null, peer, time });
+  assert.equal(rootCause([f(0, 1, true), f(1, 2, false), f(2, 3, false)])?.rank, 1);
+  assert.equal(rootCause([f(2, 5, true), f(0, 1, true)])?.rank, 0);
+  assert.equal(rootCause([]), null);
+});
+
+/** A free TCP port on loopback. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+}
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
+/** Starts `torchlight launch args` with env; resolves when it exits (killed after `ms`). */
+function launch(args: string[], env: Record<string, string>, ms = 60_000, onStart?: (p: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, "launch", ...args], { env: { ...process.env, TORCHLIGHT_NUM_THREADS: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    p.stdout!.on("data", (d) => { out += d; });
+    p.stderr!.on("data", (d) => { err += d; });
+    const t = setTimeout(() => p.kill("SIGKILL"), ms);
+    onStart?.(p);
+    p.on("exit", (code, signal) => { clearTimeout(t); resolve({ code, signal, out, err }); });
+  });
+}
+
+// a worker that prints its environment as one JSON line, and fails (once, or every time) where told
+const dir = mkdtempSync(join(tmpdir(), "tl-launch-"));
+const WORKER = join(dir, "worker.mjs");
+writeFileSync(WORKER, `
+const keys = ["RANK","LOCAL_RANK","GROUP_RANK","WORLD_SIZE","LOCAL_WORLD_SIZE","GROUP_WORLD_SIZE","MASTER_ADDR","MASTER_PORT","TORCHELASTIC_RESTART_COUNT","TORCHELASTIC_MAX_RESTARTS","TORCHELASTIC_RUN_ID","TORCHELASTIC_USE_AGENT_STORE","TORCHLIGHT_LAUNCH_SECRET","TORCHLIGHT_STORE_SECRET","OMP_NUM_THREADS"];
+const e = Object.fromEntries(keys.map((k) => [k, process.env[k] ?? null]));
+e.errorFile = process.env.TORCHELASTIC_ERROR_FILE ? true : false;
+console.log("ENV " + JSON.stringify(e) + " ARGS " + JSON.stringify(process.argv.slice(2)));
+const round = Number(process.env.TORCHELASTIC_RESTART_COUNT);
+if (process.env.SLEEP_MS) { process.on("SIGTERM", () => { console.log("TERM " + process.env.RANK); process.exit(0); }); setTimeout(() => {}, Number(process.env.SLEEP_MS)); }
+if (process.env.FAIL_RANK === process.env.RANK && round < Number(process.env.FAIL_ROUNDS ?? 99)) {
+  // after the other ranks started (their SIGTERM handlers are in place)
+  setTimeout(() => {
+    if (process.env.FAIL_HOW === "kill") process.kill(process.pid, "SIGKILL");
+    throw new Error("boom on rank " + process.env.RANK + " in round " + round);
+  }, 700);
+}
+`);
+const envLines = (out: string): Record<string, string | null>[] => out.split("\n").filter((l) => l.includes("ENV ")).map((l) => ({ prefix: l.slice(0, l.indexOf("ENV ")), ...JSON.parse(l.slice(l.indexOf("ENV ") + 4, l.indexOf(" ARGS "))) as Record<string, string | null> }));
+
+test("two nodes (two agents on loopback, static rendezvous): torchrun's environment on every worker, ranks by node, the run's secret kept from the workers", async () => {
+  const port = await freePort();
+  const args = (node: number) => ["--nnodes", "2", "--nproc-per-node", "2", "--node-rank", String(node), "--master-addr", "127.0.0.1", "--master-port", String(port), "--rdzv-id", "j1", WORKER, "a", "--b"];
+  const [n0, n1] = await Promise.all([launch(args(0), { TORCHLIGHT_LAUNCH_SECRET: SECRET }), launch(args(1), { TORCHLIGHT_LAUNCH_SECRET: SECRET })]);
+  assert.equal(n0.code, 0, n0.err);
+  assert.equal(n1.code, 0, n1.err);
+  const all = [...envLines(n0.out), ...envLines(n1.out)].sort((a, b) => Number(a.RANK) - Number(b.RANK));
+  assert.deepEqual(all.map((e) => [e.prefix, e.RANK, e.LOCAL_RANK, e.GROUP_RANK, e.WORLD_SIZE, e.LOCAL_WORLD_SIZE, e.GROUP_WORLD_SIZE]),
+    [["[rank0]:", "0", "0", "0", "4", "2", "2"], ["[rank1]:", "1", "1", "0", "4", "2", "2"], ["[rank2]:", "2", "0", "1", "4", "2", "2"], ["[rank3]:", "3", "1", "1", "4", "2", "2"]]);
+  for (const e of all) {
+    assert.deepEqual([e.MASTER_ADDR, e.MASTER_PORT, e.TORCHELASTIC_RESTART_COUNT, e.TORCHELASTIC_MAX_RESTARTS, e.TORCHELASTIC_RUN_ID, e.TORCHELASTIC_USE_AGENT_STORE, e.errorFile], ["127.0.0.1", String(port), "0", "0", "j1", "True", true]);
+    assert.equal(e.TORCHLIGHT_LAUNCH_SECRET, null, "the run's secret does not reach the workers");
+    assert.ok(e.TORCHLIGHT_STORE_SECRET && e.TORCHLIGHT_STORE_SECRET !== SECRET, "the workers get a secret of their round");
+  }
+  assert.equal(new Set(all.map((e) => e.TORCHLIGHT_STORE_SECRET)).size, 1, "one round secret for every worker");
+  assert.match(n0.out, /ARGS \["a","--b"\]/);
+});
+
+test("a failure on one node stops the group on every node, which restarts (--max-restarts) with a new round; out of restarts, every node names the root cause from its error file", async () => {
+  const port = await freePort();
+  const args = (node: number, restarts: number) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-port", String(port), "--max-restarts", String(restarts), "--monitor-interval", "0.05", WORKER];
+  // rank 1 fails in round 0 only: one restart, then success
+  const once = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", FAIL_ROUNDS: "1", SLEEP_MS: "1500" })));
+  for (const r of once) assert.equal(r.code, 0, r.err);
+  assert.match(once[0]!.err, /rank 1 \(local rank 0 on node 1, host [^,]+, pid \d+\) exited with code 1: Error: boom on rank 1 in round 0\ntorchlight launch: restarting the worker group on every node \(restart 1 of 1\)/);
+  const rounds = envLines(once[0]!.out).map((e) => [e.TORCHELASTIC_RESTART_COUNT, e.TORCHLIGHT_STORE_SECRET]);
+  assert.deepEqual(rounds.map((r) => r[0]), ["0", "1"], "rank 0 ran in round 0 (stopped) and round 1");
+  assert.notEqual(rounds[0]![1], rounds[1]![1], "each round has its own secret");
+  assert.match(once[0]!.out, /TERM 0/, "rank 0 was stopped with SIGTERM when rank 1 failed");
+  // rank 1 fails every time: out of restarts, both nodes exit 1 naming rank 1 with its stack
+  const always = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", SLEEP_MS: "1500" })));
+  for (const r of always) {
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /the worker group failed after 1 restart \(--max-restarts 1\)\.\nRoot cause: rank 1 \(local rank 0 on node 1, host [^)]+\) exited with code 1: Error: boom on rank 1 in round 1\n {4}Error: boom on rank 1 in round 1\n {8}at /);
+    assert.match(r.err, /\[LAUNCH_WORKERS_FAILED\]/);
+  }
+  // killed by SIGKILL: no error file, the signal named
+  const killed = await launch(["--standalone", "--nproc-per-node", "2", WORKER], { FAIL_RANK: "0", FAIL_HOW: "kill", SLEEP_MS: "3000" });
+  assert.equal(killed.code, 1);
+  assert.match(killed.err, /Root cause: rank 0 \(local rank 0 on node 0, host [^)]+\) was killed by SIGKILL/);
+});
+
+test("an agent with another secret is refused by the store; SIGTERM to one node's agent stops every node's workers", async () => {
+  const port = await freePort();
+  const args = (node: number) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-port", String(port), "--rdzv-conf", "join_timeout=4", WORKER];
+  const [host, intruder] = await Promise.all([launch(args(0), { TORCHLIGHT_LAUNCH_SECRET: SECRET }, 30_000), launch(args(1), { TORCHLIGHT_LAUNCH_SECRET: "another-secret-0123456789" }, 30_000)]);
+  assert.equal(intruder.code, 1);
+  assert.match(intruder.err, /could not join the rendezvous store at 127\.0\.0\.1:\d+ .*wrong secret.*every node has the same secret \[LAUNCH_RENDEZVOUS\]/s);
+  assert.match(host.err, /rendezvous "none" round 0: node 1 did not join within 4 s .* \[LAUNCH_RENDEZVOUS\]/);
+  // SIGTERM to node 1's agent: both nodes' workers get SIGTERM, both agents exit 143
+  const secretFile = join(dir, "secret");
+  writeFileSync(secretFile, `${SECRET}\n`);
+  let n1: ReturnType<typeof spawn> | null = null;
+  const runs = Promise.all([0, 1].map((n) => launch(args(n), { TORCHLIGHT_LAUNCH_SECRET_FILE: secretFile, SLEEP_MS: "20000" }, 30_000, (p) => { if (n === 1) n1 = p; })));
+  await new Promise((r) => setTimeout(r, 2500));
+  n1!.kill("SIGTERM");
+  const [a, b] = await runs;
+  assert.equal(b!.code, 143, b!.err);
+  assert.equal(a!.code, 143, a!.err);
+  assert.match(a!.out, /TERM 0/);
+  assert.match(b!.out, /TERM 1/);
+  assert.match(a!.err, /stopped: the agent on node 1 \([^)]+\) received SIGTERM/);
+});
+
+test("a TorchTrainer script under torchlight launch runs trainFunc in each launched process: reports persisted by rank 0, the same Result on every rank; a failure restarts it from its checkpoint", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "tl-launched-"));
+  const fixture = join(ROOT, "dist", "test", "train", "fixture.js");
+  const r = await launch(["--standalone", "--nproc-per-node", "2", fixture, "plain", storage, "p"], {}, 90_000);
+  assert.equal(r.code, 0, r.err);
+  const results = r.out.split("\n").filter((l) => l.includes("RESULT ")).map((l) => JSON.parse(l.slice(l.indexOf("RESULT ") + 7)) as { ok: boolean; path: string; checkpoint: string; metrics: Record<string, unknown>; rows: unknown[]; seen?: { reports: number; ended: string } });
+  assert.equal(results.length, 2, "fit() returned on both ranks");
+  // RunConfig's callbacks run once, on rank 0 (as in the driver)
+  const seen = results.map((x) => { const s = x.seen!; delete x.seen; return s; }).sort((a, b) => b.reports - a.reports);
+  assert.deepEqual(seen.map((s) => [s.reports, s.ended]), [[3, join(storage, "p")], [0, ""]]);
+  assert.deepEqual(results[0], results[1], "the same Result on every rank");
+  assert.equal(results[0]!.ok, true);
+  assert.deepEqual(results[0]!.metrics, { i: 2, rank: 0, acc: 2, resumedFrom: null, world: 2, localWorld: 2, experiment: "p" });
+  const rows = readFileSync(join(storage, "p", "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.equal(rows.length, 6, "3 reports × 2 ranks");
+  assert.deepEqual(spawnSync("ls", [results[0]!.checkpoint], { encoding: "utf8" }).stdout.split("\n").filter(Boolean), ["model.json", "rank1.txt"], "both ranks' checkpoint files merged");
+  const state = JSON.parse(readFileSync(join(storage, "p", "run.json"), "utf8"));
+  assert.deepEqual([state.status, state.worldSize, state.attempts.length], ["finished", 2, 1]);
+  // a rank that throws: the launcher restarts the group, whose attempt 1 is recorded with attempt 0's error
+  const t = await launch(["--standalone", "--nproc-per-node", "2", "--max-restarts", "1", fixture, "throw", storage, "t"], {}, 90_000);
+  assert.equal(t.code, 1, "rank 1 throws in every attempt");
+  assert.match(t.err, /restarting the worker group on every node \(restart 1 of 1\)/);
+  assert.match(t.err, /Root cause: rank 1 .*boom on rank 1/);
+  const failed = JSON.parse(readFileSync(join(storage, "t", "run.json"), "utf8"));
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.attempts.length, 2);
+  for (const a of failed.attempts) {
+    assert.equal(a.error.kind, "user", JSON.stringify(a.error));
+    assert.match(a.error.message, /rank 1: Error: boom on rank 1/);
+  }
+  // numWorkers that disagrees with the launcher: refused on every rank
+  const bad = await launch(["--standalone", "--nproc-per-node", "3", fixture, "plain", storage, "q"], {}, 60_000);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err + bad.out, /ScalingConfig: numWorkers is 2, but this script runs under a launcher .* \(WORLD_SIZE 3\)/);
+});
