@@ -106,3 +106,88 @@ test("a TorchTrainer job through Slurm across the two hosts (a slurmd inside eac
   assert.equal(on("h1", ["test", "-e", "/tmp/tl-not-shared/q"]).status, 1, "no run folder was made");
   rmSync(storage, { recursive: true, force: true });
 });
+
+// ---- torchlight launch across the hosts (item 3) and as Kubernetes pods (item 4) ------------
+
+const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+const FIXTURE = join(ROOT, "dist", "test", "train", "fixture.js");
+const LAUNCH_SECRET = "hosts-test-secret-0123456789";
+let launchPort = 29660;
+
+/** `torchlight launch` on each host at once (node rank = index); resolves each one's exit code and output. */
+function launchOn(hosts: string[], args: (node: number) => string[], env: (node: number) => Record<string, string> = () => ({}), ms = 180_000): Promise<{ code: number | null; out: string; err: string }[]> {
+  return Promise.all(hosts.map((h, node) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const vars = Object.entries({ TORCHLIGHT_NUM_THREADS: "1", ...env(node) }).map(([k, v]) => `${k}=${v}`);
+    const p = spawn("bash", [HOSTS, "run", h, "env", ...vars, process.execPath, CLI, "launch", ...args(node)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    p.stdout.on("data", (d) => { out += d; });
+    p.stderr.on("data", (d) => { err += d; });
+    const timer = setTimeout(() => p.kill("SIGKILL"), ms);
+    p.on("exit", (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  })));
+}
+const results = (out: string) => out.split("\n").filter((l) => l.includes("RESULT ")).map((l) => JSON.parse(l.slice(l.indexOf("RESULT ") + 7)) as { ok: boolean; path: string; checkpoint: string; metrics: Record<string, unknown> });
+/** The flags of node `node` of 2, one worker each, static rendezvous on h1. */
+const twoNodes = (node: number, port: number, extra: string[] = []) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-addr", "h1", "--master-port", String(port), ...extra];
+
+test("torchlight launch as two Kubernetes pods (PET_* variables, the secret from a mounted file): a TorchTrainer script runs one rank per host, the run folder in the shared folder, the same Result on both", { skip }, async () => {
+  const storage = join(SHARED, `launch-${process.pid}`);
+  // each "pod" has the Secret mounted as a file in its own /tmp
+  for (const h of ["h1", "h2"]) assert.equal(on(h, ["sh", "-c", `echo ${LAUNCH_SECRET} > /tmp/launch-secret`]).status, 0);
+  const port = launchPort++;
+  // what a PyTorchJob sets in each pod (and the legacy RANK/WORLD_SIZE, which the launcher's own replace)
+  const pod = (node: number) => ({ PET_NNODES: "2", PET_NPROC_PER_NODE: "1", PET_NODE_RANK: String(node), PET_MASTER_ADDR: "h1", PET_MASTER_PORT: String(port),
+    MASTER_ADDR: "h1", MASTER_PORT: String(port), WORLD_SIZE: "2", RANK: String(node), TORCHLIGHT_LAUNCH_SECRET_FILE: "/tmp/launch-secret" });
+  const runs = await launchOn(["h1", "h2"], () => [FIXTURE, "probe", storage, "pods"], pod);
+  for (const r of runs) assert.equal(r.code, 0, r.err.slice(-3000));
+  // RunConfig's callbacks (the fixture's `seen`) run once, on rank 0
+  const [a, b] = runs.map((r) => ({ ...results(r.out)[0]!, seen: undefined }));
+  assert.deepEqual(a, b, "the same Result on both hosts");
+  const rows = readFileSync(join(storage, "pods", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).metrics).sort((x, y) => x.rank - y.rank);
+  assert.deepEqual(rows.map((m) => [m.rank, m.node, m.host, m.localWorld]), [[0, 0, "h1", 1], [1, 1, "h2", 1]]);
+  rmSync(storage, { recursive: true, force: true });
+});
+
+test("torchlight launch across the hosts: kill -9 of the worker on h2 → the launcher restarts the group on both hosts → parameters bit-equal to an uninterrupted run", { skip }, async () => {
+  const storage = join(SHARED, `launch-kill-${process.pid}`);
+  const secret = { TORCHLIGHT_LAUNCH_SECRET: LAUNCH_SECRET };
+  const straightPort = launchPort++, killPort = launchPort++;
+  const straight = await launchOn(["h1", "h2"], (n) => [...twoNodes(n, straightPort), FIXTURE, "lightning", storage, "straight"], () => secret);
+  for (const r of straight) assert.equal(r.code, 0, r.err.slice(-3000));
+  const marker = join(storage, "kill-marker");
+  const killed = await launchOn(["h1", "h2"], (n) => [...twoNodes(n, killPort, ["--max-restarts", "1"]), FIXTURE, "lightning-kill", storage, "killed", marker], () => secret);
+  for (const r of killed) assert.equal(r.code, 0, r.err.slice(-3000));
+  assert.ok(existsSync(marker), "rank 1 killed itself");
+  for (const r of killed) assert.match(r.err, /rank 1 \(local rank 0 on node 1, host h2, pid \d+\) was killed by SIGKILL[\s\S]*restarting the worker group on every node \(restart 1 of 1\)/);
+  const state = JSON.parse(readFileSync(join(storage, "killed", "run.json"), "utf8"));
+  assert.deepEqual([state.status, state.attempts.length], ["finished", 2]);
+  assert.equal(state.attempts[0].error.kind, "infrastructure", JSON.stringify(state.attempts[0].error));
+  assert.match(JSON.stringify(state.attempts[0].error), /rank 1[^"]*: lost|"rank":1,"pid":null,"kind":"infrastructure","type":"lost"/);
+  const a = results(straight[0]!.out)[0]!, b = results(killed[0]!.out)[0]!;
+  assert.deepEqual(a.metrics.step, b.metrics.step);
+  const cmp = spawnSync(process.env.TORCHLIGHT_PYTHON ?? "/usr/bin/python3", ["-c", "import sys, torch\na = torch.load(sys.argv[1])['state_dict']; b = torch.load(sys.argv[2])['state_dict']\nprint(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))",
+    join(a.checkpoint, "checkpoint.ckpt"), join(b.checkpoint, "checkpoint.ckpt")], { encoding: "utf8" });
+  assert.equal(cmp.stdout.trim(), "True", cmp.stderr);
+  rmSync(storage, { recursive: true, force: true });
+});
+
+test("torchlight launch across the hosts: a plain Lightning DDP script (no TorchTrainer) trains as one group over both hosts", { skip }, async () => {
+  const port = launchPort++;
+  const runs = await launchOn(["h1", "h2"], (n) => [...twoNodes(n, port), join(ROOT, "dist", "test", "lightning", "ddp_fit.js"), "1", "2"], () => ({ TORCHLIGHT_LAUNCH_SECRET: LAUNCH_SECRET }));
+  for (const r of runs) assert.equal(r.code, 0, r.err.slice(-3000));
+  const line = runs[0]!.out.split("\n").find((l) => l.includes("{\"weights\""))!;
+  const two = JSON.parse(line.slice(line.indexOf("{"))) as { weights: number[]; worldSize: number };
+  assert.equal(two.worldSize, 2);
+  const one = JSON.parse(spawnSync(process.execPath, [join(ROOT, "dist", "test", "lightning", "ddp_fit.js"), "1"], { encoding: "utf8", env: { ...process.env, TORCHLIGHT_NUM_THREADS: "1" } }).stdout) as { weights: number[] };
+  two.weights.forEach((w, i) => assert.ok(Math.abs(w - one.weights[i]!) < 1e-5, `weight ${i}: ${w} (2 hosts × batch 8) vs ${one.weights[i]} (1 process × batch 16)`));
+});
+
+test("torchlight launch across the hosts: a storagePath only h1 sees is refused on every rank, naming h2, before training", { skip }, async () => {
+  const port = launchPort++;
+  const runs = await launchOn(["h1", "h2"], (n) => [...twoNodes(n, port), FIXTURE, "plain", "/tmp/tl-launch-not-shared", "q"], () => ({ TORCHLIGHT_LAUNCH_SECRET: LAUNCH_SECRET }));
+  for (const r of runs) {
+    assert.equal(r.code, 1, r.err.slice(-2000));
+    assert.match(r.out, /"code":"TRAIN_STORAGE_NOT_SHARED".*the ranks run on 2 hosts, but h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-launch-not-shared\\"/);
+  }
+  assert.equal(on("h1", ["test", "-e", "/tmp/tl-launch-not-shared/q"]).status, 1, "no run folder was made");
+});

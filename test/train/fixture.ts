@@ -3,6 +3,7 @@
 // `RESULT {json}` it prints at the end.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor } from "../../src/torch/index.js";
 import { DataLoader, Subset, TensorDataset, type Dataset, type DistributedSampler } from "../../src/data/index.js";
@@ -200,7 +201,7 @@ const seedData = (): Record<string, Dataset> => ({
 // where a worker runs: its ranks, threads, host and Slurm step (when launched through srun)
 async function probeFunc() {
   const c = getContext();
-  await report({ rank: c.getWorldRank(), local: c.getLocalRank(), node: c.getNodeRank(), localWorld: c.getLocalWorldSize(), threads: torch.getNumThreads(),
+  await report({ rank: c.getWorldRank(), local: c.getLocalRank(), node: c.getNodeRank(), localWorld: c.getLocalWorldSize(), threads: torch.getNumThreads(), host: hostname(),
     slurmJob: process.env.SLURM_JOB_ID ?? null, slurmStep: process.env.SLURM_STEP_ID ?? null, slurmNode: process.env.SLURMD_NODENAME ?? null, pid: process.pid });
 }
 
