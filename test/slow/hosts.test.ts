@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { ROOT } from "../helpers.js";
 
 const HOSTS = join(ROOT, "scripts", "hosts-local.sh");
@@ -135,10 +136,24 @@ test("torchlight launch as two Kubernetes pods (PET_* variables, the secret from
   // each "pod" has the Secret mounted as a file in its own /tmp
   for (const h of ["h1", "h2"]) assert.equal(on(h, ["sh", "-c", `echo ${LAUNCH_SECRET} > /tmp/launch-secret`]).status, 0);
   const port = launchPort++;
-  // what a PyTorchJob sets in each pod (and the legacy RANK/WORLD_SIZE, which the launcher's own replace)
-  const pod = (node: number) => ({ PET_NNODES: "2", PET_NPROC_PER_NODE: "1", PET_NODE_RANK: String(node), PET_MASTER_ADDR: "h1", PET_MASTER_PORT: String(port),
-    MASTER_ADDR: "h1", MASTER_PORT: String(port), WORLD_SIZE: "2", RANK: String(node), TORCHLIGHT_LAUNCH_SECRET_FILE: "/tmp/launch-secret" });
-  const runs = await launchOn(["h1", "h2"], () => [FIXTURE, "probe", storage, "pods"], pod);
+  // the example manifest's container: its launch command and environment (the Secret's mount
+  // path is a file of each host's private /tmp here; the manifest's script is the fixture)
+  const job = parseAllDocuments(readFileSync(join(ROOT, "examples", "kubernetes", "pytorchjob.yaml"), "utf8"))[0]!.toJS() as
+    { spec: { nprocPerNode: string; pytorchReplicaSpecs: Record<"Master" | "Worker", { replicas: number; template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } }> } };
+  const container = job.spec.pytorchReplicaSpecs.Worker.template.spec.containers[0]!;
+  assert.deepEqual(container.command.slice(0, 3), ["npx", "torchlight", "launch"]);
+  const flags = container.command.slice(3);
+  const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+  assert.ok(env.TORCHLIGHT_LAUNCH_SECRET_FILE, "the manifest mounts the run's secret");
+  env.TORCHLIGHT_LAUNCH_SECRET_FILE = "/tmp/launch-secret";
+  env.TORCHLIGHT_STORAGE_PATH = storage;
+  const nodes = job.spec.pytorchReplicaSpecs.Master.replicas + job.spec.pytorchReplicaSpecs.Worker.replicas;
+  assert.equal(nodes, 2);
+  // what the training operator sets in each pod (PET_*, and the legacy RANK/WORLD_SIZE, which the launcher's own replace);
+  // one worker per pod here (the manifest's nprocPerNode is for real machines)
+  const pod = (node: number) => ({ ...env, PET_NNODES: String(nodes), PET_NPROC_PER_NODE: "1", PET_NODE_RANK: String(node), PET_MASTER_ADDR: "h1", PET_MASTER_PORT: String(port),
+    MASTER_ADDR: "h1", MASTER_PORT: String(port), WORLD_SIZE: String(nodes), RANK: String(node) });
+  const runs = await launchOn(["h1", "h2"], () => [...flags, FIXTURE, "probe", storage, "pods"], pod);
   for (const r of runs) assert.equal(r.code, 0, r.err.slice(-3000));
   // RunConfig's callbacks (the fixture's `seen`) run once, on rank 0
   const [a, b] = runs.map((r) => ({ ...results(r.out)[0]!, seen: undefined }));
