@@ -1,6 +1,7 @@
 // The floor for torchlight's all-reduce benchmark: the same c10d calls from plain C++
 // (TCPStore rendezvous, ProcessGroupGloo, allreduce of 64 MiB float32), built by bench/dist.py.
-//   allreduce <rank> <world> <port> <rounds>   → one JSON line per round (rank 0)
+//   allreduce <rank> <world> <port> <rounds> [host]   → one JSON line per round (rank 0); host:
+//   where rank 0 hosts the store (default 127.0.0.1; another host's name across hosts)
 #include <ATen/Parallel.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   so.isServer = rank == 0;
   so.numWorkers = world;
   so.waitWorkers = false;
-  auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+  auto store = c10::make_intrusive<c10d::TCPStore>(argc > 5 ? argv[5] : "127.0.0.1", so);
   auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(60000));
   opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   c10d::ProcessGroupGloo pg(c10::make_intrusive<c10d::PrefixStore>("default_pg", store), rank, world, opts);

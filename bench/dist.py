@@ -32,7 +32,10 @@ if workload == "allreduce":
         subprocess.check_call(["g++", "-O2", "-std=c++17", "-DUSE_C10D_GLOO", "-D_GLIBCXX_USE_CXX11_ABI=1", *[f"-I{f}" for f in flags],
                                "-I", os.path.join(ROOT, "native", "compat"), src, "-o", exe, *ldflags, *libs])
     port = str(free_port())
-    procs = [subprocess.Popen([exe, str(r), "2", port, str(rounds)], stdout=subprocess.PIPE if r == 0 else subprocess.DEVNULL, text=True,
+    # BENCH_HOSTS=h1,h2: one rank on each of scripts/hosts-local.sh's hosts, the store on the first
+    hosts = [h for h in os.environ.get("BENCH_HOSTS", "").split(",") if h]
+    on = lambda r: ["bash", os.path.join(ROOT, "scripts", "hosts-local.sh"), "run", hosts[r]] if hosts else []
+    procs = [subprocess.Popen([*on(r), exe, str(r), "2", port, str(rounds), *(hosts[:1] if hosts else [])], stdout=subprocess.PIPE if r == 0 else subprocess.DEVNULL, text=True,
                               env={**os.environ, "OMP_NUM_THREADS": "1"}) for r in range(2)]
     out, _ = procs[0].communicate()
     procs[1].wait()

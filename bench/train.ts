@@ -105,7 +105,8 @@ const run = (name: string, numWorkers: number, threads?: number) => new TorchTra
 
 for (let r = 0; r < rounds; r++) {
   if (workload === "start") {
-    if (!isWorkerProcess()) process.env.BENCH_T0 = String(Date.now());  // a worker keeps the driver's
+    // a worker keeps the driver's; BENCH_T0_FIXED: the caller set it (when it started the launcher)
+    if (!isWorkerProcess() && process.env.BENCH_T0_FIXED !== "1") process.env.BENCH_T0 = String(Date.now());
     const t0 = performance.now();
     const res = await run(`start-${r}`, 2).fit();
     const rows = readFileSync(join(res.path, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { metrics: { firstStepMs: number } });

@@ -8,7 +8,9 @@
 // c10d program, DDP against PyTorch's DDP), lightning (bench/lightning.ts: Trainer.fit against
 // a bare loop on the same ResNet-18 steps, and its own per-step cost on a tiny model), train (bench/train.ts: TorchTrainer start-up, report(), the seed
 // program's throughput against one process), memory (bench/memory.ts: peak RSS of code written
-// without tidy against the same code with it). With no suite named, all run.
+// without tidy against the same code with it), hosts (bench/hosts.ts: across two namespace
+// hosts, root only: all-reduce against the C++ floor, fit() to the first step through torchlight
+// launch and Slurm). With no suite named, all but hosts run.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,6 +113,25 @@ const SUITES = {
       ], { torchlightOnly: true }),
     },
   },
+  // two hosts of scripts/hosts-local.sh (root, Linux namespaces); Slurm across them when installed
+  hosts: {
+    ts: "dist/bench/hosts.js", py: "bench/dist.py", env: { BENCH_HOSTS: "h1,h2" },
+    before: () => {
+      sh("bash", ["scripts/hosts-local.sh", "up", "2"]);
+      if (spawnSync("sh", ["-c", "command -v slurmctld && command -v slurmd"]).status === 0) sh("bash", ["scripts/slurm-local.sh", "start"], { SLURM_LOCAL_HOSTS: "2" });
+    },
+    after: () => { spawnSync("bash", ["scripts/slurm-local.sh", "stop"], { cwd: root }); spawnSync("bash", ["scripts/hosts-local.sh", "down"], { cwd: root }); },
+    workloads: {
+      allreduce: time("all-reduce 64 MiB float32, one rank on each of 2 hosts", "msPerAllReduce", "ms", "msPerAllReduce", " vs C++ c10d"),
+      start: Object.assign((tl) => {
+        const m = (k) => { const xs = tl.map((r) => r[k]).filter((x) => x !== null); return xs.length ? `${median(xs).toFixed(0)} ms` : "(no Slurm)"; };
+        return [
+          { workload: "fit() to the first step, 2 workers on 2 hosts: torchlight launch (from the agents' start)", torchlight: m("launchFirstStepMs"), python: "-", ratio: "target <= 2000 ms" },
+          { workload: "  the same through Slurm (sbatch across the hosts, from the driver's fit())", torchlight: m("slurmFirstStepMs"), python: "-", ratio: "target <= 2000 ms" },
+        ];
+      }, { torchlightOnly: true }),
+    },
+  },
   nn: {
     ts: "dist/bench/nn.js", py: "bench/nn.py",
     workloads: {
@@ -126,24 +147,34 @@ const named = argv.filter((a, i) => !a.startsWith("--") && !(i > 0 && argv[i - 1
 const unknown = named.filter((s) => !(s in SUITES));
 if (unknown.length) { console.error(`unknown benchmark suite '${unknown.join("', '")}'; available: ${Object.keys(SUITES).join(", ")}`); process.exit(2); }
 
-function runSide(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, BENCH_THREADS: threads } });
+/** A set-up command that must succeed (its output is shown). */
+function sh(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed`);
+}
+
+function runSide(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, BENCH_THREADS: threads, ...env } });
   if (r.status !== 0) { console.error(r.stderr); throw new Error(`${cmd} ${args.join(" ")} failed`); }
   return r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
 
-for (const name of named.length ? named : Object.keys(SUITES)) {
+// the hosts suite needs root and namespaces: it runs only when named
+for (const name of named.length ? named : Object.keys(SUITES).filter((n) => n !== "hosts")) {
   const suite = SUITES[name];
   const results = [];
+  suite.before?.();
+  try {
   for (const [workload, summarize] of Object.entries(suite.workloads)) {
     const tl = [], py = [];
     const per = String(Math.ceil(rounds / pairs));
     for (let k = 0; k < pairs; k++) {
-      tl.push(...runSide(process.execPath, [join(root, suite.ts), workload, per]));
-      if (!summarize.torchlightOnly) py.push(...runSide(python, [join(root, suite.py), workload, per]));
+      tl.push(...runSide(process.execPath, [join(root, suite.ts), workload, per], suite.env));
+      if (!summarize.torchlightOnly) py.push(...runSide(python, [join(root, suite.py), workload, per], suite.env));
     }
     results.push(...summarize(tl, py));
   }
+  } finally { suite.after?.(); }
   console.log(`\n${name} benchmark: medians of ${pairs * Math.ceil(rounds / pairs)} rounds per side (${pairs} alternations), ${threads} threads`);
   console.table(results);
 }

@@ -11,7 +11,8 @@ host="$(hostname -s)"
 
 case "$cmd" in
   stop)
-    $SUDO pkill -x slurmd || true; $SUDO pkill -x slurmctld || true; $SUDO pkill -x munged || true
+    # the steps' daemons too: one left behind (a job whose node was taken away) would outlive the cluster
+    $SUDO pkill -x slurmd || true; $SUDO pkill -9 -x slurmstepd || true; $SUDO pkill -x slurmctld || true; $SUDO pkill -x munged || true
     echo "[slurm-local] stopped"; exit 0 ;;
   status) exec sinfo ;;
   start) ;;
@@ -80,9 +81,15 @@ echo "[slurm-local] starting munged, slurmctld, slurmd"
 if ! pgrep -x munged >/dev/null; then
   if [ -z "$SUDO" ]; then su munge -s /bin/sh -c "/usr/sbin/munged --force"; else sudo -u munge /usr/sbin/munged --force; fi
 fi
-pgrep -x slurmctld >/dev/null || $SUDO /usr/sbin/slurmctld
+# -c: a local test cluster starts without the jobs and node states of its last run
+pgrep -x slurmctld >/dev/null || $SUDO /usr/sbin/slurmctld -c
 if [ -n "$hosts_mode" ]; then  # each slurmd inside its host (nsenter keeps the namespaces for the daemon and its steps)
-  pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do bash "$(dirname "$0")/hosts-local.sh" run "h$i" /usr/sbin/slurmd -N "h$i"; done
+  # each host's own slurmd, started where it is not running (a host whose processes died gets its back)
+  for i in $(seq 1 "$nodes"); do
+    pidf="/run/slurmd.h$i.pid"
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then continue; fi
+    bash "$(dirname "$0")/hosts-local.sh" run "h$i" /usr/sbin/slurmd -N "h$i"
+  done
 else
   pgrep -x slurmd >/dev/null || for i in $(seq 1 "$nodes"); do $SUDO /usr/sbin/slurmd -N "n$i"; done
 fi

@@ -95,6 +95,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
       decide: (err: WorkerGroupError) => {
         if (driverError || err.failures.some((f) => f.type === "CallbackError")) return "raise";
         if (preemptedBy !== null) return "raise";  // the driver itself is going: its rerun resumes
+        if (err.failures.some((f) => f.code === "TRAIN_HOST_LOST")) return "raise";  // the allocation cannot give the same world size
         return isPreemption(err) ? preemptions.decide(err) : policy.decide(err);
       },
     },

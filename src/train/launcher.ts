@@ -7,7 +7,7 @@
  *   SPREAD/STRICT_SPREAD. Each step gets `--cpus-per-task` = the worker's threads.
  * The driver, its control channel and the rendezvous store stay in the driver's process.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { constants, hostname } from "node:os";
@@ -47,6 +47,10 @@ export interface Launcher {
    * here, looked for by one short step per node); [] when every node does or there is one node.
    */
   nodesNotSharing(dir: string): string[];
+  /** The nodes of the placement where no short step runs any more (a lost host), by name; [] on one machine. */
+  nodesLost(): Promise<string[]>;
+  /** The name of the node a placement's node rank is. */
+  nodeName(nodeRank: number): string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -79,6 +83,8 @@ function localLauncher(scaling: ScalingConfig): Launcher {
     command: (_p, file, args) => ({ file, args }),
     exitSignal: () => null,
     nodesNotSharing: () => [],
+    nodesLost: () => Promise.resolve([]),
+    nodeName: () => hostname(),
     describe: () => `${n} worker${n > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}`,
   };
 }
@@ -133,7 +139,27 @@ function slurmLauncher(scaling: ScalingConfig, env: Env, hostnames: (nodelist: s
     exitSignal: (code) => code !== null && code > 128 ? (Object.entries(constants.signals).find(([, v]) => v === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null : null,
     describe: () => `${n} worker${n > 1 ? "s" : ""} as Slurm steps of job ${jobId} on ${usedNodes} node${usedNodes > 1 ? "s" : ""} (${nodes.slice(0, usedNodes).join(", ")})`,
     nodesNotSharing: (dir) => (usedNodes > 1 ? slurmNodesNotSharing(dir, usedNodes) : []),
+    nodesLost: () => (usedNodes > 1 ? slurmNodesLost(nodes.slice(0, usedNodes)) : Promise.resolve([])),
+    nodeName: (k) => nodes[k] ?? `node ${k}`,
   };
+}
+
+/** How long a probe step may take to start and answer on a node before the node counts as lost. */
+const PROBE_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs one short step on each node (in parallel); the nodes where it did not answer within
+ * PROBE_TIMEOUT_MS (its slurmd is gone, the node is down) are lost.
+ */
+function slurmNodesLost(nodes: string[]): Promise<string[]> {
+  return Promise.all(nodes.map((node, k) => new Promise<string | null>((resolve) => {
+    const p = spawn("srun", ["--nodes=1", "--ntasks=1", `--relative=${k}`, "--quiet", "--job-name=torchlight-node-check", "hostname"], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    p.stdout.on("data", (d) => { out += d; });
+    const timer = setTimeout(() => p.kill("SIGKILL"), PROBE_TIMEOUT_MS);
+    p.on("error", () => { clearTimeout(timer); resolve(node); });
+    p.on("exit", (code) => { clearTimeout(timer); resolve(code === 0 && out.trim() ? null : node); });
+  }))).then((r) => r.filter((n): n is string => n !== null));
 }
 
 /**

@@ -192,6 +192,15 @@ export class ProcessWorkerGroup implements WorkerGroup {
       this.storage.resetStaging();
     } catch (e) { late.push(driverFailure(e, `settling attempt ${a.number} in ${this.storage.path}`)); }
     for (const r of a.ranks) r.ws?.terminate();
+    // an infrastructure failure across nodes: is a host gone? (its ranks cannot come back: the run is not restarted)
+    if (a.failures.some((f) => f.kind === "infrastructure") && new Set(a.ranks.map((r) => r.place.nodeRank)).size > 1) {
+      for (const node of await this.launcher.nodesLost()) {
+        const ranks = a.ranks.filter((r) => this.launcher.nodeName(r.place.nodeRank) === node).map((r) => r.rank);
+        late.push({ rank: ranks[0] ?? 0, pid: null, kind: "infrastructure", type: "HostLost", code: "TRAIN_HOST_LOST",
+          message: `host ${node} is lost: a short step sent there did not run (its node manager does not answer, or the node is down); rank${ranks.length > 1 ? "s" : ""} ${ranks.join(", ")} ran there. ` +
+            `The allocation no longer gives ${a.ranks.length} workers, so the group is not restarted; submit the job again (it resumes from the latest checkpoint)` });
+      }
+    }
     return late;
   }
 
@@ -236,7 +245,16 @@ export class ProcessWorkerGroup implements WorkerGroup {
     r.ws = ws; r.hostname = m.hostname; r.lastSeen = Date.now();
     let closed!: () => void;
     r.wsClosed = new Promise<void>((res) => { closed = res; });
-    ws.on("close", () => closed());
+    ws.on("close", () => {
+      closed();
+      // a channel that closes while its rank still trains: the process or its host is gone (its
+      // exit, which normally follows within a moment, may never come: a lost host's srun waits)
+      setTimeout(() => {
+        if (this.attempt === a && !r.exited && !r.done && !r.errored && !r.stopping) {
+          this.fail(a, { rank: r.rank, pid: r.child.pid ?? null, kind: "infrastructure", type: "ChannelLost", message: `the worker's control channel closed while it was training (host ${r.hostname ?? "?"}): its process or its host went away` });
+        }
+      }, 2000).unref();
+    });
     ws.on("pong", () => { r.lastSeen = Date.now(); });
     ws.on("message", (data) => {
       let m: WorkerMessage;
@@ -346,7 +364,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     if (!r.done && !r.errored && !r.stopping) {
       const sig = signal ?? this.launcher.exitSignal(code);
       const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
-      const what = this.launcher.kind === "slurm" ? `the worker's Slurm step (srun pid ${pid})` : `the worker process (pid ${pid})`;
+      const what = this.launcher.kind === "slurm" ? `the worker's Slurm step (srun pid ${pid}${r.hostname ? `, on host ${r.hostname}` : ""})` : `the worker process (pid ${pid})`;
       this.fail(a, { rank: r.rank, pid, kind: "infrastructure", type: sig ?? `exit ${code}`, message: `${what} ${how} ${a.started ? "during training" : "before joining the run"}` });
     } else if (r.done && code !== 0 && !a.failures.length) {
       this.fail(a, { rank: r.rank, pid, kind: "infrastructure", type: `exit ${code}`, message: `the worker process exited with code ${code} after its train function returned` });

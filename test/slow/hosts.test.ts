@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "../helpers.js";
@@ -106,6 +106,87 @@ test("a TorchTrainer job through Slurm across the two hosts (a slurmd inside eac
   assert.ok(!/\(rank \d+ pid=/.test(text), "no worker started (none printed a line)");
   assert.equal(on("h1", ["test", "-e", "/tmp/tl-not-shared/q"]).status, 1, "no run folder was made");
   rmSync(storage, { recursive: true, force: true });
+});
+
+/** Starts Slurm with a slurmd inside each host, unless it already runs so; false when another cluster answers. */
+function slurmOnHosts(): boolean {
+  const up = spawnSync("sinfo", ["-h", "-N", "-o", "%N %t"], { encoding: "utf8" });
+  if (up.status === 0 && /\S/.test(up.stdout) && !/^h1 /m.test(up.stdout)) return false;
+  if (up.status !== 0 || !/^h1 (idle|mix)/m.test(up.stdout) || !/^h2 (idle|mix)/m.test(up.stdout)) {
+    const r = spawnSync("bash", [SLURM, "start"], { encoding: "utf8", env: { ...process.env, SLURM_LOCAL_HOSTS: "2" }, timeout: 300_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    slurmStarted = true;
+  }
+  return true;
+}
+const slurmSkip = skip || (haveSlurm ? false : "Slurm is not installed (npm run test:slurm installs it)");
+/** `sbatch --wait` of the train fixture on both hosts, one rank each; the job's output. */
+function sbatchFixture(storage: string, args: string[], timeout = 240_000): { status: number | null; text: string } {
+  const out = join(storage, `job-${args[2]}.out`);
+  spawnSync("mkdir", ["-p", storage]);
+  const r = spawnSync("sbatch", ["--wait", "-N2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=1", `--output=${out}`,
+    `--wrap=exec ${process.execPath} ${join(ROOT, "dist", "test", "train", "fixture.js")} ${args.join(" ")}`], { encoding: "utf8", timeout, env: { ...process.env, TORCHLIGHT_STORAGE_SHARED: "" } });
+  return { status: r.status, text: r.stderr + (existsSync(out) ? readFileSync(out, "utf8") : "") };
+}
+/** Every process of host `h` (its network namespace) but the one holding it: its daemons and workers die at once, as when a machine is lost. */
+function killHost(h: string): number {
+  const holder = readFileSync(`/run/torchlight-hosts/${h}.pid`, "utf8").trim();
+  const ns = readlinkSync(`/proc/${holder}/ns/net`);
+  let n = 0;
+  for (const p of readdirSync("/proc").filter((x) => /^\d+$/.test(x) && x !== holder)) {
+    try { if (readlinkSync(`/proc/${p}/ns/net`) === ns) { process.kill(Number(p), "SIGKILL"); n++; } } catch { /* gone */ }
+  }
+  return n;
+}
+const resultOf = (text: string) => JSON.parse(text.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7)) as { ok: boolean; message?: string; checkpoint: string; metrics: Record<string, unknown> };
+
+test("Slurm across the hosts: kill -9 of the worker on h2 → the driver restarts the group → parameters bit-equal to an uninterrupted run", { skip: slurmSkip }, (t) => {
+  if (!slurmOnHosts()) { t.skip("another Slurm cluster answers (scripts/slurm-local.sh stop first)"); return; }
+  const storage = join(SHARED, `slurm-kill-${process.pid}`);
+  const straight = sbatchFixture(storage, ["lightning", storage, "straight"]);
+  assert.equal(straight.status, 0, straight.text.slice(-3000));
+  const marker = join(storage, "kill-marker");
+  const killed = sbatchFixture(storage, ["lightning-kill", storage, "killed", marker]);
+  assert.equal(killed.status, 0, killed.text.slice(-3000));
+  assert.ok(existsSync(marker), "rank 1 killed itself");
+  assert.match(killed.text, /rank 1: SIGKILL: the worker's Slurm step \(srun pid \d+, on host h2\) was killed by SIGKILL during training/);
+  assert.match(killed.text, /restarting the worker group \(failure 1 of 1\) from checkpoint_/);
+  const a = resultOf(straight.text), b = resultOf(killed.text);
+  assert.equal(b.ok, true, killed.text.slice(-2000));
+  const cmp = spawnSync(process.env.TORCHLIGHT_PYTHON ?? "/usr/bin/python3", ["-c", "import sys, torch\na = torch.load(sys.argv[1])['state_dict']; b = torch.load(sys.argv[2])['state_dict']\nprint(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))",
+    join(a.checkpoint, "checkpoint.ckpt"), join(b.checkpoint, "checkpoint.ckpt")], { encoding: "utf8" });
+  assert.equal(cmp.stdout.trim(), "True", cmp.stderr);
+  rmSync(storage, { recursive: true, force: true });
+});
+
+test("Slurm across the hosts: h2 lost mid-run (its processes and its slurmd killed): the run fails naming h2 and is not restarted, though maxFailures allows one", { skip: slurmSkip }, async (t) => {
+  if (!slurmOnHosts()) { t.skip("another Slurm cluster answers (scripts/slurm-local.sh stop first)"); return; }
+  const storage = join(SHARED, `slurm-lost-${process.pid}`);
+  const marker = join(storage, "rank1-started");
+  spawnSync("mkdir", ["-p", storage]);
+  const out = join(storage, "job-lost.out");
+  const job = spawn("sbatch", ["--wait", "-N2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=1", `--output=${out}`,
+    `--wrap=exec ${process.execPath} ${join(ROOT, "dist", "test", "train", "fixture.js")} long ${storage} lost ${marker}`], { stdio: "ignore", env: { ...process.env, TORCHLIGHT_STORAGE_SHARED: "" } });
+  const ended = new Promise<number | null>((r) => job.on("exit", (c) => r(c)));
+  try {
+    for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(readFileSync(marker, "utf8"), "h2", "rank 1 runs on h2");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(killHost("h2") > 0, "h2 had processes");
+    const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r("timeout"), 180_000))]);
+    assert.notEqual(code, "timeout", "the job ended");
+    const text = readFileSync(out, "utf8");
+    const res = resultOf(text);
+    assert.equal(res.ok, false, text.slice(-2000));
+    assert.match(res.message!, /HostLost: host h2 is lost: a short step sent there did not run .* rank 1 ran there\. The allocation no longer gives 2 workers, so the group is not restarted/);
+    const state = JSON.parse(readFileSync(join(storage, "lost", "run.json"), "utf8"));
+    assert.deepEqual([state.status, state.attempts.length], ["failed", 1], "no restart");
+  } finally {
+    job.kill("SIGKILL");
+    // h2's slurmd back (the next tests use both hosts)
+    if (slurmStarted) spawnSync("bash", [SLURM, "start"], { env: { ...process.env, SLURM_LOCAL_HOSTS: "2" }, timeout: 300_000 });
+    rmSync(storage, { recursive: true, force: true });
+  }
 });
 
 // ---- torchlight launch across the hosts (item 3) and as Kubernetes pods (item 4) ------------

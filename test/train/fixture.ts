@@ -225,6 +225,8 @@ const funcs: Record<string, { f: (c: never) => unknown; config: object; run?: ob
   "disk-full": { f: driverFaultFunc, config: { reports: 400 } },
   "junk-frame": { f: driverFaultFunc, config: { reports: 2, junkFrame: true } },
   spin: { f: async () => { const r = getContext().getWorldRank(); console.log(`spinning rank ${r} pid ${process.pid}`); if (r === 1) for (;;) { /* a hung rank */ } await report({ waiting: 1 }); }, config: {} },
+  // rank 1 says where it runs (marker file), then the ranks report every 200 ms for 40 s: a host can be taken away mid-run
+  long: { f: async () => { const r = getContext().getWorldRank(); if (r === 1 && marker) writeFileSync(marker, hostname()); for (let i = 0; i < 200; i++) { await new Promise((res) => setTimeout(res, 200)); await report({ step: i }); } }, config: {}, run: { failureConfig: new FailureConfig({ maxFailures: 1 }) } },
   slow: { f: async () => { for (let i = 0; i < 4; i++) { await new Promise((r) => setTimeout(r, 700)); await report({ step: i, pid: process.ppid }); } }, config: {} },
 };
 const m = funcs[mode]!;
