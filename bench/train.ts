@@ -31,7 +31,10 @@ const ddp = () => ({ devices: "auto" as const, accelerator: "auto" as const, str
 class Tiny extends pl.LightningModule {
   net = new nn.Linear(16, 4);
   trainingStep([x, y]: Tensor[], i: number): Tensor {
-    if (i === 0) this.log("firstStepMs", Date.now() - Number(process.env.BENCH_T0), { onStep: true });
+    if (i === 0) {
+      this.log("firstStepMs", Date.now() - Number(process.env.BENCH_T0), { onStep: true });
+      this.log("fromFitMs", Date.now() - Number(process.env.BENCH_FIT_T0), { onStep: true });
+    }
     return new nn.CrossEntropyLoss().forward(this.net.forward(x!), y!);
   }
   configureOptimizers() { return new optim.SGD(this.parameters(), { lr: 0.1 }); }
@@ -107,10 +110,12 @@ for (let r = 0; r < rounds; r++) {
   if (workload === "start") {
     // a worker keeps the driver's; BENCH_T0_FIXED: the caller set it (when it started the launcher)
     if (!isWorkerProcess() && process.env.BENCH_T0_FIXED !== "1") process.env.BENCH_T0 = String(Date.now());
+    // fit() called (under a launcher: this rank's own call)
+    if (!isWorkerProcess()) process.env.BENCH_FIT_T0 = String(Date.now());
     const t0 = performance.now();
     const res = await run(`start-${r}`, 2).fit();
-    const rows = readFileSync(join(res.path, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { metrics: { firstStepMs: number } });
-    if (!isWorkerProcess()) console.log(JSON.stringify({ firstStepMs: Math.max(...rows.map((x) => x.metrics.firstStepMs)), fitMs: performance.now() - t0 }));
+    const rows = readFileSync(join(res.path, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { metrics: { firstStepMs: number; fromFitMs: number } });
+    if (!isWorkerProcess()) console.log(JSON.stringify({ firstStepMs: Math.max(...rows.map((x) => x.metrics.firstStepMs)), fromFitMs: Math.max(...rows.map((x) => x.metrics.fromFitMs)), fitMs: performance.now() - t0 }));
   } else if (workload === "report") {
     const res = await run(`report-${r}`, 2).fit();
     if (!isWorkerProcess()) console.log(JSON.stringify(res.metrics));

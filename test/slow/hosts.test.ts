@@ -173,7 +173,7 @@ test("Slurm across the hosts: h2 lost mid-run (its processes and its slurmd kill
     assert.equal(readFileSync(marker, "utf8"), "h2", "rank 1 runs on h2");
     await new Promise((r) => setTimeout(r, 1000));
     assert.ok(killHost("h2") > 0, "h2 had processes");
-    const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r("timeout"), 180_000))]);
+    const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r("timeout"), 180_000).unref())]);
     assert.notEqual(code, "timeout", "the job ended");
     const text = readFileSync(out, "utf8");
     const res = resultOf(text);
