@@ -34,6 +34,7 @@ const MAY: Record<string, string[]> = {
   distributed: ["torch", "util"],
   lightning: ["torch", "data", "distributed", "util"],
   train: ["torch", "data", "distributed", "lightning", "util"],
+  cli: ["torch", "data", "vision", "distributed", "lightning", "train", "util"],
 };
 
 describe("architecture", () => {
