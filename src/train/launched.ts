@@ -17,7 +17,7 @@ import * as dist from "../distributed/index.js";
 import * as torch from "../torch/index.js";
 import { writeErrorFile } from "../distributed/error_file.js";
 import { env } from "../util/env.js";
-import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
+import { FailureConfig, type RunConfig, type ScalingConfig, type TorchConfig } from "./config.js";
 import { openRun } from "./driver.js";
 import { STORAGE_ERROR_CODES, TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, driverFailure, type RankFailure } from "./errors.js";
 import { isPeerFailure, type LocalRunner, type WorkerMessage } from "./protocol.js";
@@ -165,7 +165,11 @@ function checkConfig(o: LaunchedOptions, worldSize: number): void {
   if (s.launcher !== "auto") throw new TrainConfigError("TRAIN_CONFIG", `ScalingConfig: launcher ${JSON.stringify(s.launcher)} starts workers, but this script already runs as one of a launcher's ${worldSize} workers (TORCHELASTIC_RUN_ID is set); leave launcher out`);
   const cpu = s.resourcesPerWorker.CPU;
   if (cpu !== undefined) torch.setNumThreads(Math.max(1, Math.floor(cpu)));  // the worker's CPU share: its intra-op threads, as under the driver
-  if (o.run.failureConfig.maxFailures !== 0) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: maxFailures ${o.run.failureConfig.maxFailures} restarts the worker group, but under a launcher (torchlight launch, torchrun) restarts are the launcher's: give --max-restarts ${Math.max(0, o.run.failureConfig.maxFailures)} to it and leave maxFailures out`);
+  // restarts, hangs and preemption are the launcher's under it: FailureConfig's settings would not apply
+  const f = o.run.failureConfig, d = new FailureConfig();
+  if (f.maxFailures !== d.maxFailures) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: maxFailures ${f.maxFailures} restarts the worker group, but under a launcher (torchlight launch, torchrun) restarts are the launcher's: give --max-restarts ${Math.max(0, f.maxFailures)} to it and leave maxFailures out`);
+  const other = (["hangTimeoutS", "maxPreemptions", "preemptionGraceS"] as const).filter((k) => f[k] !== d[k]);
+  if (other.length) throw new TrainConfigError("TRAIN_CONFIG", `FailureConfig: ${other.join(", ")} ${other.length > 1 ? "are" : "is"} the driver's (it watches its workers), but this script runs as one of a launcher's workers, where the launcher decides: a collective that waits past TorchConfig.timeoutS fails its rank, and SIGTERM is forwarded to every rank; leave ${other.length > 1 ? "them" : "it"} out`);
 }
 
 /**

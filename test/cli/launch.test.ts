@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { ROOT } from "../helpers.js";
 import { LaunchError, parseLaunchArgs, parseEndpoint, normaliseFlags } from "../../src/cli/launch_config.js";
 import { rootCause, type FailureRecord } from "../../src/cli/agent.js";
+import * as c10d from "../../src/torch/c10d.js";
 
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const SECRET = "s3cret-s3cret-s3cret-0123";
@@ -166,7 +167,7 @@ test("an agent with another secret is refused by the store; SIGTERM to one node'
   assert.match(a!.err, /stopped: the agent on node 1 \([^)]+\) received SIGTERM/);
 });
 
-test("a TorchTrainer script under torchlight launch runs trainFunc in each launched process: reports persisted by rank 0, the same Result on every rank; a failure restarts it from its checkpoint", async () => {
+test("a TorchTrainer script under torchlight launch runs trainFunc in each launched process: reports persisted by rank 0, the same Result on every rank; a failing rank makes the launcher restart the group, and run.json records each attempt with its error; options the launcher decides are refused", async () => {
   const storage = mkdtempSync(join(tmpdir(), "tl-launched-"));
   const fixture = join(ROOT, "dist", "test", "train", "fixture.js");
   const r = await launch(["--standalone", "--nproc-per-node", "2", fixture, "plain", storage, "p"], {}, 90_000);
@@ -200,4 +201,36 @@ test("a TorchTrainer script under torchlight launch runs trainFunc in each launc
   const bad = await launch(["--standalone", "--nproc-per-node", "3", fixture, "plain", storage, "q"], {}, 60_000);
   assert.equal(bad.code, 1);
   assert.match(bad.err + bad.out, /ScalingConfig: numWorkers is 2, but this script runs under a launcher .* \(WORLD_SIZE 3\)/);
+  // FailureConfig's restarts and hang watch are the driver's: refused under a launcher
+  const failureConfig = await launch(["--standalone", "--nproc-per-node", "2", fixture, "hung-rank", storage, "h"], { FIXTURE_KEEP_FAILURE_CONFIG: "1" }, 60_000);
+  assert.equal(failureConfig.code, 1);
+  assert.match(failureConfig.out, /FailureConfig: maxFailures 1 restarts the worker group, but under a launcher .* give --max-restarts 1 to it/);
+});
+
+test("a TorchTrainer script under real torchrun's environment (its agent's TCPStore, no torchlight secret) runs in-process as under torchlight launch", async () => {
+  // torchrun itself cannot run here (Debian 12's fails parsing its own defaults on Python 3.11;
+  // Debian 13's 2.6 was built without libuv, which its rendezvous asks for): this test hosts the
+  // agent's TCPStore as torchrun does and starts the ranks with the environment it gives them
+  const store = await c10d.serveStore("127.0.0.1", 0, 2, 60_000);
+  try {
+    const storage = mkdtempSync(join(tmpdir(), "tl-torchrun-"));
+    const fixture = join(ROOT, "dist", "test", "train", "fixture.js");
+    const ranks = await Promise.all([0, 1].map((rank) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), GROUP_RANK: "0", ROLE_RANK: String(rank), WORLD_SIZE: "2", LOCAL_WORLD_SIZE: "2", GROUP_WORLD_SIZE: "1",
+        MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(store.port), TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: "0", TORCHELASTIC_MAX_RESTARTS: "0",
+        TORCHELASTIC_RUN_ID: "torchrun-job", TORCHLIGHT_NUM_THREADS: "1" };
+      delete (env as Record<string, string | undefined>).TORCHLIGHT_STORE_SECRET;
+      const p = spawn(process.execPath, [fixture, "plain", storage, "tr"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "", err = "";
+      p.stdout.on("data", (d) => { out += d; });
+      p.stderr.on("data", (d) => { err += d; });
+      const t = setTimeout(() => p.kill("SIGKILL"), 60_000);
+      p.on("exit", (code) => { clearTimeout(t); resolve({ code, out, err }); });
+    })));
+    for (const r of ranks) assert.equal(r.code, 0, r.err);
+    const [a, b] = ranks.map((r) => ({ ...JSON.parse(r.out.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7)) as Record<string, unknown>, seen: undefined }));
+    assert.deepEqual(a, b, "the same Result on both ranks");
+    assert.equal(JSON.parse(readFileSync(join(storage, "tr", "run.json"), "utf8")).status, "finished");
+    assert.equal(readFileSync(join(storage, "tr", "metrics.jsonl"), "utf8").trim().split("\n").length, 6);
+  } finally { c10d.closeStore(store.id); }
 });

@@ -240,7 +240,7 @@ const recorder = {
 // under a launcher (torchlight launch, torchrun) its processes are the workers and restarts are its own
 const launched = process.env.TORCHELASTIC_RUN_ID !== undefined;
 const runOpts = { ...(m.run ?? {}) } as { failureConfig?: FailureConfig };
-if (launched) delete runOpts.failureConfig;
+if (launched && process.env.FIXTURE_KEEP_FAILURE_CONFIG !== "1") delete runOpts.failureConfig;
 const trainer = new TorchTrainer(m.f as (c: object) => unknown, {
   trainLoopConfig: m.config,
   scalingConfig: new ScalingConfig(launched ? { numWorkers: 2 } : { numWorkers: 2, resourcesPerWorker: { CPU: 1 } }),
