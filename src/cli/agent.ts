@@ -150,12 +150,17 @@ export class Agent {
     let port = c.rdzvPort;
     if (hosting) {
       const loopback = /^(127\.|localhost$|::1$)/.test(c.rdzvHost);
-      try { this.server = c10d.PrivateStore.serve(loopback ? "127.0.0.1" : "0.0.0.0", c.rdzvPort); } catch (e) {
-        throw new LaunchError("LAUNCH_RENDEZVOUS", `could not host the rendezvous store on port ${c.rdzvPort}: ${(e as Error).message}. Is another job using it? Give another port (--rdzv-endpoint host:port or --master-port)`, { cause: e });
+      try {
+        this.server = c10d.PrivateStore.serve(loopback ? "127.0.0.1" : "0.0.0.0", c.rdzvPort);
+        this.server.allow("agents", c.secret);
+        port = this.server.port;
+        this.cfg.rdzvPort = port;
+      } catch (e) {
+        // c10d: another agent on this machine hosts it already (as torchrun's c10d backend, join it as a client)
+        if (c.rdzvBackend !== "c10d" || c.standalone) {
+          throw new LaunchError("LAUNCH_RENDEZVOUS", `could not host the rendezvous store on port ${c.rdzvPort}: ${(e as Error).message}. Is another job using it? Give another port (--rdzv-endpoint host:port or --master-port)`, { cause: e });
+        }
       }
-      this.server.allow("agents", c.secret);
-      port = this.server.port;
-      this.cfg.rdzvPort = port;
     }
     try { this.store = await c10d.StoreClient.connect(c.rdzvHost, port, c.secret, c.joinTimeoutS * 1000); } catch (e) {
       throw new LaunchError("LAUNCH_RENDEZVOUS", `could not join the rendezvous store at ${c.rdzvHost}:${port} within ${c.joinTimeoutS} s: ${(e as Error).message}. Check that node 0's agent (static) or the endpoint's machine (c10d) runs, that this node can reach it, and that every node has the same secret`, { cause: e });

@@ -121,6 +121,15 @@ test("two nodes (two agents on loopback, static rendezvous): torchrun's environm
   assert.match(n0.out, /ARGS \["a","--b"\]/);
 });
 
+test("c10d rendezvous: node ranks by arrival, the endpoint's machine hosts the store (the second agent there joins it as a client)", async () => {
+  const port = await freePort();
+  const args = ["--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", `127.0.0.1:${port}`, "--rdzv-id", "c1", WORKER];
+  const runs = await Promise.all([0, 1].map(() => launch(args, { TORCHLIGHT_LAUNCH_SECRET: SECRET })));
+  for (const r of runs) assert.equal(r.code, 0, r.err);
+  const all = runs.flatMap((r) => envLines(r.out)).sort((a, b) => Number(a.RANK) - Number(b.RANK));
+  assert.deepEqual(all.map((e) => [e.RANK, e.GROUP_RANK, e.WORLD_SIZE, e.MASTER_PORT, e.TORCHELASTIC_RUN_ID]), [["0", "0", "2", String(port), "c1"], ["1", "1", "2", String(port), "c1"]]);
+});
+
 test("a failure on one node stops the group on every node, which restarts (--max-restarts) with a new round; out of restarts, every node names the root cause from its error file", async () => {
   const port = await freePort();
   const args = (node: number, restarts: number) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-port", String(port), "--max-restarts", String(restarts), "--monitor-interval", "0.05", WORKER];
