@@ -31,6 +31,7 @@ import { entryScriptCommand } from "../distributed/launch.js";
 import { readErrorFile } from "../distributed/error_file.js";
 import { isPeerFailure } from "../train/protocol.js";
 import { ENV } from "../util/env.js";
+import { isLoopback } from "../util/net.js";
 import { LaunchError, type LaunchConfig } from "./launch_config.js";
 
 /** One worker's failure, as recorded in the store. */
@@ -149,9 +150,8 @@ export class Agent {
     const hosting = c.standalone || (c.rdzvBackend === "static" ? c.nodeRank === 0 : await isThisMachine(c.rdzvHost));
     let port = c.rdzvPort;
     if (hosting) {
-      const loopback = /^(127\.|localhost$|::1$)/.test(c.rdzvHost);
       try {
-        this.server = c10d.PrivateStore.serve(loopback ? "127.0.0.1" : "0.0.0.0", c.rdzvPort);
+        this.server = c10d.PrivateStore.serve(isLoopback(c.rdzvHost) ? "127.0.0.1" : "0.0.0.0", c.rdzvPort);
         this.server.allow("agents", c.secret);
         port = this.server.port;
         this.cfg.rdzvPort = port;

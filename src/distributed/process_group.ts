@@ -9,6 +9,7 @@
  * collectives at the same point (a mismatch is reported as such, at once on the rank that
  * detects it, instead of hanging).
  */
+import { isLoopback } from "../util/net.js";
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { setDefaultGroupInfo } from "../torch/distributed_state.js";
@@ -82,7 +83,7 @@ function storeSecret(): string {
 function glooDevice(host: string): string {
   const ifname = process.env.GLOO_SOCKET_IFNAME;
   if (ifname) return `if:${ifname}`;
-  return /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(host) ? "host:127.0.0.1" : "";
+  return isLoopback(host) ? "host:127.0.0.1" : "";
 }
 
 /**
