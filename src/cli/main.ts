@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * @module torchlight/cli/main: the `torchlight` command. `torchlight launch` starts a node's
- * workers with torchrun's contract (./launch_config, ./agent); `--help` on every command.
+ * @module torchlight/cli/main: the `torchlight` command, `--help` on every command:
+ * `launch` starts a node's workers with torchrun's contract (./launch_config, ./agent);
+ * `runs` lists the runs of a storage path and `show` one run in full (./runs). Modules that
+ * load libtorch are imported only by the commands that need it.
  */
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { LaunchError, launchCommand, parseLaunchArgs } from "./launch_config.js";
-import { Agent } from "./agent.js";
+import { CliError, defaultStoragePath, formatRun, formatRuns, listRuns, metricsCsv, readRun, resolveRun } from "./runs.js";
 
 const version = (() => {
   try { return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version; } catch { return "0.0.0"; }
@@ -26,16 +28,49 @@ export async function main(argv: string[]): Promise<number> {
       if (e instanceof CommanderError && e.exitCode === 0) return 0;  // --help
       throw e;
     }
+    const { Agent } = await import("./agent.js");
     return new Agent(cfg).run();
   }
+  const out = (s: string) => { process.stdout.write(s.endsWith("\n") ? s : `${s}\n`); };
   const program = new Command("torchlight")
     .description("torchlight: distributed deep-learning training for TypeScript")
     .version(version)
     .enablePositionalOptions()
     .addCommand(launchCommand())
     .exitOverride();
+  program.command("runs").argument("[storagePath]", `the storage path (default: TORCHLIGHT_STORAGE_PATH, else ${defaultStoragePath()})`)
+    .summary("one line per run of a storage path")
+    .description("One line per run of a storage path: name, status (running, finished, failed, interrupted, preempted), attempts, workers, last metrics, best checkpoint, start, duration. Newest first.")
+    .option("--json", "the runs as JSON")
+    .action((storagePath: string | undefined, o: { json?: boolean }) => {
+      const runs = listRuns(storagePath ?? defaultStoragePath());
+      out(o.json ? JSON.stringify(runs, null, 2) : formatRuns(runs));
+    });
+  program.command("show").argument("<run>", "a run folder, or a run's name under the storage path")
+    .summary("one run in full: config, errors by rank, metrics, checkpoints")
+    .description("One run in full: status and attempts, errors by rank with their stacks, the config, every report's metrics, the kept checkpoints with their scores.")
+    .option("--storage-path <path>", "where to look for a run given by name", defaultStoragePath())
+    .option("--csv", "only the metrics, as CSV (every rank)")
+    .option("--json", "everything, as JSON")
+    .action((run: string, o: { storagePath: string; csv?: boolean; json?: boolean }) => {
+      if (o.csv && o.json) throw new CliError("CLI_USAGE", "give --csv or --json, not both");
+      const d = readRun(resolveRun(run, o.storagePath));
+      out(o.csv ? metricsCsv(d.rows) : o.json ? JSON.stringify(d, null, 2) : formatRun(d));
+      for (const p of o.csv || o.json ? d.problems : []) process.stderr.write(`torchlight show: ${p}\n`);
+    });
+  program.command("doctor").summary("this machine's set-up as torchlight sees it, each problem with its fix")
+    .description("Node, the libtorch really loaded (version, file), its BLAS and allocator, threads, oneDNN, CUDA and NCCL, the Python torch of the parity tests, Slurm and MPI, and whether the storage path is writable (and, inside a multi-node Slurm allocation, seen by every node). Exits 1 when a check fails.")
+    .option("--storage-path <path>", "the storage path to check", defaultStoragePath())
+    .option("--json", "the checks as JSON")
+    .action(async (o: { storagePath: string; json?: boolean }) => {
+      const { doctor, formatChecks } = await import("./doctor.js");
+      const checks = await doctor(o.storagePath);
+      out(o.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
+      if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
+    });
+  for (const c of program.commands) c.exitOverride();
   try {
-    program.parse(argv, { from: "user" });
+    await program.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     throw e;
@@ -52,8 +87,9 @@ function isProgram(): boolean {
 }
 
 if (isProgram()) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  main(process.argv.slice(2)).then((code) => { process.exitCode ||= code; }, (e: unknown) => {
     if (e instanceof LaunchError) console.error(`torchlight launch: ${e.message} [${e.code}]`);
+    else if (e instanceof CliError) console.error(`torchlight: ${e.message} [${e.code}]`);
     else console.error(e instanceof Error ? e.stack ?? e.message : String(e));
     process.exitCode = 1;
   });

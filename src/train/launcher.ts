@@ -168,7 +168,7 @@ function slurmNodesLost(nodes: string[]): Promise<string[]> {
  * what the nodes see, not by the filesystem's type (a bind mount or an unknown network
  * filesystem reads as a local disk).
  */
-function slurmNodesNotSharing(dir: string, nodes: number): string[] {
+export function slurmNodesNotSharing(dir: string, nodes: number): string[] {
   const nonce = join(dir, `.torchlight-shared-${randomBytes(8).toString("hex")}`);
   writeFileSync(nonce, "");
   try {
