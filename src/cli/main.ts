@@ -5,7 +5,12 @@
  * `runs` lists the runs of a storage path and `show` one run in full (./runs). Modules that
  * load libtorch are imported only by the commands that need it.
  */
-import { readFileSync, realpathSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { entryScriptCommand } from "../distributed/launch.js";
+import { ENV } from "../util/env.js";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { LaunchError, launchCommand, parseLaunchArgs } from "./launch_config.js";
@@ -58,6 +63,11 @@ export async function main(argv: string[]): Promise<number> {
       out(o.csv ? metricsCsv(d.rows) : o.json ? JSON.stringify(d, null, 2) : formatRun(d));
       for (const p of o.csv || o.json ? d.problems : []) process.stderr.write(`torchlight show: ${p}\n`);
     });
+  program.command("run").argument("<script>", "a TorchTrainer script (.js, or .ts through tsx)").argument("[args...]", "the script's arguments")
+    .summary("run a TorchTrainer script and print its run folder")
+    .description("Runs a TorchTrainer script (TypeScript included) with this Node, its output as it comes, then prints the run folder of each TorchTrainer.fit() it made; exits with the script's code. Ctrl-C and SIGTERM go to the script.")
+    .passThroughOptions()
+    .action(async (script: string, args: string[]) => { process.exitCode = await runScript(script, args); });
   program.command("doctor").summary("this machine's set-up as torchlight sees it, each problem with its fix")
     .description("Node, the libtorch really loaded (version, file), its BLAS and allocator, threads, oneDNN, CUDA and NCCL, the Python torch of the parity tests, Slurm and MPI, and whether the storage path is writable (and, inside a multi-node Slurm allocation, seen by every node). Exits 1 when a check fails.")
     .option("--storage-path <path>", "the storage path to check", defaultStoragePath())
@@ -77,6 +87,24 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (argv.length === 0) program.outputHelp();
   return 0;
+}
+
+/** `torchlight run`: the script in a child process, then the run folders it opened. */
+async function runScript(script: string, args: string[]): Promise<number> {
+  if (!existsSync(script)) throw new CliError("CLI_USAGE", `no script ${JSON.stringify(script)} (give the path of a .js or .ts file)`);
+  const dir = mkdtempSync(join(tmpdir(), "torchlight-run-"));
+  const folders = join(dir, "folders");
+  const cmd = entryScriptCommand([process.execPath, resolve(script), ...args], []);
+  const child = spawn(cmd.file, cmd.args, { stdio: "inherit", env: { ...process.env, [ENV.runFoldersFile]: folders } });
+  const forward = (sig: NodeJS.Signals) => { child.kill(sig); };
+  process.on("SIGINT", forward); process.on("SIGTERM", forward);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => { child.on("exit", (c, s) => r([c, s])); child.on("error", () => r([127, null])); });
+  process.off("SIGINT", forward); process.off("SIGTERM", forward);
+  const paths = existsSync(folders) ? [...new Set(readFileSync(folders, "utf8").split("\n").filter(Boolean))] : [];
+  rmSync(dir, { recursive: true, force: true });
+  if (paths.length) for (const p of paths) process.stdout.write(`run folder: ${p}\n`);
+  else process.stderr.write("torchlight run: the script made no TorchTrainer run\n");
+  return code ?? 128 + (signal ? constants.signals[signal] ?? 1 : 1);
 }
 
 /** Whether this module is the program (the bin, or `node dist/src/cli/main.js`), not imported. */

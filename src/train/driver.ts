@@ -17,7 +17,7 @@ import { Controller, MaxFailuresPolicy } from "./controller.js";
 import { ProcessWorkerGroup } from "./worker_group.js";
 import { LocalWorkerGroup } from "./local_group.js";
 import { RunLease } from "./lease.js";
-import { mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 import type { LocalRunner } from "./protocol.js";
 
 export interface DriverOptions {
@@ -52,6 +52,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
   }
   const storage = new FileStorage(run.storagePath, run.name);
   const { state, lease } = openRun(storage, o);
+  noteRunFolder(storage.path);
   const log = (s: string) => { if (run.verbose > 0) console.log(`TorchTrainer: ${s}`); };
   const latest = storage.readManager().latest;
   const group = launcher ? new ProcessWorkerGroup(o, storage, launcher) : new LocalWorkerGroup(run, storage, o.localRunner!, scaling.localDevice);
@@ -154,6 +155,12 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     // a driver preempted by a signal ends as the signal would have ended it (a scheduler reads that)
     if (preemptedBy !== null) process.kill(process.pid, preemptedBy);
   }
+}
+
+/** `torchlight run` asks, through TORCHLIGHT_RUN_FOLDERS_FILE, for the run folders a script opens. */
+export function noteRunFolder(path: string): void {
+  const file = env("runFoldersFile");
+  if (file) { try { appendFileSync(file, `${path}\n`); } catch { /* the command reports what it got */ } }
 }
 
 /**

@@ -18,7 +18,7 @@ import * as torch from "../torch/index.js";
 import { writeErrorFile } from "../distributed/error_file.js";
 import { env } from "../util/env.js";
 import { FailureConfig, type RunConfig, type ScalingConfig, type TorchConfig } from "./config.js";
-import { openRun } from "./driver.js";
+import { noteRunFolder, openRun } from "./driver.js";
 import { STORAGE_ERROR_CODES, TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, driverFailure, type RankFailure } from "./errors.js";
 import { isPeerFailure, type LocalRunner, type WorkerMessage } from "./protocol.js";
 import { Result } from "./result.js";
@@ -64,6 +64,7 @@ export async function runLaunched(o: LaunchedOptions): Promise<Result> {
       // a restarted group reopens the run its first attempt created, whatever RunConfig.resume says
       const run = attempt > 0 && o.run.resume === "never" ? Object.assign(Object.create(Object.getPrototypeOf(o.run) as object) as RunConfig, o.run, { resume: "auto" }) : o.run;
       ({ state, lease } = openRun(storage, { scaling: o.scaling, run, torch: o.torch, trainLoopConfig: o.trainLoopConfig, fitIndex: 0, priorRuns: [], version: o.version }));
+      noteRunFolder(storage.path);
       foldFailures(storage.path, state);
       state.worldSize = worldSize;
       const sc = state.config.scalingConfig as { numWorkers?: number; launcher?: string } | undefined;

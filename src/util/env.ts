@@ -33,6 +33,8 @@ export const ENV = {
   launchSecret: "TORCHLIGHT_LAUNCH_SECRET",
   /** `torchlight launch`: a file holding the run's secret (a mounted Kubernetes Secret), instead of TORCHLIGHT_LAUNCH_SECRET. */
   launchSecretFile: "TORCHLIGHT_LAUNCH_SECRET_FILE",
+  /** `torchlight run`: a file the driver appends each run folder it opens to (one per line). */
+  runFoldersFile: "TORCHLIGHT_RUN_FOLDERS_FILE",
   /** Which `TorchTrainer.fit()` call of the script a worker serves (0-based). */
   trainFitIndex: "TORCHLIGHT_TRAIN_FIT_INDEX",
   /** JSON list of the run folders of the script's earlier fit() calls (a worker returns them as Results). */
