@@ -92,7 +92,7 @@ test("bad input: a missing run, a corrupt and a half-written metrics line, run.j
   assert.equal(s.status, 0, s.stderr);
   assert.match(s.stdout, /problems:\n {2}- run\.json is version 1 \(written by torchlight 0\.0\.1\); this torchlight reads version 2/);
   assert.match(s.stdout, /- metrics\.jsonl line 3 is not a metrics row \(corrupted\); it was skipped/);
-  assert.match(s.stdout, /- metrics\.jsonl line 9 is not a metrics row \(the last line, half-written/);
+  assert.match(s.stdout, /- metrics\.jsonl line 8 is not a metrics row \(the last line, half-written/);
   assert.match(s.stdout, /metrics \(6 reports over all ranks\)/);
   writeFileSync(join(bad, "run.json"), "{\"version\": 2, \"na");
   const broken = cli(["runs", storage, "--json"]);
