@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers.js";
@@ -14,13 +15,27 @@ const FIXTURE = join(ROOT, "dist", "test", "train", "fixture.js");
 const storage = mkdtempSync(join(tmpdir(), "tl-cli-"));
 const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, TORCHLIGHT_NUM_THREADS: "1", ...env }, timeout: 120_000 });
 
-test("torchlight run: runs a TorchTrainer script, its output as it comes, then its run folder; the script's exit code", () => {
+test("torchlight run: runs a TorchTrainer script (TypeScript too), its output as it comes, then its run folder; the script's exit code", () => {
   const ok = cli(["run", FIXTURE, "plain", storage, "done"]);
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /RESULT \{"ok":true/);
   assert.equal(ok.stdout.trim().split("\n").at(-1), `run folder: ${join(storage, "done")}`);
   const failed = cli(["run", FIXTURE, "throw", storage, "failed"]);
   assert.match(failed.stdout, /run folder: .*failed/);
+  // TypeScript, through tsx (a folder whose package.json says "type": "module", as a TS project's)
+  const ts = join(storage, "ts-project");
+  mkdirSync(ts);
+  writeFileSync(join(ts, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(join(ts, "train.ts"), `import { TorchTrainer, ScalingConfig, RunConfig, report, getContext } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist", "src", "train", "index.js")).href)};
+const workers: number = 2;
+const trainer = new TorchTrainer(async () => { await report({ rank: getContext().getWorldRank() as number }); }, {
+  scalingConfig: new ScalingConfig({ numWorkers: workers }), runConfig: new RunConfig({ storagePath: ${JSON.stringify(storage)}, name: "typescript", verbose: 0 }),
+});
+console.log("metrics", JSON.stringify((await trainer.fit()).metrics));
+`);
+  const typed = cli(["run", join(ts, "train.ts")]);
+  assert.equal(typed.status, 0, typed.stderr);
+  assert.match(typed.stdout, /metrics \{"rank":0\}\nrun folder: .*typescript\n$/);
   const none = cli(["run", join(ROOT, "dist", "test", "helpers.js")]);
   assert.equal(none.status, 0);
   assert.match(none.stderr, /the script made no TorchTrainer run/);
