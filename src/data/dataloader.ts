@@ -8,6 +8,7 @@
  * order and their tensors cross threads without copies. Iterate it with `for await`.
  */
 import { invalid, pyArgs } from "../util/validate.js";
+import { countBatch } from "../util/telemetry.js";
 import { Worker } from "node:worker_threads";
 import * as torch from "../torch/index.js";
 import type { Generator } from "../torch/index.js";
@@ -198,6 +199,22 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
 
   /** Loads in the calling thread (numWorkers 0). */
   *[Symbol.iterator](): Iterator<Batch> {
+    for (const b of this.batches()) { countBatch(this.samplesIn(b)); yield b; }
+  }
+
+  /** How many samples a delivered batch holds (its first tensor's first dimension; 1 uncollated), for the run's telemetry. */
+  private samplesIn(b: Batch): number {
+    if (this.batchSize === null && !this.batchSampler) return 1;
+    const first = (v: unknown): number => {
+      if (v instanceof torch.Tensor) return v.dim() > 0 ? v.size(0) : 0;
+      const parts = Array.isArray(v) ? v : v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype ? Object.values(v) : [];
+      for (const x of parts) { const n = first(x); if (n) return n; }
+      return 0;
+    };
+    return first(b) || 1;
+  }
+
+  private *batches(): IterableIterator<Batch> {
     if (this.numWorkers > 0) throw optionError("a loader with numWorkers > 0 delivers batches asynchronously: iterate it with `for await (const batch of loader)`");
     drawSeed(this.generator);  // the base seed PyTorch draws per pass, so the default generator advances alike
     if (this.dataset instanceof IterableDataset) {
@@ -235,6 +252,10 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
+    for await (const b of this.asyncBatches()) { countBatch(this.samplesIn(b)); yield b; }
+  }
+
+  private async *asyncBatches(): AsyncGenerator<Batch> {
     const ds = this.dataset as Dataset<T>;
     if (this.numWorkers === 0 && typeof ds.getItemAsync === "function") {
       yield* this.asyncSamples(ds as Dataset<T> & { getItemAsync(i: number): Promise<T> });
@@ -244,7 +265,7 @@ export class DataLoader<T = unknown> implements AsyncIterable<Batch> {
       // Batches are ready at once, so a `for await` over them would run on microtasks only and
       // never let the event loop turn: timers, sockets (a TorchTrainer worker's control channel
       // and its heartbeats) and I/O callbacks would wait for the whole epoch. Turn it every 100 ms.
-      const it = this[Symbol.iterator]();
+      const it = this.batches();
       let turned = performance.now();
       for (let r = it.next(); !r.done; r = it.next()) {
         yield r.value;

@@ -31,12 +31,15 @@ export interface WorkerPlacement {
   worldSize: number;
 }
 
+/** What a rank did since its previous report (its DataLoaders' batches and samples), for the run's telemetry. */
+export interface ReportTelemetry { samples: number; batches: number; sinceS: number | null }
+
 export interface SerializedError { type: string; message: string; stack?: string; code?: string }
 
 /** Worker → driver. */
 export type WorkerMessage =
   | { type: "hello"; rank: number; pid: number; hostname: string }
-  | { type: "report"; seq: number; metrics: Record<string, unknown>; staged: string | null; at: number }
+  | { type: "report"; seq: number; metrics: Record<string, unknown>; staged: string | null; at: number; telemetry?: ReportTelemetry }
   | { type: "progress"; epoch: number; done: number; total: number | null; postfix: string; final: boolean; secs: number }
   | { type: "error"; error: SerializedError; user: boolean }
   /** This worker was told to stop by someone other than the driver (SIGTERM from a scheduler): preempt the group. */

@@ -21,6 +21,8 @@ import type { CheckpointConfig } from "./config.js";
 export const RUN_FILE = "run.json";
 export const METRICS_FILE = "metrics.jsonl";
 export const MANAGER_FILE = "checkpoint_manager.json";
+/** Per-rank telemetry (the dashboard's): a row per rank per report, and the driver's liveness beats. */
+export const TELEMETRY_FILE = "telemetry.jsonl";
 export const STAGING_DIR = ".staging";
 
 export const checkpointDirName = (index: number): string => `checkpoint_${String(index).padStart(6, "0")}`;
@@ -71,6 +73,15 @@ export interface RunState {
   torchlightVersion: string;
 }
 
+/**
+ * One line of telemetry.jsonl: a rank's report (what it did since its previous one, and how long
+ * it waited for the others: the barrier's wait, which its peers' straggling makes long), or a
+ * liveness beat of the driver (every rank's state).
+ */
+export type TelemetryRow =
+  | { kind: "report"; rank: number; attempt: number; iteration: number; time: number; samples: number; batches: number; sinceS: number | null; waitS: number }
+  | { kind: "beat"; attempt: number; time: number; ranks: { rank: number; host: string | null; alive: boolean; lastSeenS: number }[] };
+
 /** One line of metrics.jsonl. */
 export interface MetricsRow { rank: number; attempt: number; iteration: number; time: number; metrics: Record<string, unknown>; checkpoint: string | null }
 
@@ -90,6 +101,7 @@ export interface Storage {
   writeRun(state: RunState): void;
   readManager(): ManagerState;
   appendMetrics(rows: MetricsRow[]): void;
+  appendTelemetry(rows: TelemetryRow[]): void;
   readMetrics(): MetricsRow[];
   /** Cuts a half-written last line of the metrics (a crash mid-append). */
   repairMetrics(): boolean;
@@ -126,6 +138,7 @@ export class FileStorage implements Storage {
   readManager(): ManagerState { return readJson<ManagerState>(this.managerFile) ?? { version: 1, nextIndex: 0, latest: null, checkpoints: [] }; }
   writeManager(state: ManagerState): void { writeJsonAtomic(this.managerFile, state); }
   appendMetrics(rows: MetricsRow[]): void { if (rows.length) appendFileSync(this.metricsFile, rows.map((r) => JSON.stringify(r)).join("\n") + "\n"); }
+  appendTelemetry(rows: TelemetryRow[]): void { if (rows.length) appendFileSync(join(this.path, TELEMETRY_FILE), rows.map((r) => JSON.stringify(r)).join("\n") + "\n"); }
   /**
    * Cuts a line a crash left half-written at the end of metrics.jsonl (it would otherwise
    * swallow the next row appended after it). Returns whether there was one.

@@ -16,6 +16,7 @@ import { broadcastFlagSync } from "../distributed/internal.js";
 import { setProgressSink } from "../util/progress.js";
 import { setDefaultRootDir } from "../util/context.js";
 import { env } from "../util/env.js";
+import { takeCounts } from "../util/telemetry.js";
 import { Checkpoint } from "./checkpoint.js";
 import { STORAGE_ERROR_CODES, TrainError } from "./errors.js";
 import { Subset, type Dataset } from "../data/index.js";
@@ -79,6 +80,8 @@ interface Session {
   preempt: string | null;
   /** The driver announced that it stops this worker. */
   stopRequested: boolean;
+  /** When this rank last reported (s since the epoch), for the telemetry's intervals. */
+  lastReportAt: number | null;
 }
 let session: Session | null = null;
 
@@ -151,7 +154,7 @@ function newSession(start: StartMessage, sendFn: (m: WorkerMessage) => void, dat
     send: sendFn, datasets,
     context: new TrainContext(start.placement, { storagePath: join(start.runPath, ".."), experimentDirName: start.experimentName, runPath: start.runPath }, start.attempt, device, () => s.preempt !== null),
     latest: start.latestCheckpoint ? new Checkpoint(start.latestCheckpoint) : null, stagingDir: start.stagingDir, seq: 0, acks: new Map(), closing: false, local: false,
-    preempt: null, stopRequested: false,
+    preempt: null, stopRequested: false, lastReportAt: null,
   };
   return s;
 }
@@ -218,7 +221,10 @@ export async function report(metrics: Record<string, unknown>, opts: { checkpoin
     await cp(ck.path, staged, { recursive: true, force: true });
   }
   const acked = new Promise<string | null>((resolve, reject) => s.acks.set(seq, { resolve, reject }));
-  send(s, { type: "report", seq, metrics: m, staged, at: Date.now() / 1000 });
+  const at = Date.now() / 1000;
+  const telemetry = { ...takeCounts(), sinceS: s.lastReportAt === null ? null : at - s.lastReportAt };
+  s.lastReportAt = at;
+  send(s, { type: "report", seq, metrics: m, staged, at, telemetry });
   const persisted = await acked;
   if (persisted) s.latest = new Checkpoint(persisted);
 }

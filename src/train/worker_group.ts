@@ -76,6 +76,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
   private attempt: Attempt | null = null;
   private iteration: number;
   private beat: NodeJS.Timeout | null = null;
+  private liveness: NodeJS.Timeout | null = null;
   private hangWatch: NodeJS.Timeout | null = null;
   private judging = false;
   private readonly renderer: ProgressRenderer | null;
@@ -105,6 +106,12 @@ export class ProcessWorkerGroup implements WorkerGroup {
     this.beat = setInterval(() => {
       for (const r of a.ranks) if (r.ws && !r.exited && !r.done) { try { r.ws.ping(); } catch { /* closing */ } }
     }, Math.min(1000, Math.max(100, this.o.torch.timeoutMs / 4)));
+    // liveness for the run's telemetry (the dashboard): every rank's state, every 5 s
+    this.liveness = setInterval(() => {
+      const now = Date.now();
+      try { this.storage.appendTelemetry([{ kind: "beat", attempt: a.number, time: now / 1000, ranks: a.ranks.map((r) => ({ rank: r.rank, host: r.hostname, alive: !r.exited, lastSeenS: (now - r.lastSeen) / 1000 })) }]); } catch { /* best effort */ }
+    }, 5000);
+    this.liveness.unref();
     const hangS = this.o.run.failureConfig.hangTimeoutS;
     if (hangS !== null) this.hangWatch = setInterval(() => this.checkHang(a, hangS * 1000), Math.min(1000, hangS * 250));
   }
@@ -177,8 +184,7 @@ export class ProcessWorkerGroup implements WorkerGroup {
     const a = this.attempt!;
     const late: RankFailure[] = [];
     if (a.preempting) clearTimeout(a.preempting.deadline);
-    if (this.beat) { clearInterval(this.beat); this.beat = null; }
-    if (this.hangWatch) { clearInterval(this.hangWatch); this.hangWatch = null; }
+    this.stopTimers();
     await a.persisting;  // never rejects: a failure to persist is recorded as the attempt's
     this.renderer?.stop();
     // reports some ranks made before the attempt ended are kept (without a checkpoint)
@@ -206,13 +212,17 @@ export class ProcessWorkerGroup implements WorkerGroup {
 
   async close(): Promise<void> {
     this.renderer?.stop();
-    if (this.beat) { clearInterval(this.beat); this.beat = null; }
-    if (this.hangWatch) { clearInterval(this.hangWatch); this.hangWatch = null; }
+    this.stopTimers();
     this.stop("SIGKILL");
     const srv = this.server;
     this.server = null;
     if (srv) { for (const c of srv.clients) c.terminate(); await new Promise<void>((r) => srv.close(() => r())); }
     if (this.store) { this.store.close(); this.store = null; }
+  }
+
+  private stopTimers(): void {
+    for (const t of [this.beat, this.hangWatch, this.liveness]) if (t) clearInterval(t);
+    this.beat = this.hangWatch = this.liveness = null;
   }
 
   // ---- the control channel ---------------------------------------------------------------------
@@ -405,6 +415,14 @@ export async function persistReport(storage: Storage, run: RunConfig, attempt: n
     ? await storage.commitCheckpoint(staged, { iteration, metrics: rank0.metrics, time: rank0.at }, run.checkpointConfig)
     : null;
   storage.appendMetrics(ranks.map((rank) => ({ rank, attempt, iteration, time: msgs.get(rank)!.at, metrics: msgs.get(rank)!.metrics, checkpoint: name })));
+  // telemetry: each rank's work since its last report, and how long it waited for the slowest
+  const now = Date.now() / 1000;
+  try {
+    storage.appendTelemetry(ranks.map((rank) => {
+      const m = msgs.get(rank)!, t = m.telemetry ?? { samples: 0, batches: 0, sinceS: null };
+      return { kind: "report" as const, rank, attempt, iteration, time: m.at, samples: t.samples, batches: t.batches, sinceS: t.sinceS, waitS: Math.max(0, now - m.at) };
+    }));
+  } catch { /* telemetry is best effort: a run never fails for it */ }
   const checkpoint = name ? storage.checkpointPath(name) : null;
   if (run.verbose > 1) console.log(`TorchTrainer: report ${iteration}: ${JSON.stringify(rank0.metrics)}${name ? ` (${name})` : ""}`);
   for (const c of run.callbacks) {

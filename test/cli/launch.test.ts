@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -92,13 +92,20 @@ const e = Object.fromEntries(keys.map((k) => [k, process.env[k] ?? null]));
 e.errorFile = process.env.TORCHELASTIC_ERROR_FILE ? true : false;
 console.log("ENV " + JSON.stringify(e) + " ARGS " + JSON.stringify(process.argv.slice(2)));
 const round = Number(process.env.TORCHELASTIC_RESTART_COUNT);
-if (process.env.SLEEP_MS) { process.on("SIGTERM", () => { console.log("TERM " + process.env.RANK); process.exit(0); }); setTimeout(() => {}, Number(process.env.SLEEP_MS)); }
+// SLEEP_MS: wait (until SIGTERM) in the rounds where a failure comes (FAIL_ROUNDS), so the failure stops this rank
+if (process.env.SLEEP_MS && round < Number(process.env.FAIL_ROUNDS ?? 99)) { process.on("SIGTERM", () => { console.log("TERM " + process.env.RANK); process.exit(0); }); setTimeout(() => {}, Number(process.env.SLEEP_MS)); }
+// MARK_DIR: each rank says it started (its SIGTERM handler is in place); a failing rank waits for all of them
+const fs = await import("node:fs");
+const mark = (r) => process.env.MARK_DIR + "/started-" + round + "-" + r;
+if (process.env.MARK_DIR) fs.writeFileSync(mark(process.env.RANK), "");
+const allStarted = () => !process.env.MARK_DIR || Array.from({ length: Number(process.env.WORLD_SIZE) }, (_, r) => fs.existsSync(mark(r))).every(Boolean);
 if (process.env.FAIL_RANK === process.env.RANK && round < Number(process.env.FAIL_ROUNDS ?? 99)) {
-  // after the other ranks started (their SIGTERM handlers are in place)
-  setTimeout(() => {
+  const fail = () => {
+    if (!allStarted()) { setTimeout(fail, 50); return; }
     if (process.env.FAIL_HOW === "kill") process.kill(process.pid, "SIGKILL");
     throw new Error("boom on rank " + process.env.RANK + " in round " + round);
-  }, 700);
+  };
+  setTimeout(fail, 300);
 }
 `);
 const envLines = (out: string): Record<string, string | null>[] => out.split("\n").filter((l) => l.includes("ENV ")).map((l) => ({ prefix: l.slice(0, l.indexOf("ENV ")), ...JSON.parse(l.slice(l.indexOf("ENV ") + 4, l.indexOf(" ARGS "))) as Record<string, string | null> }));
@@ -134,7 +141,9 @@ test("a failure on one node stops the group on every node, which restarts (--max
   const port = await freePort();
   const args = (node: number, restarts: number) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-port", String(port), "--max-restarts", String(restarts), "--monitor-interval", "0.05", WORKER];
   // rank 1 fails in round 0 only: one restart, then success
-  const once = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", FAIL_ROUNDS: "1", SLEEP_MS: "1500" })));
+  const marks = () => mkdtempSync(join(tmpdir(), "tl-launch-marks-"));
+  const m1 = marks();
+  const once = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", FAIL_ROUNDS: "1", SLEEP_MS: "30000", MARK_DIR: m1 })));
   for (const r of once) assert.equal(r.code, 0, r.err);
   assert.match(once[0]!.err, /rank 1 \(local rank 0 on node 1, host [^,]+, pid \d+\) exited with code 1: Error: boom on rank 1 in round 0\ntorchlight launch: restarting the worker group on every node \(restart 1 of 1\)/);
   const rounds = envLines(once[0]!.out).map((e) => [e.TORCHELASTIC_RESTART_COUNT, e.TORCHLIGHT_STORE_SECRET]);
@@ -142,14 +151,15 @@ test("a failure on one node stops the group on every node, which restarts (--max
   assert.notEqual(rounds[0]![1], rounds[1]![1], "each round has its own secret");
   assert.match(once[0]!.out, /TERM 0/, "rank 0 was stopped with SIGTERM when rank 1 failed");
   // rank 1 fails every time: out of restarts, both nodes exit 1 naming rank 1 with its stack
-  const always = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", SLEEP_MS: "1500" })));
+  const m2 = marks();
+  const always = await Promise.all([0, 1].map((n) => launch(args(n, 1), { TORCHLIGHT_LAUNCH_SECRET: SECRET, FAIL_RANK: "1", SLEEP_MS: "30000", MARK_DIR: m2 })));
   for (const r of always) {
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, /the worker group failed after 1 restart \(--max-restarts 1\)\.\nRoot cause: rank 1 \(local rank 0 on node 1, host [^)]+\) exited with code 1: Error: boom on rank 1 in round 1\n {4}Error: boom on rank 1 in round 1\n {8}at /);
     assert.match(r.err, /\[LAUNCH_WORKERS_FAILED\]/);
   }
   // killed by SIGKILL: no error file, the signal named
-  const killed = await launch(["--standalone", "--nproc-per-node", "2", WORKER], { FAIL_RANK: "0", FAIL_HOW: "kill", SLEEP_MS: "3000" });
+  const killed = await launch(["--standalone", "--nproc-per-node", "2", WORKER], { FAIL_RANK: "0", FAIL_HOW: "kill", SLEEP_MS: "30000", MARK_DIR: marks() });
   assert.equal(killed.code, 1);
   assert.match(killed.err, /Root cause: rank 0 \(local rank 0 on node 0, host [^)]+\) was killed by SIGKILL/);
 });
@@ -165,8 +175,10 @@ test("an agent with another secret is refused by the store; SIGTERM to one node'
   const secretFile = join(dir, "secret");
   writeFileSync(secretFile, `${SECRET}\n`);
   let n1: ReturnType<typeof spawn> | null = null;
-  const runs = Promise.all([0, 1].map((n) => launch(args(n), { TORCHLIGHT_LAUNCH_SECRET_FILE: secretFile, SLEEP_MS: "20000" }, 30_000, (p) => { if (n === 1) n1 = p; })));
-  await new Promise((r) => setTimeout(r, 2500));
+  const marks = mkdtempSync(join(tmpdir(), "tl-launch-marks-"));
+  const runs = Promise.all([0, 1].map((n) => launch(args(n), { TORCHLIGHT_LAUNCH_SECRET_FILE: secretFile, SLEEP_MS: "30000", MARK_DIR: marks }, 60_000, (p) => { if (n === 1) n1 = p; })));
+  // both workers run (their SIGTERM handlers in place) before node 1's agent gets SIGTERM
+  for (let i = 0; i < 300 && !(existsSync(join(marks, "started-0-0")) && existsSync(join(marks, "started-0-1"))); i++) await new Promise((r) => setTimeout(r, 100));
   n1!.kill("SIGTERM");
   const [a, b] = await runs;
   assert.equal(b!.code, 143, b!.err);

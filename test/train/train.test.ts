@@ -45,7 +45,7 @@ test("the seed example with 2 workers: metrics, a checkpoint that loads, the run
   assert.ok(Number.isFinite(got.metrics.loss));
   assert.ok(got.accuracy > 0.1, `the loaded model classifies (accuracy ${got.accuracy})`);  // loadFromCheckpoint worked and the model trained
   const run = join(storage, "seed");
-  for (const f of ["run.json", "metrics.jsonl", "checkpoint_manager.json", "checkpoint_000000/checkpoint.ckpt", "checkpoint_000001/checkpoint.ckpt"]) assert.ok(existsSync(join(run, f)), f);
+  for (const f of ["run.json", "metrics.jsonl", "telemetry.jsonl", "checkpoint_manager.json", "checkpoint_000000/checkpoint.ckpt", "checkpoint_000001/checkpoint.ckpt"]) assert.ok(existsSync(join(run, f)), f);
   assert.equal(got.checkpoint, join(run, "checkpoint_000001"));
   const state = JSON.parse(readFileSync(join(run, "run.json"), "utf8"));
   assert.equal(state.status, "finished");
@@ -150,6 +150,12 @@ test("a plain training function with Ray's torch helpers (prepareModel, prepareD
   }
   const loss = (e: number) => rows.filter((x) => x.metrics.epoch === e).reduce((s, x) => s + (x.metrics.loss as number), 0);
   assert.ok(loss(2) < loss(0), `the loss falls: ${loss(0)} → ${loss(2)}`);
+  // the run's telemetry: per rank per report, the samples and batches its DataLoader delivered since its last report
+  const tel = readFileSync(join(storage, "t", "telemetry.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { kind: string; rank: number; iteration: number; samples: number; batches: number; sinceS: number | null; waitS: number });
+  const reports = tel.filter((r) => r.kind === "report");
+  assert.deepEqual(reports.map((r) => [r.iteration, r.rank, r.samples, r.batches]), [[0, 0, 48, 6], [0, 1, 48, 6], [1, 0, 48, 6], [1, 1, 48, 6], [2, 0, 48, 6], [2, 1, 48, 6]]);
+  assert.deepEqual(reports.map((r) => r.sinceS === null), [true, true, false, false, false, false], "an interval from each rank's second report on");
+  for (const r of reports) assert.ok(r.waitS >= 0 && r.waitS < 60 && (r.sinceS ?? 0) >= 0, JSON.stringify(r));
 });
 
 test("the seed's model as a plain function fed by TorchTrainer({ datasets }) and getDatasetShard on 2 workers: equal disjoint shards, DDP keeps the ranks equal, the loss falls", { skip: existsSync("/usr/share/datasets/fashion-mnist") ? false : "FashionMNIST not installed" }, () => {
