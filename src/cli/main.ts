@@ -78,6 +78,18 @@ export async function main(argv: string[]): Promise<number> {
       out(o.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
       if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
     });
+  program.command("dashboard").argument("[storagePath]", `the storage path (default: TORCHLIGHT_STORAGE_PATH, else ${defaultStoragePath()})`)
+    .summary("serve a runs dashboard in the browser (and Prometheus /metrics)")
+    .description("Serves the runs of a storage path in the browser: the list of runs; for a run, live curves per rank and merged, images/s and step time by rank, worker status and restarts, errors by rank with stacks, kept checkpoints (download), the config; /metrics in Prometheus' format. It only reads the run folders. Binds 127.0.0.1 unless --host says otherwise.")
+    .option("--port <port>", "the port (0: a free one)", "8265")
+    .option("--host <host>", "the address to listen on (0.0.0.0: every interface; the dashboard has no login)", "127.0.0.1")
+    .action(async (storagePath: string | undefined, o: { port: string; host: string }) => {
+      if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) throw new CliError("CLI_USAGE", `--port must be a TCP port (0 for a free one), got ${JSON.stringify(o.port)}`);
+      const { startDashboard } = await import("./dashboard.js");
+      const d = await startDashboard({ storagePath: storagePath ?? defaultStoragePath(), host: o.host, port: Number(o.port) });
+      out(`torchlight dashboard: ${d.url} (runs of ${resolve(storagePath ?? defaultStoragePath())}; Ctrl-C stops it)`);
+      await new Promise<void>((r) => { const stop = () => { void d.close().then(r); }; process.once("SIGINT", stop); process.once("SIGTERM", stop); });
+    });
   for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv, { from: "user" });
