@@ -153,7 +153,7 @@ export function readRun(runPath: string, now = Date.now()): RunDetail {
     for (const f of fs) failures.push({ attempt: a.attempt, rank: f.rank, kind: f.kind, type: f.type, message: f.message, stack: f.stack ?? null });
   }
   return {
-    name: state.name || path.split(/[\\/]/).pop()!, path, status, attempts: (state.attempts ?? []).length, workers: state.worldSize ?? 0,
+    name: path.split(/[\\/]/).pop()!, path, status, attempts: (state.attempts ?? []).length, workers: state.worldSize ?? 0,
     lastMetrics: rank0.at(-1)?.metrics ?? null, reports: rank0.length, best, startedAt: state.startedAt || null,
     durationS: Number.isFinite(start) && Number.isFinite(end) ? (end - start) / 1000 : null, error: errorText ? errorText.split("\n")[0]! : null, problems,
     config: state.config ?? {}, attemptList: state.attempts ?? [], failures, rows, checkpoints: kept, torchlightVersion: state.torchlightVersion || null,
