@@ -59,6 +59,8 @@ export const ENV = {
   cache: "TORCHLIGHT_CACHE",
   /** Build: force `_GLIBCXX_USE_CXX11_ABI` (0 or 1) for the addon (native/find-libtorch.mjs). */
   cxx11Abi: "TORCHLIGHT_CXX11_ABI",
+  /** Tests: "0" keeps the dashboard's browser test from installing chromium (it skips saying so when chromium is absent). */
+  browserInstall: "TORCHLIGHT_BROWSER_INSTALL",
   /** CI: "host" runs only the host's suite. */
   ciLines: "TORCHLIGHT_CI_LINES",
 } as const;
