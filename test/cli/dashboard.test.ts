@@ -117,6 +117,26 @@ test("Server-Sent Events follow a run in progress: its metrics arrive as it repo
   assert.equal(statuses.at(-1), "finished");
 });
 
+test("the command: `torchlight dashboard PATH --port 0` prints its URL and serves until SIGTERM; a bad port or storage path is refused with its code", async () => {
+  const cli = join(ROOT, "dist", "src", "cli", "main.js");
+  const p = spawn(process.execPath, [cli, "dashboard", storage, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      p.stdout!.on("data", (d) => { out += d; const m = /torchlight dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(runs of /.exec(out); if (m) resolve(m[1]!); });
+      p.on("exit", (c) => reject(new Error(`exited ${c}: ${out}`)));
+    });
+    const runs = await new Promise<string>((resolve) => request(new URL("/api/runs", url), (res) => { let b = ""; res.on("data", (d) => { b += d; }); res.on("end", () => resolve(b)); }).end());
+    assert.ok((JSON.parse(runs) as { name: string }[]).some((r) => r.name === "done"));
+  } finally { p.kill("SIGTERM"); }
+  assert.equal(await new Promise((r) => p.on("exit", (c) => r(c))), 0, "SIGTERM stops it cleanly");
+  const bad = spawnSync(process.execPath, [cli, "dashboard", storage, "--port", "http"], { encoding: "utf8" });
+  assert.match(bad.stderr, /--port must be a TCP port \(0 for a free one\), got "http" \[CLI_USAGE\]/);
+  const none = spawnSync(process.execPath, [cli, "dashboard", join(storage, "nope")], { encoding: "utf8" });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /nope is not a folder; give the storage path your runs use .* \[CLI_NO_STORAGE\]/);
+});
+
 /** Debian's chromium, installed with apt where this test may (root); null with the reason where it cannot be. */
 function chromium(): { path: string } | { skip: string } {
   const have = () => ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
