@@ -153,7 +153,8 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
         telemetryAt = t.offset;
         if (t.lines.length) send("telemetry", parse<TelemetryRow>(t.lines));
         const mtime = statSync(join(path, RUN_FILE)).mtimeMs;
-        if (mtime !== runMtime || t.lines.length) { runMtime = mtime; send("run", detail(path)); }
+        // the run without its rows (they came as metrics events)
+        if (mtime !== runMtime || t.lines.length) { runMtime = mtime; const { rows: _rows, ...run } = detail(path); send("run", run); }
         else res.write(": keep-alive\n\n");
       } catch (e) { send("problem", { message: (e as Error).message }); }
     };
