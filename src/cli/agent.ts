@@ -201,8 +201,10 @@ export class Agent {
     for (;;) {
       const [stop, ...got] = this.call((s) => s.getNow([this.key("stop"), ...keys]));
       if (stop || this.signal) return this.stopped(stop ?? null);
-      if (got.every((v) => v !== null)) this.joined = c.nnodes;
-      if (got.every((v) => v !== null)) return got.map((v) => JSON.parse(v!) as { host: string; nproc: number });
+      if (got.every((v) => v !== null)) {
+        this.joined = c.nnodes;
+        return got.map((v) => JSON.parse(v!) as { host: string; nproc: number });
+      }
       if (Date.now() > deadline) {
         const missing = got.flatMap((v, n) => (v === null ? [n] : []));
         throw new LaunchError("LAUNCH_RENDEZVOUS", `rendezvous ${JSON.stringify(c.rdzvId)} round ${r}: node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} did not join within ${c.joinTimeoutS} s (--rdzv-conf join_timeout); start the agent on every one of the --nnodes ${c.nnodes} nodes`);

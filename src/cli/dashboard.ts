@@ -46,11 +46,14 @@ export interface RankTelemetry {
   lastSeenS: number | null;
 }
 
+/** The lines that are JSON, parsed (a line cut by a crash, or corrupted, is skipped). */
+const parse = <T>(lines: string[]): T[] => lines.flatMap((l) => { try { return [JSON.parse(l) as T]; } catch { return []; } });
+
 /** telemetry.jsonl's rows (lines that are not JSON skipped). */
 export function readTelemetry(runPath: string): TelemetryRow[] {
   let text = "";
   try { text = readFileSync(join(runPath, TELEMETRY_FILE), "utf8"); } catch { return []; }
-  return text.split("\n").flatMap((l) => { if (!l.trim()) return []; try { return [JSON.parse(l) as TelemetryRow]; } catch { return []; } });
+  return parse<TelemetryRow>(text.split("\n").filter((l) => l.trim()));
 }
 
 /** Per-rank figures from telemetry rows (of the latest attempt for rates and liveness). */
@@ -112,7 +115,6 @@ function linesFrom(path: string, offset: number): { lines: string[]; offset: num
   } finally { closeSync(fd); }
 }
 
-const parse = <T>(lines: string[]): T[] => lines.flatMap((l) => { try { return [JSON.parse(l) as T]; } catch { return []; } });
 
 export interface DashboardOptions { storagePath: string; host?: string; port?: number; pollMs?: number }
 

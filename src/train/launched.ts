@@ -19,8 +19,8 @@ import { writeErrorFile } from "../distributed/error_file.js";
 import { env } from "../util/env.js";
 import { FailureConfig, type RunConfig, type ScalingConfig, type TorchConfig } from "./config.js";
 import { noteRunFolder, openRun } from "./driver.js";
-import { STORAGE_ERROR_CODES, TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, driverFailure, type RankFailure } from "./errors.js";
-import { isPeerFailure, type LocalRunner, type WorkerMessage } from "./protocol.js";
+import { TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, driverFailure, type RankFailure } from "./errors.js";
+import { isPeerFailure, isUserFailure, type LocalRunner, type WorkerMessage } from "./protocol.js";
 import { Result } from "./result.js";
 import { FileStorage, type RunState } from "./storage.js";
 import { nextIteration, persistReport, rankFailure, type ReportMsg } from "./worker_group.js";
@@ -125,7 +125,7 @@ export async function runLaunched(o: LaunchedOptions): Promise<Result> {
   if (failure) {
     const f = failure as Extract<WorkerMessage, { type: "error" }>;
     // a peer's death or a full disk is not this rank's code failing
-    const rf = rankFailure(rank, process.pid, { ...f, user: !isPeerFailure(f.error) && !STORAGE_ERROR_CODES.has(f.error.code ?? "") });
+    const rf = rankFailure(rank, process.pid, { ...f, user: isUserFailure(f.error) });
     writeErrorFile(Object.assign(new Error(f.error.message), { name: f.error.type, stack: f.error.stack, code: f.error.code }));
     recordFailure(runPath, attempt, rf);
     if (rank === 0 && state) {

@@ -6,6 +6,7 @@
  */
 
 import { ENV as ALL } from "../util/env.js";
+import { STORAGE_ERROR_CODES } from "./errors.js";
 
 /** Environment variables the driver sets for each worker (named in util/env). */
 export const ENV = {
@@ -89,6 +90,14 @@ export function serializeError(e: unknown): SerializedError {
 
 /** Distributed errors that mean a peer died or hung: the consequence of another rank's failure, not a fault of this rank's code. */
 export const PEER_FAILURE_CODES = new Set(["DIST_PEER_FAILED", "DIST_TIMEOUT", "DIST_BACKEND_ERROR"]);
+
+/**
+ * Whether a rank's error is its own code failing: not a peer's death or hang (a consequence of
+ * another rank's failure) and not a full or failing disk (STORAGE_ERROR_CODES).
+ */
+export function isUserFailure(e: SerializedError): boolean {
+  return !isPeerFailure(e) && !STORAGE_ERROR_CODES.has(e.code ?? "");
+}
 
 /** Whether `e` says a peer process died or hung (a c10d/Gloo transport error, also from inside DDP's backward hooks), rather than a bug in this rank's code. */
 export function isPeerFailure(e: SerializedError): boolean {

@@ -18,9 +18,9 @@ import { setDefaultRootDir } from "../util/context.js";
 import { env } from "../util/env.js";
 import { takeCounts } from "../util/telemetry.js";
 import { Checkpoint } from "./checkpoint.js";
-import { STORAGE_ERROR_CODES, TrainError } from "./errors.js";
+import { TrainError } from "./errors.js";
 import { Subset, type Dataset } from "../data/index.js";
-import { ENV, SECRET_HEADER, isPeerFailure, serializeError, type DriverMessage, type LocalRunner, type StartMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
+import { ENV, SECRET_HEADER, isUserFailure, serializeError, type DriverMessage, type LocalRunner, type StartMessage, type WorkerMessage, type WorkerPlacement } from "./protocol.js";
 
 /** Where the run is stored, as seen from a worker. */
 export interface StorageInfo {
@@ -307,7 +307,7 @@ export async function runWorker(trainFunc: (config: unknown) => unknown, config:
     } catch (e) {
       const err = serializeError(e);
       // a peer's death or a full disk (ENOSPC copying a checkpoint) is not the user's code failing
-      send(s, { type: "error", error: err, user: !isPeerFailure(err) && !STORAGE_ERROR_CODES.has(err.code ?? "") });
+      send(s, { type: "error", error: err, user: isUserFailure(err) });
       console.error(e instanceof Error && e.stack ? e.stack : String(e));
     } finally {
       if (dist.isInitialized()) { try { dist.destroyProcessGroup(); } catch { /* exiting anyway */ } }
