@@ -15,10 +15,8 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { LaunchError, launchCommand, parseLaunchArgs } from "./launch_config.js";
 import { CliError, defaultStoragePath, formatRun, formatRuns, listRuns, metricsCsv, readRun, resolveRun } from "./runs.js";
+import { version } from "../util/version.js";
 
-const version = (() => {
-  try { return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version; } catch { return "0.0.0"; }
-})();
 
 /** Runs the command line `argv` (after `torchlight`); resolves the exit code. */
 export async function main(argv: string[]): Promise<number> {

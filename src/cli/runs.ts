@@ -5,10 +5,10 @@
  * found, never a crash.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { homedir, hostname } from "node:os";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { env } from "../util/env.js";
-import { LEASE_FILE, LEASE_STALE_MS, pidAlive } from "../train/lease.js";
+import { LEASE_FILE, leaseHolderAlive } from "../train/lease.js";
 import { MANAGER_FILE, METRICS_FILE, RUN_FILE, RUN_FILE_VERSION, type CheckpointEntry, type ManagerState, type MetricsRow, type RunState } from "../train/storage.js";
 
 export type CliErrorCode = "CLI_NO_RUN" | "CLI_NO_STORAGE" | "CLI_USAGE";
@@ -80,9 +80,7 @@ function driverAlive(runPath: string, now: number): boolean {
   const text = readText(join(runPath, LEASE_FILE));
   if (text === null) return false;
   try {
-    const l = JSON.parse(text) as { heartbeat: number; host: string; pid: number };
-    if (l.host === hostname() && !pidAlive(l.pid)) return false;  // its process is gone (a kill -9)
-    return now - l.heartbeat <= LEASE_STALE_MS;
+    return leaseHolderAlive(JSON.parse(text) as { heartbeat: number; host: string; pid: number }, now);
   } catch { return false; }
 }
 

@@ -5,17 +5,15 @@
  * `hparams_name`, and `torchlight_version` in place of `pytorch-lightning_version`. Python's
  * `torch.load` opens it and its `state_dict` loads into the equivalent Python module.
  */
-import { readFileSync } from "node:fs";
 import * as torch from "../torch/index.js";
 import { LightningError } from "./errors.js";
+import { version } from "../util/version.js";
 
 /** A checkpoint as a dict (what `torch.load` of the file gives). */
 export type CheckpointDict = Record<string, unknown>;
 
 /** The version written under `torchlight_version`. */
-export const VERSION: string = (() => {
-  try { return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version; } catch { return "0.0.0"; }
-})();
+export const VERSION: string = version;
 
 /**
  * Reads a checkpoint file (off the JS thread); `mapLocation` moves its tensors (e.g. "cpu").

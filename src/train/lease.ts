@@ -26,6 +26,14 @@ export function pidAlive(pid: number): boolean {
   try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8")); } catch { return true; }
 }
 
+/**
+ * Whether the driver holding a lease lives: its heartbeat is fresh, and its pid lives when it is
+ * on this host (checked only there).
+ */
+export function leaseHolderAlive(held: Pick<LeaseInfo, "heartbeat" | "host" | "pid">, now = Date.now()): boolean {
+  return now - held.heartbeat <= LEASE_STALE_MS && !(held.host === hostname() && !pidAlive(held.pid));
+}
+
 function read(path: string): LeaseInfo | null {
   try {
     const v = JSON.parse(readFileSync(path, "utf8")) as LeaseInfo;
@@ -52,9 +60,7 @@ export class RunLease {
       }
       const held = read(path);
       if (held) {
-        const stale = now - held.heartbeat > LEASE_STALE_MS;
-        const dead = held.host === info.host && !pidAlive(held.pid);
-        if (!stale && !dead) {
+        if (leaseHolderAlive(held, now)) {
           throw new TrainConfigError("TRAIN_RUN_LOCKED", `RunConfig: the run folder ${runPath} is in use by another driver (host ${held.host}, pid ${held.pid}, since ${held.startedAt}, alive ${((now - held.heartbeat) / 1000).toFixed(1)} s ago); wait for it to end, or choose another RunConfig.name`);
         }
         tookOver = held;

@@ -4,7 +4,6 @@
  * (the same script, re-run by the driver) `fit()` runs the train function as that rank and
  * ends the process, so it never returns there.
  */
-import { readFileSync } from "node:fs";
 import { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { TrainConfigError } from "./errors.js";
 import { checkOptions } from "../util/validate.js";
@@ -15,6 +14,7 @@ import { isWorkerProcess } from "./protocol.js";
 import { ENV } from "./protocol.js";
 import { Result } from "./result.js";
 import { launchedByElastic, runLaunched } from "./launched.js";
+import { version } from "../util/version.js";
 
 /** The function each worker runs: receives `trainLoopConfig`. */
 export type TrainFunc<C = Record<string, unknown>> = ((config: C) => unknown) | (() => unknown);
@@ -29,9 +29,6 @@ export interface TorchTrainerOptions<C> {
   datasets?: Record<string, Dataset>;
 }
 
-const version = (() => {
-  try { return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version; } catch { return "0.0.0"; }
-})();
 
 /** The script's `fit()` calls so far, and the run folders of the finished ones (a worker returns those as Results). */
 let fitCalls = 0;
