@@ -62,7 +62,7 @@ interface Worker {
 
 export type RoundOutcome = { kind: "succeeded" } | { kind: "failed"; failures: FailureRecord[] } | { kind: "stopped"; signal: NodeJS.Signals; by: string };
 
-const STOP_GRACE_MS = 30_000, FAILURE_GRACE_MS = 5_000, EXIT_WAIT_MS = 30_000;
+const STOP_GRACE_MS = 30_000, FAILURE_GRACE_MS = 5_000, FAILURE_SETTLE_MS = 1_000, EXIT_WAIT_MS = 30_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Whether `host` names this machine (its hostname, or an address of one of its interfaces). */
@@ -254,23 +254,30 @@ export class Agent {
   private async monitor(r: number): Promise<RoundOutcome> {
     const c = this.cfg;
     const okKeys = Array.from({ length: c.nnodes }, (_, n) => this.key(`ok/${n}`, r));
-    let reported = false, okSaid = false;
+    const recorded = new Set<Worker>();
+    // records this node's workers that failed by themselves (not yet stopped by the agent)
+    const record = async (): Promise<boolean> => {
+      const failed = this.workers.filter((w) => !recorded.has(w) && w.exited && (w.exited.code !== 0 || w.exited.signal));
+      for (const w of failed) {
+        recorded.add(w);
+        await w.closed;  // its last lines of stderr
+        const f = this.failureOf(w);
+        const n = this.call((s) => s.add(this.key("failures", r), 1));
+        this.call((s) => s.set(this.key(`failure/${n}`, r), JSON.stringify(f)));
+      }
+      return failed.length > 0;
+    };
+    let okSaid = false;
     for (;;) {
       await sleep(c.monitorIntervalS * 1000);
       const [stop, failures, ...oks] = this.call((s) => s.getNow([this.key("stop"), this.key("failures", r), ...okKeys]));
       if (stop || this.signal) return this.stopped(stop ?? null);
-      const failed = this.workers.filter((w) => w.exited && (w.exited.code !== 0 || w.exited.signal));
-      if (failed.length && !reported) {
-        reported = true;
-        for (const w of failed) {
-          await w.closed;  // its last lines of stderr
-          const f = this.failureOf(w);
-          const n = this.call((s) => s.add(this.key("failures", r), 1));
-          this.call((s) => s.set(this.key(`failure/${n}`, r), JSON.stringify(f)));
-        }
-        continue;
-      }
+      if (await record()) continue;
       if (Number(failures ?? 0) > 0) {
+        // workers failing at nearly the same moment (the cause and its consequences) are all
+        // recorded, whichever exited first, before the agent stops the rest
+        await sleep(FAILURE_SETTLE_MS);
+        await record();
         await this.stopWorkers("SIGTERM", FAILURE_GRACE_MS);
         // the other nodes' failures of this round, for the root cause
         await sleep(Math.min(1000, c.monitorIntervalS * 1000 * 5));

@@ -128,16 +128,18 @@ export async function runLaunched(o: LaunchedOptions): Promise<Result> {
     const rf = rankFailure(rank, process.pid, { ...f, user: isUserFailure(f.error) });
     writeErrorFile(Object.assign(new Error(f.error.message), { name: f.error.type, stack: f.error.stack, code: f.error.code }));
     recordFailure(runPath, attempt, rf);
+    let err = new WorkerGroupError([rf], attempt);
     if (rank === 0 && state) {
       await waitForFailures(runPath, attempt, worldSize, 2000);
-      const err = attemptError(runPath, attempt, worldSize);
+      err = attemptError(runPath, attempt, worldSize);
       state.attempts.at(-1)!.endedAt = new Date().toISOString();
       state.attempts.at(-1)!.error = err.toJSON();
       state.status = "failed"; state.endedAt = state.attempts.at(-1)!.endedAt; state.error = err.toJSON();
       storage.writeRun(state);
       lease?.release();
     }
-    const result = Result.fromPath(runPath).withError(new Error(f.error.message));
+    // as under the driver: the Result's error is the group's (rank 0 has every rank's record; the others, their own)
+    const result = Result.fromPath(runPath).withError(err);
     throw new TrainingFailedError(`Training failed on rank ${rank} (attempt ${attempt}; the launcher restarts the group if --max-restarts allows): ${f.error.type}: ${f.error.message}\nThe run folder is ${runPath}.`, result,
       { cause: Object.assign(new Error(f.error.message), { stack: f.error.stack }) });
   }

@@ -164,6 +164,25 @@ test("a failure on one node stops the group on every node, which restarts (--max
   assert.match(killed.err, /Root cause: rank 0 \(local rank 0 on node 0, host [^)]+\) was killed by SIGKILL/);
 });
 
+test("the cause is recorded even when its consequence exits first: a rank whose peer died exits at once, the dying rank a moment later", async () => {
+  // rank 1 records its error (the cause) and exits 600 ms later; rank 0 sees the lost peer and
+  // exits at once: the agent, polling every 100 ms, must not stop rank 1 before recording it
+  const script = join(dir, "late-cause.mjs");
+  writeFileSync(script, `
+import { writeFileSync } from "node:fs";
+const rank = process.env.RANK;
+const errorFile = (message) => writeFileSync(process.env.TORCHELASTIC_ERROR_FILE, JSON.stringify({ message: { message, extraInfo: { js_callstack: message, timestamp: String(Math.floor(Date.now() / 1000)) } } }));
+setTimeout(() => {
+  if (rank === "1") { errorFile("Error: the cause on rank 1"); setTimeout(() => process.exit(1), 600); }
+  else { errorFile("Error: allGather failed: [gloo/transport/tcp/pair.cc:598] Connection closed by peer"); process.exit(1); }
+}, 300);
+`);
+  const r = await launch(["--standalone", "--nproc-per-node", "2", "--monitor-interval", "0.1", script], {});
+  assert.equal(r.code, 1);
+  assert.match(r.err, /Root cause: rank 1 [^\n]*the cause on rank 1/);
+  assert.match(r.err, /Also failed: rank 0 \(a consequence: [^\n]*Connection closed by peer/);
+});
+
 test("an agent with another secret is refused by the store; SIGTERM to one node's agent stops every node's workers", async () => {
   const port = await freePort();
   const args = (node: number) => ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", String(node), "--master-port", String(port), "--rdzv-conf", "join_timeout=4", WORKER];
@@ -211,6 +230,13 @@ test("a TorchTrainer script under torchlight launch runs trainFunc in each launc
   assert.equal(t.code, 1, "rank 1 throws in every attempt");
   assert.match(t.err, /restarting the worker group on every node \(restart 1 of 1\)/);
   assert.match(t.err, /Root cause: rank 1 .*boom on rank 1/);
+  // fit() raised TrainingFailedError on every rank of both attempts, its Result's error the group's, as under the driver
+  const raised = t.out.split("\n").filter((l) => l.includes("RESULT ")).map((l) => JSON.parse(l.slice(l.indexOf("RESULT ") + 7)) as { ok: boolean; code: string; kind: string; groups: { ranks: number[]; message: string }[] });
+  assert.equal(raised.length, 4, "2 ranks × 2 attempts");
+  for (const x of raised) {
+    assert.deepEqual([x.ok, x.code, x.kind], [false, "TRAIN_FAILED", "user"]);
+    assert.ok(x.groups.some((g) => g.ranks.includes(1) && g.message === "boom on rank 1"), JSON.stringify(x.groups));
+  }
   const failed = JSON.parse(readFileSync(join(storage, "t", "run.json"), "utf8"));
   assert.equal(failed.status, "failed");
   assert.equal(failed.attempts.length, 2);
