@@ -12,7 +12,7 @@ import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { env } from "../util/env.js";
 import { CallbackError, TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, driverFailure, isPreemption, type WorkerGroupError } from "./errors.js";
 import { Result } from "./result.js";
-import { FileStorage, RUN_FILE_VERSION, type RunState, type Storage } from "./storage.js";
+import { FileStorage, RUN_FILE_VERSION, storageNotShared, type RunState, type Storage } from "./storage.js";
 import { Controller, MaxFailuresPolicy } from "./controller.js";
 import { ProcessWorkerGroup } from "./worker_group.js";
 import { LocalWorkerGroup } from "./local_group.js";
@@ -46,8 +46,7 @@ export async function runDriver(o: DriverOptions): Promise<Result> {
     mkdirSync(run.storagePath, { recursive: true });
     const missing = launcher.nodesNotSharing(run.storagePath);
     if (missing.length) {
-      throw new TrainError("TRAIN_STORAGE_NOT_SHARED", `TorchTrainer: the workers run on several nodes, but ${missing.length === 1 ? "node" : "nodes"} ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not see RunConfig.storagePath ${JSON.stringify(run.storagePath)} as the driver's node does (a file written there was not found from ${missing.length === 1 ? "it" : "them"}), so their checkpoints and results would not be persisted. ` +
-        "Set RunConfig({ storagePath }) to a folder every node mounts at the same path (NFS, Lustre...)");
+      throw storageNotShared(run.storagePath, missing, new Set(launcher.placements.map((p) => p.nodeRank)).size, "the driver's node");
     }
   }
   const storage = new FileStorage(run.storagePath, run.name);

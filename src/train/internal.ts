@@ -4,5 +4,5 @@
  * storage and the multi-node storage guard. Not public: names here may change without notice.
  */
 export { Controller, MaxFailuresPolicy, type ControllerState, type FailurePolicy, type WorkerGroup, type WorkerGroupStatus, type RankStatus } from "./controller.js";
-export { FileStorage, RUN_STATUSES, RUN_FILE_VERSION, sharedFilesystem, checkStorageForHosts, checkpointsToDelete, type Storage, type RunState, type RunStatus } from "./storage.js";
+export { FileStorage, RUN_STATUSES, RUN_FILE_VERSION, storageNotShared, checkpointsToDelete, type Storage, type RunState, type RunStatus } from "./storage.js";
 export { createLauncher, placeOnNodes, expandSlurmCounts, resolveLauncherKind } from "./launcher.js";

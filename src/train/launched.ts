@@ -22,7 +22,7 @@ import { noteRunFolder, openRun } from "./driver.js";
 import { TrainConfigError, TrainError, TrainingFailedError, TrainingPreemptedError, WorkerGroupError, driverFailure, type RankFailure } from "./errors.js";
 import { isPeerFailure, isUserFailure, type LocalRunner, type WorkerMessage } from "./protocol.js";
 import { Result } from "./result.js";
-import { FileStorage, type RunState } from "./storage.js";
+import { FileStorage, storageNotShared, type RunState } from "./storage.js";
 import { nextIteration, persistReport, rankFailure, type ReportMsg } from "./worker_group.js";
 import type { RunLease } from "./lease.js";
 
@@ -193,8 +193,7 @@ async function checkShared(storagePath: string, rank: number): Promise<void> {
   if (rank === 0) rmSync(nonce, { force: true });
   const missing = [...new Set(hosts.filter((_, r) => !sees[r]))];
   if (missing.length) {
-    throw new TrainError("TRAIN_STORAGE_NOT_SHARED", `TorchTrainer: the ranks run on ${new Set(hosts).size} hosts, but ${missing.join(", ")} ${missing.length > 1 ? "do" : "does"} not see RunConfig.storagePath ${JSON.stringify(storagePath)} as rank 0's host does (a file written there was not found), so checkpoints and results would not be persisted. ` +
-      "Set RunConfig({ storagePath }) to a folder every node mounts at the same path (NFS, a Kubernetes ReadWriteMany volume...)");
+    throw storageNotShared(storagePath, missing, new Set(hosts).size, "rank 0's host");
   }
 }
 

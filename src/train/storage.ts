@@ -11,7 +11,7 @@
  * and a checkpoint folder is renamed into place only when complete, so a crash never leaves a
  * half checkpoint listed. Both the driver and the worker runtime use this module.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, openSync, fsyncSync, closeSync, truncateSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, truncateSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TrainError } from "./errors.js";
@@ -216,27 +216,16 @@ export function checkpointsToDelete(entries: CheckpointEntry[], cfg: CheckpointC
   return entries.filter((e) => !keep.has(e.name));
 }
 
-// Linux filesystem magic numbers of shared filesystems (statfs(2)).
-const SHARED_FS = new Map<number, string>([
-  [0x6969, "nfs"], [0xff534d42, "cifs"], [0xfe534d42, "smb2"], [0x0bd00bd0, "lustre"], [0x47504653, "gpfs"],
-  [0x19830326, "beegfs"], [0x00c36400, "ceph"], [0x65735546, "fuse"], [0x013111a8, "ibrix"], [0xa501fcf5, "vxfs"],
-]);
-
-/** The shared filesystem `path` lives on ("nfs", "lustre"...), or null when it is local. */
-export function sharedFilesystem(path: string): string | null {
-  let p = path;
-  while (!existsSync(p)) { const up = join(p, ".."); if (up === p) break; p = up; }
-  try { return SHARED_FS.get(Number(statfsSync(p).type)) ?? null; } catch { return null; }
-}
-
 /**
- * Ray's multi-node guard: workers on more than one host need a storage path every host
- * sees. Throws before training when `hosts` has several names and `storagePath` is local.
+ * Ray's multi-node guard: workers on several hosts persist through storagePath, so every host
+ * must see the files one host writes there. The error when `missing` hosts did not see a
+ * nonce file written from `writer` (the driver's node under Slurm, rank 0's host under a
+ * launcher); decided by what the hosts see, not by the filesystem's type (a bind mount reads
+ * as a local disk).
  */
-export function checkStorageForHosts(storagePath: string, hosts: string[]): void {
-  const distinct = [...new Set(hosts)];
-  if (distinct.length <= 1 || sharedFilesystem(storagePath) !== null || env("storageShared") === "1") return;
-  throw new TrainError("TRAIN_STORAGE_NOT_SHARED",
-    `the workers run on ${distinct.length} nodes (${distinct.slice(0, 4).join(", ")}${distinct.length > 4 ? ", ..." : ""}) but RunConfig.storagePath ${JSON.stringify(storagePath)} is on a local disk, so the checkpoints and results of other nodes would not be persisted there. ` +
-    "Set RunConfig({ storagePath }) to a folder every node mounts (NFS, Lustre...), or set TORCHLIGHT_STORAGE_SHARED=1 if this path is shared in a way torchlight cannot detect");
+export function storageNotShared(storagePath: string, missing: string[], hostCount: number, writer: string): TrainError {
+  const many = missing.length > 1;
+  return new TrainError("TRAIN_STORAGE_NOT_SHARED",
+    `TorchTrainer: the workers run on ${hostCount} hosts, but ${many ? "hosts" : "host"} ${missing.join(", ")} ${many ? "do" : "does"} not see RunConfig.storagePath ${JSON.stringify(storagePath)} as ${writer} does (a file written there was not found from ${many ? "them" : "it"}), so ${many ? "their" : "its"} checkpoints and results would not be persisted. ` +
+    "Set RunConfig({ storagePath }) to a folder every host mounts at the same path (NFS, Lustre, a Kubernetes ReadWriteMany volume...); TORCHLIGHT_STORAGE_SHARED=1 skips this check");
 }

@@ -22,7 +22,7 @@ import type { RunConfig, ScalingConfig, TorchConfig } from "./config.js";
 import { CallbackError, driverFailure, preemptedFailure, type RankFailure } from "./errors.js";
 import { ENV, SECRET_HEADER, type DriverMessage, type WorkerMessage } from "./protocol.js";
 import { findHang, parseRecords } from "./hang.js";
-import { checkStorageForHosts, type MetricsRow, type Storage } from "./storage.js";
+import type { MetricsRow, Storage } from "./storage.js";
 import type { RankStatus, WorkerGroup, WorkerGroupStatus } from "./controller.js";
 
 export type ReportMsg = Extract<WorkerMessage, { type: "report" }>;
@@ -279,11 +279,6 @@ export class ProcessWorkerGroup implements WorkerGroup {
       this.onMessage(a, r, m);
     });
     if (!a.ranks.every((x) => x.ws)) return;
-    // a launcher that checked storagePath on every node (Slurm: a nonce file) needs no guess from the filesystem's type
-    try { if (this.launcher.kind !== "slurm") checkStorageForHosts(this.storage.storagePath, a.ranks.map((x) => x.hostname!)); } catch (e) {
-      this.fail(a, { rank: 0, pid: null, kind: "infrastructure", type: (e as Error).name, message: (e as Error).message, code: "TRAIN_STORAGE_NOT_SHARED" });
-      return;
-    }
     a.started = true;
     const latest = this.storage.readManager().latest;
     const n = a.ranks.length;

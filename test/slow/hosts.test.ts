@@ -101,8 +101,8 @@ test("a TorchTrainer job through Slurm across the two hosts (a slurmd inside eac
   job("/tmp/tl-not-shared", "q");
   const text = readFileSync(out, "utf8");
   assert.match(text, /"code":"TRAIN_STORAGE_NOT_SHARED"/);
-  assert.match(text, /node h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-not-shared\\"/);
-  assert.match(text, /Set RunConfig\(\{ storagePath \}\) to a folder every node mounts/);
+  assert.match(text, /the workers run on 2 hosts, but host h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-not-shared\\" as the driver\'s node does/);
+  assert.match(text, /Set RunConfig\(\{ storagePath \}\) to a folder every host mounts/);
   assert.ok(!/\(rank \d+ pid=/.test(text), "no worker started (none printed a line)");
   assert.equal(on("h1", ["test", "-e", "/tmp/tl-not-shared/q"]).status, 1, "no run folder was made");
   rmSync(storage, { recursive: true, force: true });
@@ -283,7 +283,7 @@ test("torchlight launch across the hosts: a storagePath only h1 sees is refused 
   const runs = await launchOn(["h1", "h2"], (n) => [...twoNodes(n, port), FIXTURE, "plain", "/tmp/tl-launch-not-shared", "q"], () => ({ TORCHLIGHT_LAUNCH_SECRET: LAUNCH_SECRET }));
   for (const r of runs) {
     assert.equal(r.code, 1, r.err.slice(-2000));
-    assert.match(r.out, /"code":"TRAIN_STORAGE_NOT_SHARED".*the ranks run on 2 hosts, but h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-launch-not-shared\\"/);
+    assert.match(r.out, /"code":"TRAIN_STORAGE_NOT_SHARED".*the workers run on 2 hosts, but host h2 does not see RunConfig\.storagePath \\"\/tmp\/tl-launch-not-shared\\" as rank 0\'s host does/);
   }
   assert.equal(on("h1", ["test", "-e", "/tmp/tl-launch-not-shared/q"]).status, 1, "no run folder was made");
 });

@@ -11,7 +11,7 @@ import * as torch from "../../src/torch/index.js";
 import {
   TorchTrainer, ScalingConfig, RunConfig, CheckpointConfig, FailureConfig, TorchConfig, Result, Checkpoint, TrainConfigError, report, getContext,
 } from "../../src/train/index.js";
-import { checkStorageForHosts } from "../../src/train/internal.js";
+import { storageNotShared } from "../../src/train/internal.js";
 import { checkpointsToDelete, type CheckpointEntry } from "../../src/train/storage.js";
 import { createLauncher, expandSlurmCounts, placeOnNodes, resolveLauncherKind } from "../../src/train/launcher.js";
 import { prepareTrainer, RayDDPStrategy } from "../../src/train/lightning/index.js";
@@ -619,14 +619,17 @@ test("launchers: auto picks Slurm inside an allocation; Slurm count lists; ranks
   assert.throws(() => new ScalingConfig({ launcher: "pbs" as never }), (e: unknown) => (e as TrainConfigError).code === "TRAIN_CONFIG" && /"auto", "local" or "slurm"/.test((e as Error).message));
 });
 
-test("storage: retention ranking and Ray's multi-node guard", () => {
+test("storage: retention ranking and the wording of Ray's multi-node guard", () => {
   const e = (index: number, acc?: number): CheckpointEntry => ({ name: `c${index}`, index, iteration: index, metrics: acc === undefined ? {} : { acc }, time: index });
   const cfg = new CheckpointConfig({ numToKeep: 2, checkpointScoreAttribute: "acc", checkpointScoreOrder: "min" });
   assert.deepEqual(checkpointsToDelete([e(0, 0.3), e(1, 0.1), e(2, 0.2), e(3, 0.9)], cfg).map((x) => x.name), ["c0"]);
   assert.deepEqual(checkpointsToDelete([e(0, 0.3), e(1), e(2, 0.2)], new CheckpointConfig({ numToKeep: 1, checkpointScoreAttribute: "acc" })).map((x) => x.name), ["c1"]);
   assert.deepEqual(checkpointsToDelete([e(0), e(1), e(2)], new CheckpointConfig({ numToKeep: 2 })).map((x) => x.name), ["c0"]);
   assert.deepEqual(checkpointsToDelete([e(0), e(1)], new CheckpointConfig()), []);
-  const local = mkdtempSync(join(tmpdir(), "tl-guard-"));
-  assert.throws(() => checkStorageForHosts(local, ["node1", "node2"]), (err: unknown) => (err as { code: string }).code === "TRAIN_STORAGE_NOT_SHARED" && /every node mounts/.test((err as Error).message));
-  checkStorageForHosts(local, ["node1", "node1"]);
+  // the guard's one wording, for the driver (Slurm) and for launched ranks
+  const one = storageNotShared("/tmp/x", ["h2"], 2, "rank 0's host");
+  assert.equal(one.code, "TRAIN_STORAGE_NOT_SHARED");
+  assert.equal(one.message, "TorchTrainer: the workers run on 2 hosts, but host h2 does not see RunConfig.storagePath \"/tmp/x\" as rank 0's host does (a file written there was not found from it), so its checkpoints and results would not be persisted. " +
+    "Set RunConfig({ storagePath }) to a folder every host mounts at the same path (NFS, Lustre, a Kubernetes ReadWriteMany volume...); TORCHLIGHT_STORAGE_SHARED=1 skips this check");
+  assert.match(storageNotShared("/s", ["h2", "h3"], 3, "the driver's node").message, /on 3 hosts, but hosts h2, h3 do not see .* as the driver's node does \(a file written there was not found from them\), so their checkpoints/);
 });
