@@ -10,14 +10,15 @@
  *   /api/runs/NAME/checkpoints/CKPT/FILE   a kept checkpoint's file (download)
  *   /metrics                  Prometheus' text format: steps, images/s, report wait, restarts, by run and rank
  */
-import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { METRICS_FILE, RUN_FILE, TELEMETRY_FILE, type MetricsRow, type TelemetryRow } from "../train/storage.js";
-import { CliError, listRuns, readRun, type RunDetail } from "./runs.js";
+import { CliError, isMetricsRow, listRuns, readRun, type RunDetail } from "./runs.js";
+import { JsonLinesFollower } from "./jsonl.js";
 
 const STATIC = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dashboard");
 const UPLOT = dirname(createRequire(import.meta.url).resolve("uplot/package.json"));
@@ -46,14 +47,14 @@ export interface RankTelemetry {
   lastSeenS: number | null;
 }
 
-/** The lines that are JSON, parsed (a line cut by a crash, or corrupted, is skipped). */
-const parse = <T>(lines: string[]): T[] => lines.flatMap((l) => { try { return [JSON.parse(l) as T]; } catch { return []; } });
+const isObject = (v: unknown): v is TelemetryRow => v !== null && typeof v === "object" && !Array.isArray(v);
+const telemetryFollower = (runPath: string) => new JsonLinesFollower<TelemetryRow>(join(runPath, TELEMETRY_FILE), isObject, "a telemetry row");
 
 /** telemetry.jsonl's rows (lines that are not JSON skipped). */
 export function readTelemetry(runPath: string): TelemetryRow[] {
-  let text = "";
-  try { text = readFileSync(join(runPath, TELEMETRY_FILE), "utf8"); } catch { return []; }
-  return parse<TelemetryRow>(text.split("\n").filter((l) => l.trim()));
+  const f = telemetryFollower(runPath);
+  f.poll(true);
+  return f.rows;
 }
 
 /** Per-rank figures from telemetry rows (of the latest attempt for rates and liveness). */
@@ -99,23 +100,6 @@ export function prometheus(storagePath: string): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Reads a file from `offset`: the complete lines added since, and the offset after them. */
-function linesFrom(path: string, offset: number): { lines: string[]; offset: number } {
-  let size = 0;
-  try { size = statSync(path).size; } catch { return { lines: [], offset }; }
-  if (size < offset) offset = 0;  // the file was replaced (a repair cut its last line): start over
-  if (size === offset) return { lines: [], offset };
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(size - offset);
-    readSync(fd, buf, 0, buf.length, offset);
-    const text = buf.toString("utf8"), end = text.lastIndexOf("\n");
-    if (end < 0) return { lines: [], offset };  // a line still being written
-    return { lines: text.slice(0, end).split("\n").filter((l) => l.trim()), offset: offset + Buffer.byteLength(text.slice(0, end + 1)) };
-  } finally { closeSync(fd); }
-}
-
-
 export interface DashboardOptions { storagePath: string; host?: string; port?: number; pollMs?: number }
 
 /** Starts the dashboard; resolves its URL and a close(). */
@@ -133,30 +117,35 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
     res.end(JSON.stringify(body));
   };
-  const detail = (path: string): RunDetail & { telemetry: RankTelemetry[] } => {
-    const d = readRun(path);
+  const detail = (path: string, metrics?: JsonLinesFollower<MetricsRow>, telemetry?: TelemetryRow[]): RunDetail & { telemetry: RankTelemetry[] } => {
+    const d = readRun(path, Date.now(), metrics);
     // the kept checkpoints' files, for download links
     const checkpoints = d.checkpoints.map((c) => ({ ...c, files: c.exists ? readdirSync(join(path, c.name)).filter((f) => !f.startsWith(".") || f === ".metadata.json").sort() : [] }));
-    return { ...d, checkpoints, telemetry: rankTelemetry(readTelemetry(path)) };
+    return { ...d, checkpoints, telemetry: rankTelemetry(telemetry ?? readTelemetry(path)) };
   };
 
   const events = (req: IncomingMessage, res: ServerResponse, path: string) => {
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
     streams.add(res);
-    let metricsAt = 0, telemetryAt = 0, runMtime = 0;
+    // each poll reads what the files gained since the last (not the whole run again)
+    const metrics = new JsonLinesFollower<MetricsRow>(join(path, METRICS_FILE), isMetricsRow, "a metrics row"), telemetry = telemetryFollower(path);
+    let runMtime = 0;
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const tick = () => {
       try {
-        const m = linesFrom(join(path, METRICS_FILE), metricsAt);
-        if (m.offset < metricsAt) send("reset", {});
-        metricsAt = m.offset;
-        if (m.lines.length) send("metrics", parse<MetricsRow>(m.lines));
-        const t = linesFrom(join(path, TELEMETRY_FILE), telemetryAt);
-        telemetryAt = t.offset;
-        if (t.lines.length) send("telemetry", parse<TelemetryRow>(t.lines));
+        const m = metrics.poll(), t = telemetry.poll();
+        if (m.reset || t.reset) {
+          // a file was cut shorter (a repair): the page starts over from both files' rows
+          send("reset", {});
+          if (metrics.rows.length) send("metrics", metrics.rows);
+          if (telemetry.rows.length) send("telemetry", telemetry.rows);
+        } else {
+          if (m.added.length) send("metrics", m.added);
+          if (t.added.length) send("telemetry", t.added);
+        }
         const mtime = statSync(join(path, RUN_FILE)).mtimeMs;
         // the run without its rows (they came as metrics events)
-        if (mtime !== runMtime || t.lines.length) { runMtime = mtime; const { rows: _rows, ...run } = detail(path); send("run", run); }
+        if (mtime !== runMtime || t.added.length || t.reset) { runMtime = mtime; const { rows: _rows, ...run } = detail(path, metrics, telemetry.rows); send("run", run); }
         else res.write(": keep-alive\n\n");
       } catch (e) { send("problem", { message: (e as Error).message }); }
     };

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { env } from "../util/env.js";
+import { readJsonLines, type JsonLinesFollower } from "./jsonl.js";
 import { LEASE_FILE, leaseHolderAlive } from "../train/lease.js";
 import { MANAGER_FILE, METRICS_FILE, RUN_FILE, RUN_FILE_VERSION, type CheckpointEntry, type ManagerState, type MetricsRow, type RunState } from "../train/storage.js";
 
@@ -55,24 +56,14 @@ export interface RunDetail extends RunSummary {
 
 const readText = (p: string): string | null => { try { return readFileSync(p, "utf8"); } catch { return null; } };
 
+/** Whether a parsed metrics.jsonl line is a row. */
+export const isMetricsRow = (r: unknown): r is MetricsRow => r !== null && typeof r === "object" && typeof (r as MetricsRow).rank === "number" && typeof (r as MetricsRow).metrics === "object";
+
 /** metrics.jsonl's rows; a line that is not JSON (cut by a crash, or corrupted) is skipped and named. */
 export function readMetricsRows(runPath: string, problems: string[]): MetricsRow[] {
-  const text = readText(join(runPath, METRICS_FILE));
-  if (text === null) return [];
-  const rows: MetricsRow[] = [];
-  const lines = text.split("\n");
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      const r = JSON.parse(line) as MetricsRow;
-      if (r === null || typeof r !== "object" || typeof r.rank !== "number" || typeof r.metrics !== "object") throw new Error("not a metrics row");
-      rows.push(r);
-    } catch {
-      const last = i >= lines.length - 2 && !text.endsWith("\n");
-      problems.push(`${METRICS_FILE} line ${i + 1} is not a metrics row${last ? " (the last line, half-written: the run is writing it, or crashed mid-write)" : " (corrupted); it was skipped"}`);
-    }
-  });
-  return rows;
+  const r = readJsonLines(join(runPath, METRICS_FILE), isMetricsRow, "a metrics row");
+  problems.push(...r.problems);
+  return r.rows;
 }
 
 /** Whether the driver that holds the run folder is alive (its lease renewed recently, or its pid lives on this host). */
@@ -117,8 +108,11 @@ function scoreOf(config: Record<string, unknown>): { attr: string; order: "max" 
   return cc?.checkpointScoreAttribute ? { attr: cc.checkpointScoreAttribute, order: cc.checkpointScoreOrder ?? "max" } : null;
 }
 
-/** One run folder in full; throws CLI_NO_RUN when `runPath` holds no run. */
-export function readRun(runPath: string, now = Date.now()): RunDetail {
+/**
+ * One run folder in full; throws CLI_NO_RUN when `runPath` holds no run. `metrics`: a follower
+ * of its metrics.jsonl that has the rows already (the dashboard's stream), else the file is read.
+ */
+export function readRun(runPath: string, now = Date.now(), metrics?: JsonLinesFollower<MetricsRow>): RunDetail {
   const path = resolve(runPath);
   if (!existsSync(join(path, RUN_FILE))) {
     throw new CliError("CLI_NO_RUN", `${path} holds no run (no ${RUN_FILE}); give a run folder {storagePath}/{name}, or a run's name under the storage path (torchlight runs lists them)`);
@@ -126,7 +120,8 @@ export function readRun(runPath: string, now = Date.now()): RunDetail {
   const problems: string[] = [];
   const state = readState(path, problems)!;
   const manager = readManager(path, problems);
-  const rows = readMetricsRows(path, problems);
+  const rows = metrics ? metrics.rows : readMetricsRows(path, problems);
+  if (metrics) problems.push(...metrics.problems);
   let status: string = String(state.status ?? "unknown");
   if (status === "running" && !driverAlive(path, now)) {
     status = "interrupted";

@@ -6,12 +6,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers.js";
 import { startDashboard } from "../../src/cli/dashboard.js";
+import { JsonLinesFollower, readJsonLines } from "../../src/cli/jsonl.js";
 
 const FIXTURE = join(ROOT, "dist", "test", "train", "fixture.js");
 const storage = mkdtempSync(join(tmpdir(), "tl-dash-"));
@@ -115,6 +116,29 @@ test("Server-Sent Events follow a run in progress: its metrics arrive as it repo
   const statuses = seen.filter((s) => s.event === "run").map((s) => (s.data as { status: string }).status);
   assert.equal(statuses[0], "running");
   assert.equal(statuses.at(-1), "finished");
+});
+
+test("a JSON-lines file followed as it grows: each poll parses only the lines appended since, waits for a line's newline, names a corrupt line, starts over when the file is cut", () => {
+  const path = join(mkdtempSync(join(tmpdir(), "tl-jsonl-")), "metrics.jsonl");
+  const isRow = (v: unknown): v is { i: number } => typeof (v as { i?: unknown })?.i === "number";
+  const f = new JsonLinesFollower(path, isRow, "a row");
+  assert.deepEqual(f.poll(), { added: [], reset: false }, "no file yet");
+  writeFileSync(path, '{"i":0}\n{"i":1}\n{"i":');
+  assert.deepEqual(f.poll().added, [{ i: 0 }, { i: 1 }], "the half-written line waits");
+  appendFileSync(path, '2}\n{not json\n{"j":3}\n');
+  assert.deepEqual(f.poll().added, [{ i: 2 }]);
+  assert.deepEqual(f.problems, ["metrics.jsonl line 4 is not a row (corrupted); it was skipped", "metrics.jsonl line 5 is not a row (corrupted); it was skipped"]);
+  assert.deepEqual(f.poll(), { added: [], reset: false }, "nothing new");
+  appendFileSync(path, '{"i":"é"}\n{"i":4}\n');
+  assert.deepEqual(f.poll().added, [{ i: 4 }], "a multi-byte character does not shift the offset");
+  writeFileSync(path, '{"i":9}\n');
+  assert.deepEqual(f.poll(), { added: [{ i: 9 }], reset: true }, "a file cut shorter starts over");
+  assert.deepEqual([f.rows, f.problems], [[{ i: 9 }], []]);
+  // one-shot: a last line without its newline is read too, or named half-written
+  writeFileSync(path, '{"i":1}\n{"i":2}');
+  assert.deepEqual(readJsonLines(path, isRow, "a row").rows, [{ i: 1 }, { i: 2 }]);
+  writeFileSync(path, '{"i":1}\n{"i":');
+  assert.deepEqual(readJsonLines(path, isRow, "a row").problems, ["metrics.jsonl line 2 is not a row (the last line, half-written: the run is writing it, or crashed mid-write)"]);
 });
 
 test("the command: `torchlight dashboard PATH --port 0` prints its URL and serves until SIGTERM; a bad port or storage path is refused with its code", async () => {
