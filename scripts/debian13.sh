@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 CHECKOUT=$(pwd)
 CACHE=${TORCHLIGHT_CACHE:-/var/cache/torchlight}
 ROOT=$CACHE/trixie-root
-PACKAGES="libtorch-dev python3-torch python3-torchvision nodejs npm g++ make python3 libgloo-dev libopenblas0-pthread libjemalloc2 dataset-fashion-mnist ca-certificates"
+PACKAGES="libtorch-dev python3-torch python3-torchvision nodejs npm g++ make python3 libgloo-dev libopenblas0-pthread libjemalloc2 dataset-fashion-mnist ca-certificates ccache"
 CUDA_PACKAGES="libtorch-cuda-dev libtorch-cuda-2.6 nvidia-cuda-dev libcu++-dev libnccl-dev libnccl2 libcudart12 libnvtoolsext1"
 say() { echo "[debian13] $*"; }
 

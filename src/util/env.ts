@@ -55,6 +55,8 @@ export const ENV = {
   python: "TORCHLIGHT_PYTHON",
   /** Set-up: "1" skips apt-get (install nothing). */
   skipApt: "TORCHLIGHT_SKIP_APT",
+  /** Build: "0" compiles the addon without ccache, "1" requires it (default: through ccache when installed). */
+  ccache: "TORCHLIGHT_CCACHE",
   /** CI: where the Debian 13 root is cached (default /var/cache/torchlight). */
   cache: "TORCHLIGHT_CACHE",
   /** Build: force `_GLIBCXX_USE_CXX11_ABI` (0 or 1) for the addon (native/find-libtorch.mjs). */
