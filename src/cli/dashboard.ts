@@ -78,14 +78,14 @@ export function rankTelemetry(rows: TelemetryRow[]): RankTelemetry[] {
 const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
 /** The runs' figures in Prometheus' text exposition format. */
-export function prometheus(storagePath: string): string {
+export function prometheus(storagePath: string, follow?: (runPath: string) => Followed): string {
   const lines: string[] = [];
   const metric = (name: string, help: string, type: "gauge" | "counter", samples: [Record<string, string | number>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) lines.push(`${name}{${Object.entries(labels).map(([k, x]) => `${k}="${label(String(x))}"`).join(",")}} ${Number.isFinite(v) ? v : 0}`);
   };
-  const runs = listRuns(storagePath);
-  const tel = new Map(runs.map((r) => [r.name, rankTelemetry(readTelemetry(r.path))]));
+  const runs = listRuns(storagePath, Date.now(), follow && ((p) => follow(p).metrics));
+  const tel = new Map(runs.map((r) => [r.name, rankTelemetry(follow ? follow(r.path).telemetry.rows : readTelemetry(r.path))]));
   const per = (f: (t: RankTelemetry) => number | null) => runs.flatMap((r) => tel.get(r.name)!.flatMap((t) => { const v = f(t); return v === null ? [] : [[{ run: r.name, rank: t.rank }, v] as [Record<string, string | number>, number]]; }));
   metric("torchlight_run_status", "1 for the run's current status (running, finished, failed, interrupted, preempted)", "gauge", runs.map((r) => [{ run: r.name, status: r.status }, 1]));
   metric("torchlight_run_workers", "the run's world size", "gauge", runs.map((r) => [{ run: r.name }, r.workers]));
@@ -99,6 +99,9 @@ export function prometheus(storagePath: string): string {
   metric("torchlight_rank_alive", "1 while the driver sees the rank's process, from its last liveness beat", "gauge", per((t) => (t.alive === null ? null : t.alive ? 1 : 0)));
   return `${lines.join("\n")}\n`;
 }
+
+/** A run's files as a server has read them so far; `generation` grows when one was cut shorter (rows start over). */
+export interface Followed { metrics: JsonLinesFollower<MetricsRow>; telemetry: JsonLinesFollower<TelemetryRow>; generation: number }
 
 export interface DashboardOptions { storagePath: string; host?: string; port?: number; pollMs?: number }
 
@@ -117,35 +120,46 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
     res.end(JSON.stringify(body));
   };
-  const detail = (path: string, metrics?: JsonLinesFollower<MetricsRow>, telemetry?: TelemetryRow[]): RunDetail & { telemetry: RankTelemetry[] } => {
-    const d = readRun(path, Date.now(), metrics);
+  // every route reads a run's metrics and telemetry through one follower per run: a request
+  // (the runs list, a run, /metrics, a stream's poll) parses only what the files gained since
+  const followed = new Map<string, Followed>();
+  const follow = (path: string): Followed => {
+    let f = followed.get(path);
+    if (!f) followed.set(path, f = { metrics: new JsonLinesFollower<MetricsRow>(join(path, METRICS_FILE), isMetricsRow, "a metrics row"), telemetry: telemetryFollower(path), generation: 0 });
+    const m = f.metrics.poll(), t = f.telemetry.poll();
+    if (m.reset || t.reset) f.generation++;
+    return f;
+  };
+  const detail = (path: string): RunDetail & { telemetry: RankTelemetry[] } => {
+    const f = follow(path);
+    const d = readRun(path, Date.now(), f.metrics);
     // the kept checkpoints' files, for download links
-    const checkpoints = d.checkpoints.map((c) => ({ ...c, files: c.exists ? readdirSync(join(path, c.name)).filter((f) => !f.startsWith(".") || f === ".metadata.json").sort() : [] }));
-    return { ...d, checkpoints, telemetry: rankTelemetry(telemetry ?? readTelemetry(path)) };
+    const checkpoints = d.checkpoints.map((c) => ({ ...c, files: c.exists ? readdirSync(join(path, c.name)).filter((x) => !x.startsWith(".") || x === ".metadata.json").sort() : [] }));
+    return { ...d, checkpoints, telemetry: rankTelemetry(f.telemetry.rows) };
   };
 
   const events = (req: IncomingMessage, res: ServerResponse, path: string) => {
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
     streams.add(res);
-    // each poll reads what the files gained since the last (not the whole run again)
-    const metrics = new JsonLinesFollower<MetricsRow>(join(path, METRICS_FILE), isMetricsRow, "a metrics row"), telemetry = telemetryFollower(path);
-    let runMtime = 0;
+    // what this stream has sent of the run's rows: each poll sends what the files gained since
+    let generation = -1, metricsSent = 0, telemetrySent = 0, runMtime = 0;
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const tick = () => {
       try {
-        const m = metrics.poll(), t = telemetry.poll();
-        if (m.reset || t.reset) {
+        const f = follow(path);
+        const restart = f.generation !== generation;
+        if (restart) {
           // a file was cut shorter (a repair): the page starts over from both files' rows
-          send("reset", {});
-          if (metrics.rows.length) send("metrics", metrics.rows);
-          if (telemetry.rows.length) send("telemetry", telemetry.rows);
-        } else {
-          if (m.added.length) send("metrics", m.added);
-          if (t.added.length) send("telemetry", t.added);
+          if (generation !== -1) send("reset", {});
+          generation = f.generation; metricsSent = 0; telemetrySent = 0;
         }
+        const m = f.metrics.rows.slice(metricsSent), t = f.telemetry.rows.slice(telemetrySent);
+        metricsSent = f.metrics.rows.length; telemetrySent = f.telemetry.rows.length;
+        if (m.length) send("metrics", m);
+        if (t.length) send("telemetry", t);
         const mtime = statSync(join(path, RUN_FILE)).mtimeMs;
         // the run without its rows (they came as metrics events)
-        if (mtime !== runMtime || t.added.length || t.reset) { runMtime = mtime; const { rows: _rows, ...run } = detail(path, metrics, telemetry.rows); send("run", run); }
+        if (mtime !== runMtime || t.length || restart) { runMtime = mtime; const { rows: _rows, ...run } = detail(path); send("run", run); }
         else res.write(": keep-alive\n\n");
       } catch (e) { send("problem", { message: (e as Error).message }); }
     };
@@ -161,8 +175,8 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
       const p = url.pathname;
       const file = FILES[p === "/index.html" ? "/" : p];
       if (file) { res.writeHead(200, { "content-type": file[1] }); createReadStream(file[0]).pipe(res); return; }
-      if (p === "/metrics") { res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }); res.end(prometheus(storagePath)); return; }
-      if (p === "/api/runs") { json(res, 200, listRuns(storagePath)); return; }
+      if (p === "/metrics") { res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }); res.end(prometheus(storagePath, follow)); return; }
+      if (p === "/api/runs") { json(res, 200, listRuns(storagePath, Date.now(), (x) => follow(x).metrics)); return; }
       let m = /^\/api\/runs\/([^/]+)$/.exec(p);
       if (m) { json(res, 200, detail(runPath(m[1]!))); return; }
       m = /^\/api\/runs\/([^/]+)\/events$/.exec(p);

@@ -153,8 +153,8 @@ export function readRun(runPath: string, now = Date.now(), metrics?: JsonLinesFo
   };
 }
 
-/** The runs under `storagePath` (each sub-folder with a run.json), newest first. */
-export function listRuns(storagePath: string, now = Date.now()): RunSummary[] {
+/** The runs under `storagePath` (each sub-folder with a run.json), newest first; `metricsOf` as readRun's `metrics`, by run folder. */
+export function listRuns(storagePath: string, now = Date.now(), metricsOf?: (runPath: string) => JsonLinesFollower<MetricsRow>): RunSummary[] {
   const dir = resolve(storagePath);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new CliError("CLI_NO_STORAGE", `${dir} is not a folder; give the storage path your runs use (RunConfig.storagePath; default ${defaultStoragePath()}, or TORCHLIGHT_STORAGE_PATH)`);
@@ -162,7 +162,7 @@ export function listRuns(storagePath: string, now = Date.now()): RunSummary[] {
   const runs: RunSummary[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (!e.isDirectory() || !existsSync(join(dir, e.name, RUN_FILE))) continue;
-    const { config: _c, attemptList: _a, failures: _f, rows: _r, checkpoints: _k, torchlightVersion: _v, ...summary } = readRun(join(dir, e.name), now);
+    const { config: _c, attemptList: _a, failures: _f, rows: _r, checkpoints: _k, torchlightVersion: _v, ...summary } = readRun(join(dir, e.name), now, metricsOf?.(join(dir, e.name)));
     runs.push(summary);
   }
   return runs.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));

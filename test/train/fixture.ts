@@ -255,7 +255,7 @@ try {
   if (launched) process.exitCode = 1;  // the launcher restarts (or reports) a failed rank by its exit code
   if (e instanceof TrainingFailedError) {
     const err = e.result.error as WorkerGroupError;
-    console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups.map((g) => ({ ...g, stack: undefined })), ...summary(e.result), seen })}`);
+    console.log(`RESULT ${JSON.stringify({ ok: false, message: e.message, code: e.code, kind: err.kind, groups: err.groups?.map((g) => ({ ...g, stack: undefined })), ...summary(e.result), seen })}`);
   } else {
     console.log(`RESULT ${JSON.stringify({ ok: false, thrown: true, code: (e as { code?: string }).code, message: (e as Error).message })}`);
   }
