@@ -206,13 +206,33 @@ function callSite(): string {
   return user.replace(/^at /, "");
 }
 
+/**
+ * Bookkeeping slots per rank and group: collective n's entry ("n signature @ site") lives in slot
+ * n % SLOTS, so the store holds at most SLOTS × world-size entries per group however long the run
+ * (one key per collective grew the store without bound). A slot read at collective n holds n (the
+ * rank is there), a later one (it went past n, so it reached it), an earlier one or nothing (it has
+ * not reached n).
+ */
+const SLOTS = 64;
+const slotKeys = (g: ProcessGroup, seq: number) => g.ranks.map((_, r) => `tl_seq/${g.id}/${seq % SLOTS}/${r}`);
+type Slot = { reached: false } | { reached: true; call: string | null };
+/** What a rank's slot says of collective `seq`: whether it reached it, and its call there when the slot still holds it. */
+function slotAt(v: string | null, seq: number): Slot {
+  const space = v?.indexOf(" ") ?? -1;
+  const n = space > 0 ? Number(v!.slice(0, space)) : NaN;
+  if (!Number.isInteger(n) || n < seq) return { reached: false };
+  return { reached: true, call: n === seq ? v!.slice(space + 1) : null };
+}
+const opOf = (call: string) => call.split(" @ ")[0];
+
 /** Records "rank r reached collective n of this group as <signature>"; throws at once on a detected mismatch. */
 function arrive(g: ProcessGroup, signature: string): { seq: number; site: string } {
   const seq = ++g.seq;
   const site = callSite();
-  const peers = c10d.storeSetGetNow(g.id, `tl_seq/${g.id}/${seq}/${g.rank}`, `${signature} @ ${site}`, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`));
+  const keys = slotKeys(g, seq);
+  const peers = c10d.storeSetGetNow(g.id, keys[g.rank]!, `${seq} ${signature} @ ${site}`, keys);
   const mismatch: Record<number, string> = {};
-  peers.forEach((v, r) => { if (v !== null && v.split(" @ ")[0] !== signature) mismatch[r] = v; });
+  peers.forEach((v, r) => { const s = slotAt(v, seq); if (s.reached && s.call !== null && opOf(s.call) !== signature) mismatch[r] = s.call; });
   if (Object.keys(mismatch).length) {
     throw new DistributedError(`${signature.split("(")[0]}: collective #${seq} does not match across ranks: rank ${g.rank} called ${signature} at ${site}, but ` +
       Object.entries(mismatch).map(([r, v]) => `rank ${r} called ${v}`).join("; ") + ". Every rank must call the same collectives in the same order with the same shapes.",
@@ -223,12 +243,13 @@ function arrive(g: ProcessGroup, signature: string): { seq: number; site: string
 
 function diagnose(g: ProcessGroup, op: string, seq: number, site: string, e: unknown): DistributedError {
   const msg = (e as Error).message ?? String(e);
-  let seen: (string | null)[] = [];
-  try { seen = c10d.storeGetNow(g.id, g.ranks.map((_, r) => `tl_seq/${g.id}/${seq}/${r}`)); } catch { /* the store may be gone with rank 0 */ }
-  const missing = seen.length ? seen.flatMap((v, r) => (v === null ? [r] : [])) : [];
+  let seen: Slot[] = [];
+  try { seen = c10d.storeGetNow(g.id, slotKeys(g, seq)).map((v) => slotAt(v, seq)); } catch { /* the store may be gone with rank 0 */ }
+  const missing = seen.flatMap((s, r) => (s.reached ? [] : [r]));
   const mismatch: Record<number, string> = {};
-  const mine = seen[g.rank]?.split(" @ ")[0];
-  seen.forEach((v, r) => { if (v !== null && mine !== undefined && v.split(" @ ")[0] !== mine) mismatch[r] = v; });
+  const me = seen[g.rank];
+  const mine = me?.reached && me.call !== null ? opOf(me.call) : undefined;
+  seen.forEach((s, r) => { if (s.reached && s.call !== null && mine !== undefined && opOf(s.call) !== mine) mismatch[r] = s.call; });
   const timedOut = /timed? ?out|timeout/i.test(msg);
   const code: DistributedErrorCode = Object.keys(mismatch).length ? "DIST_MISMATCH" : timedOut ? "DIST_TIMEOUT" : "DIST_PEER_FAILED";
   const who = missing.length ? ` Ranks that never reached it: ${missing.join(", ")}.` : "";

@@ -150,6 +150,10 @@ describe("torchlight/distributed across processes", () => {
     assert.match(r1!.error!, /collective #2 does not match across ranks: rank 1 called broadcast\(float32\[2\], src 0\).* rank 0 called allReduce\(float32\[4\], sum\)/);
     assert.equal(r0!.ok, false);
     assert.match(r0!.code!, /DIST_MISMATCH|DIST_PEER_FAILED|DIST_TIMEOUT/);
+    // the same after 150 collectives, past the bookkeeping slots' wrap-around
+    const [, w1] = await launch("mismatch", 2, { TEST_TIMEOUT_MS: "2000", TEST_WARMUP: "150" });
+    assert.equal(w1!.code, "DIST_MISMATCH", w1!.error);
+    assert.match(w1!.error!, /collective #152 does not match across ranks: rank 1 called broadcast\(float32\[2\], src 0\).* rank 0 called allReduce\(float32\[4\], sum\)/);
   });
 });
 

@@ -10,6 +10,8 @@ import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { c10d } from "../../src/torch/internal.js";
+import * as torch from "../../src/torch/index.js";
+import * as dist from "../../src/distributed/index.js";
 import { ROOT } from "../helpers.js";
 
 const ATTACKER = join(ROOT, "dist", "test", "distributed", "store_attacker.js");
@@ -174,6 +176,29 @@ describe("the private rendezvous store", () => {
     const qGone = await qDone;
     assert.equal(qGone.code, 70, qGone.stderr);
     assert.ok(qGone.ms < 10_000);
+  });
+
+  it("a long run's collectives keep the store's size flat: the bookkeeping reuses a rank's slots", async () => {
+    const secret = "collectives-secret-".padEnd(40, "k");
+    store.allow("attempt_9", secret);
+    const saved = { ...process.env };
+    Object.assign(process.env, { TORCHLIGHT_STORE_SECRET: secret, TORCHELASTIC_USE_AGENT_STORE: "True", TORCHELASTIC_RESTART_COUNT: "0" });
+    try {
+      await dist.initProcessGroup({ initMethod: `tcp://127.0.0.1:${store.port}`, worldSize: 1, rank: 0, timeoutMs: 10000 });
+      const t = torch.ones([1]);
+      const collectives = async (n: number) => { for (let i = 0; i < n; i++) await dist.allReduce(t); };
+      await collectives(100);
+      const after100 = store.stats();
+      await collectives(400);
+      const after500 = store.stats();
+      assert.equal(after500.keys, after100.keys, "500 collectives hold as many keys as 100");
+      assert.ok(after500.bytes - after100.bytes < 64 * 8, `the store grew by ${after500.bytes - after100.bytes} bytes`);
+      t.dispose();
+    } finally {
+      if (dist.isInitialized()) dist.destroyProcessGroup();
+      for (const k of ["TORCHLIGHT_STORE_SECRET", "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT"]) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+      store.revoke("attempt_9");
+    }
   });
 
   it("refuses bad arguments with the fix", () => {

@@ -170,6 +170,8 @@ async function main(): Promise<void> {
       if (r === 0) await dist.send(torch.zeros([3], { dtype: "int64" }), 1);
       else await dist.recv(torch.zeros([3]), 0);
     } else if (scenario === "mismatch") {
+      // TEST_WARMUP collectives first: the bookkeeping's slots wrap around after 64
+      for (let i = Number(process.env.TEST_WARMUP ?? 0); i > 0; i--) await dist.allReduce(torch.ones([1]));
       await dist.barrier();
       if (r === 0) await dist.allReduce(torch.ones([4]));
       else { await new Promise((res2) => setTimeout(res2, 300)); await dist.broadcast(torch.ones([2]), 0); }
