@@ -76,12 +76,14 @@ TL_FN(storeAdd) {
   TL_OP_END;
 }
 
-// storeGet(group, key, timeoutMs) -> Promise<string>: waits (off the JS thread, polling) until the key exists
+// storeGet(group, key, timeoutMs, take?) -> Promise<string>: waits (off the JS thread, polling)
+// until the key exists; with take, deletes it once read (a key its one reader consumes)
 TL_FN(storeGet) {
-  TL_OP_BEGIN("store.get", 3);
+  TL_OP_BEGIN("store.get", 4);
   Group& g = store_of(c, 0);
   std::string key = string(c, 1, "key");
   int64_t timeout_ms = i64(c, 2, "timeoutMs");
+  bool take = boolean_or(c, 3, "take", false);
   auto store = g.store;
   auto mutex = g.store_mutex;
   auto value = std::make_shared<std::string>();
@@ -94,6 +96,7 @@ TL_FN(storeGet) {
         if (store->check({key})) {
           auto bytes = store->get(key);
           value->assign(bytes.begin(), bytes.end());
+          if (take) store->deleteKey(key);
           return;
         }
       }

@@ -366,7 +366,8 @@ async function handshake(g: ProcessGroup, t: Tensor, me: "send" | "recv", peer: 
   const what = `${t.dtype}[${t.shape.join(",")}]`;
   c10d.storeSet(g.id, `${base}/${k}/${me}`, what);
   let theirs: string;
-  try { theirs = await c10d.storeGet(g.id, `${base}/${k}/${me === "send" ? "recv" : "send"}`, g.timeoutMs); } catch (e) {
+  // the peer's key has one reader, this rank: taken as read, so the store does not grow with every transfer
+  try { theirs = await c10d.storeGet(g.id, `${base}/${k}/${me === "send" ? "recv" : "send"}`, g.timeoutMs, true); } catch (e) {
     throw new DistributedError(`${me} ${me === "send" ? "to" : "from"} rank ${peer} (tag ${tag}): the peer did not post the matching ${me === "send" ? "recv" : "send"} in time: ${(e as Error).message}`, "DIST_TIMEOUT", { op: me }, { cause: e });
   }
   if (theirs !== what) {

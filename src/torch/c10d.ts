@@ -94,7 +94,8 @@ export const watchEnter = (stream: string, op: string, seq: number): number => n
 export const watchLeave = (token: number): void => native.watchLeave(token);
 
 export const storeSet = (g: number, key: string, value: string): void => native.storeSet(g, key, value);
-export const storeGet = (g: number, key: string, timeoutMs: number): Promise<string> => native.storeGet(g, key, timeoutMs);
+/** Waits for `key`; with `take`, deletes it once read (a key its one reader consumes). */
+export const storeGet = (g: number, key: string, timeoutMs: number, take = false): Promise<string> => native.storeGet(g, key, timeoutMs, take);
 export const storeGetNow = (g: number, keys: string[]): (string | null)[] => native.storeGetNow(g, keys);
 /** Sets `key` then reads `keys` without waiting (one round trip on the private store). */
 export const storeSetGetNow = (g: number, key: string, value: string, keys: string[]): (string | null)[] => native.storeGetNow(g, keys, key, value);

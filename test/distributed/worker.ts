@@ -5,6 +5,7 @@ import * as torch from "../../src/torch/index.js";
 import { nn, optim, type Tensor, type DType } from "../../src/torch/index.js";
 import * as dist from "../../src/distributed/index.js";
 import { broadcastFlagSync } from "../../src/distributed/internal.js";
+import { c10d } from "../../src/torch/internal.js";
 
 const scenario = process.argv[2] ?? "collectives";
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -72,6 +73,18 @@ async function collectives(): Promise<Record<string, unknown>> {
     const s = torch.tensor([1]);
     await dist.allReduce(s, { group: sub });
     check(eq(arr(s), [2]) && dist.getWorldSize(sub) === 2, "newGroup allReduce");
+    // 20 transfers each way between the pair: every handshake key is taken by its reader
+    const me = dist.getRank(sub), other = 1 - me, got = torch.zeros([2]);
+    for (let i = 0; i < 20; i++) {
+      const out = dist.send(torch.tensor([me, i]), other, { group: sub, tag: 3 });
+      await dist.recv(got, other, { group: sub, tag: 3 });
+      await out;
+      check(eq(arr(got), [other, i]), `send/recv in the pair, #${i}`);
+    }
+    await dist.barrier({ group: sub });
+    const keys = [0, 1].flatMap((src) => Array.from({ length: 20 }, (_, k) => ["send", "recv"].map((side) => `tl_p2p/${sub.id}/${src}->${1 - src}/3/${k}/${side}`)).flat());
+    const left = c10d.storeGetNow(sub.id, keys).filter((v) => v !== null).length;
+    check(left === 0, `send/recv leave no handshake keys in the store (${left} of ${keys.length} left)`);
   }
   checks.push("p2p/barrier/objects/work/newGroup");
   return { checks };

@@ -128,7 +128,7 @@ export interface NativeCore {
   pgRecv(group: number, tensor: Handle, src: number, tag: number): Promise<void>;
   storeSet(group: number, key: string, value: string): void;
   storeGetNow(group: number, keys: string[], setKey?: string, setValue?: string): (string | null)[];
-  storeGet(group: number, key: string, timeoutMs: number): Promise<string>;
+  storeGet(group: number, key: string, timeoutMs: number, take?: boolean): Promise<string>;
   storeAdd(group: number, key: string, delta: number): number;
   storeConnect(host: string, port: number, secret: string, timeoutMs: number): Promise<number>;
   broadcastCoalesced(group: number, tensors: Handle[], bufferBytes: number, src: number): Promise<void>;
