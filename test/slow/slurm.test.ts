@@ -73,7 +73,7 @@ test("kill -9 of a worker in a Slurm step: the group restarts from the latest ch
   const k = drive(["lightning-kill", storage, "killed", marker]);
   assert.equal(k.result.ok, true, JSON.stringify(k.result) + k.stderr.slice(-2000));
   assert.ok(existsSync(marker), "a worker was killed");
-  assert.match(k.stderr, /rank 1: SIGKILL: the worker's Slurm step \(srun pid \d+\) was killed by SIGKILL during training/, k.stderr.slice(-3000));
+  assert.match(k.stderr, /rank 1: SIGKILL: the worker's Slurm step \(srun pid \d+, on host [^)]+\) was killed by SIGKILL during training/, k.stderr.slice(-3000));
   assert.match(k.stderr, /restarting the worker group \(failure 1 of 1\) from checkpoint_000001/);
   const a = torch.load(join(base.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
   const b = torch.load(join(k.result.checkpoint, "checkpoint.ckpt")) as { state_dict: Record<string, torch.Tensor> };
