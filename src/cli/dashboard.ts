@@ -47,15 +47,7 @@ export interface RankTelemetry {
   lastSeenS: number | null;
 }
 
-const isObject = (v: unknown): v is TelemetryRow => v !== null && typeof v === "object" && !Array.isArray(v);
-const telemetryFollower = (runPath: string) => new JsonLinesFollower<TelemetryRow>(join(runPath, TELEMETRY_FILE), isObject, "a telemetry row");
-
-/** telemetry.jsonl's rows (lines that are not JSON skipped). */
-export function readTelemetry(runPath: string): TelemetryRow[] {
-  const f = telemetryFollower(runPath);
-  f.poll(true);
-  return f.rows;
-}
+const isTelemetryRow = (v: unknown): v is TelemetryRow => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Per-rank figures from telemetry rows (of the latest attempt for rates and liveness). */
 export function rankTelemetry(rows: TelemetryRow[]): RankTelemetry[] {
@@ -77,15 +69,16 @@ export function rankTelemetry(rows: TelemetryRow[]): RankTelemetry[] {
 
 const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-/** The runs' figures in Prometheus' text exposition format. */
-export function prometheus(storagePath: string, follow?: (runPath: string) => Followed): string {
+/** The runs' figures in Prometheus' text exposition format; `follow` gives a run's files, read up to now. */
+export function prometheus(storagePath: string, follow: (runPath: string) => Followed): string {
   const lines: string[] = [];
   const metric = (name: string, help: string, type: "gauge" | "counter", samples: [Record<string, string | number>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) lines.push(`${name}{${Object.entries(labels).map(([k, x]) => `${k}="${label(String(x))}"`).join(",")}} ${Number.isFinite(v) ? v : 0}`);
   };
-  const runs = listRuns(storagePath, Date.now(), follow && ((p) => follow(p).metrics));
-  const tel = new Map(runs.map((r) => [r.name, rankTelemetry(follow ? follow(r.path).telemetry.rows : readTelemetry(r.path))]));
+  const files = new Map<string, Followed>();  // each run's files read once for this request
+  const runs = listRuns(storagePath, Date.now(), (p) => { const f = follow(p); files.set(p, f); return f.metrics; });
+  const tel = new Map(runs.map((r) => [r.name, rankTelemetry(files.get(r.path)!.telemetry.rows)]));
   const per = (f: (t: RankTelemetry) => number | null) => runs.flatMap((r) => tel.get(r.name)!.flatMap((t) => { const v = f(t); return v === null ? [] : [[{ run: r.name, rank: t.rank }, v] as [Record<string, string | number>, number]]; }));
   metric("torchlight_run_status", "1 for the run's current status (running, finished, failed, interrupted, preempted)", "gauge", runs.map((r) => [{ run: r.name, status: r.status }, 1]));
   metric("torchlight_run_workers", "the run's world size", "gauge", runs.map((r) => [{ run: r.name }, r.workers]));
@@ -125,13 +118,15 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
   const followed = new Map<string, Followed>();
   const follow = (path: string): Followed => {
     let f = followed.get(path);
-    if (!f) followed.set(path, f = { metrics: new JsonLinesFollower<MetricsRow>(join(path, METRICS_FILE), isMetricsRow, "a metrics row"), telemetry: telemetryFollower(path), generation: 0 });
+    if (!f) {
+      followed.set(path, f = { metrics: new JsonLinesFollower<MetricsRow>(join(path, METRICS_FILE), isMetricsRow, "a metrics row"),
+        telemetry: new JsonLinesFollower<TelemetryRow>(join(path, TELEMETRY_FILE), isTelemetryRow, "a telemetry row"), generation: 0 });
+    }
     const m = f.metrics.poll(), t = f.telemetry.poll();
     if (m.reset || t.reset) f.generation++;
     return f;
   };
-  const detail = (path: string): RunDetail & { telemetry: RankTelemetry[] } => {
-    const f = follow(path);
+  const detail = (path: string, f = follow(path)): RunDetail & { telemetry: RankTelemetry[] } => {
     const d = readRun(path, Date.now(), f.metrics);
     // the kept checkpoints' files, for download links
     const checkpoints = d.checkpoints.map((c) => ({ ...c, files: c.exists ? readdirSync(join(path, c.name)).filter((x) => !x.startsWith(".") || x === ".metadata.json").sort() : [] }));
@@ -159,7 +154,7 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
         if (t.length) send("telemetry", t);
         const mtime = statSync(join(path, RUN_FILE)).mtimeMs;
         // the run without its rows (they came as metrics events)
-        if (mtime !== runMtime || t.length || restart) { runMtime = mtime; const { rows: _rows, ...run } = detail(path); send("run", run); }
+        if (mtime !== runMtime || t.length || restart) { runMtime = mtime; const { rows: _rows, ...run } = detail(path, f); send("run", run); }
         else res.write(": keep-alive\n\n");
       } catch (e) { send("problem", { message: (e as Error).message }); }
     };

@@ -59,12 +59,6 @@ const readText = (p: string): string | null => { try { return readFileSync(p, "u
 /** Whether a parsed metrics.jsonl line is a row. */
 export const isMetricsRow = (r: unknown): r is MetricsRow => r !== null && typeof r === "object" && typeof (r as MetricsRow).rank === "number" && typeof (r as MetricsRow).metrics === "object";
 
-/** metrics.jsonl's rows; a line that is not JSON (cut by a crash, or corrupted) is skipped and named. */
-export function readMetricsRows(runPath: string, problems: string[]): MetricsRow[] {
-  const r = readJsonLines(join(runPath, METRICS_FILE), isMetricsRow, "a metrics row");
-  problems.push(...r.problems);
-  return r.rows;
-}
 
 /** Whether the driver that holds the run folder is alive (its lease renewed recently, or its pid lives on this host). */
 function driverAlive(runPath: string, now: number): boolean {
@@ -120,8 +114,9 @@ export function readRun(runPath: string, now = Date.now(), metrics?: JsonLinesFo
   const problems: string[] = [];
   const state = readState(path, problems)!;
   const manager = readManager(path, problems);
-  const rows = metrics ? metrics.rows : readMetricsRows(path, problems);
-  if (metrics) problems.push(...metrics.problems);
+  // metrics.jsonl's rows; a line that is not JSON (cut by a crash, or corrupted) is skipped and named
+  const { rows, problems: lineProblems } = metrics ?? readJsonLines(join(path, METRICS_FILE), isMetricsRow, "a metrics row");
+  problems.push(...lineProblems);
   let status: string = String(state.status ?? "unknown");
   if (status === "running" && !driverAlive(path, now)) {
     status = "interrupted";
