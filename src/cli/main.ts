@@ -88,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       out(`torchlight dashboard: ${d.url} (runs of ${resolve(storagePath ?? defaultStoragePath())}; Ctrl-C stops it)`);
       await new Promise<void>((r) => { const stop = () => { void d.close().then(r); }; process.once("SIGINT", stop); process.once("SIGTERM", stop); });
     });
-  for (const c of program.commands) c.exitOverride();
+  // a mistyped option or argument points at the command's help
+  for (const c of program.commands) c.exitOverride().showHelpAfterError(`(see torchlight ${c.name()} --help)`);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {

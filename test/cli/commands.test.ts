@@ -90,6 +90,9 @@ test("torchlight show: config, errors by rank with stacks, the metrics table (--
   assert.deepEqual([json.status, json.rows.length, json.checkpoints.map((c) => [c.name, c.exists])], ["finished", 6, [["checkpoint_000000", true], ["checkpoint_000001", true], ["checkpoint_000002", true]]]);
   const both = cli(["show", "done", "--storage-path", storage, "--csv", "--json"]);
   assert.match(both.stderr, /give --csv or --json, not both \[CLI_USAGE\]/);
+  const typo = cli(["show", "done", "--storage", storage]);
+  assert.notEqual(typo.status, 0);
+  assert.match(typo.stderr, /unknown option '--storage'[^]*\(see torchlight show --help\)/);
 });
 
 test("bad input: a missing run, a corrupt and a half-written metrics line, run.json of an older version or not JSON: a clear message, never a crash", () => {
