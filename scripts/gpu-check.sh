@@ -16,9 +16,11 @@ say() { echo "[gpu-check] $(date -u +%H:%M:%S) $*"; }
 PY=${PYTHON:-python3}
 say "python torch: $($PY -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "gpus", torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')"
 export PYTHON=$PY TORCHLIGHT_PYTHON="$(command -v "$PY")"  # the parity tests' Python
-if [ ! -x .gpu/node/bin/node ]; then mkdir -p .gpu/node && tar -C .gpu/node -xJf .gpu/node.tar.xz; fi
+# xz may be missing there: python's tarfile (lzma) unpacks the same archives
+untar() { if command -v xz >/dev/null; then tar -C "$2" -xJf "$1"; else "$PY" -W ignore -m tarfile -e "$1" "$2"; fi; }
+if [ ! -x .gpu/node/bin/node ]; then mkdir -p .gpu/node && untar .gpu/node.tar.xz .gpu/node; fi
 export PATH="$PWD/.gpu/node/bin:$PATH"
-[ -d node_modules/node-gyp ] || tar -xJf .gpu/node_modules.tar.xz
+[ -d node_modules/node-gyp ] || untar .gpu/node_modules.tar.xz .
 say "node $(node --version)"
 if [ ! -f build/Release/torchlight.node ] || [ "${GPU_CHECK_REBUILD:-0}" = 1 ]; then
   say "building the addon against python's torch: $(LIBTORCH_USE_PYTORCH=1 node native/find-libtorch.mjs --json | tr -d '\n ' | grep -o '"cuda":[a-z]*,"version":"[^"]*"')"
@@ -32,9 +34,14 @@ node --expose-gc --test dist/test/torch/cuda.test.js dist/test/torch/amp.test.js
 export FASHION_MNIST="$PWD/.gpu/fashion-mnist" GPU_CHECK_RUNS="${TMPDIR:-/tmp}/torchlight-gpu-check"
 STEPS=${GPU_CHECK_STEPS:-70}
 say "seed program, torchlight (TorchTrainer, useGpu: true, $STEPS steps)"
-TL=$(node dist/bench/gpu_seed.js --steps "$STEPS" 2>&1 | tee /dev/stderr | grep '^{"torchlight"' || true)
+# each side's output is shown as it comes and kept in a log (under $OUT too, where the device
+# tool collects files); `tee /dev/stderr` would reopen, and so truncate, a log the caller redirects to
+LOGS=${OUT:-${TMPDIR:-/tmp}}/gpu-check-logs; mkdir -p "$LOGS"
+node dist/bench/gpu_seed.js --steps "$STEPS" 2>&1 | tee "$LOGS/torchlight.log" || true
+TL=$(grep '^{"torchlight"' "$LOGS/torchlight.log" || true)
 say "seed program, Python Lightning ($STEPS steps)"
-PYR=$($PY bench/gpu_seed.py --steps "$STEPS" --root "$FASHION_MNIST" 2>&1 | tee /dev/stderr | grep '^{"python"' || true)
+PYTHONUNBUFFERED=1 $PY bench/gpu_seed.py --steps "$STEPS" --root "$FASHION_MNIST" 2>&1 | tee "$LOGS/python.log" || true
+PYR=$(grep '^{"python"' "$LOGS/python.log" || true)
 node -e '
 const tl = JSON.parse(process.argv[1] || "{}").torchlight, py = JSON.parse(process.argv[2] || "{}").python;
 if (!tl || !py) { console.log("[gpu-check] a side did not finish (above)"); process.exit(1); }
