@@ -37,7 +37,7 @@
         "<!@(node native/find-libtorch.mjs --defines)"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations", "-Wno-unused-variable", "-Wno-missing-field-initializers"],
+      "cflags_cc": ["<!(node native/find-libtorch.mjs --cxx-std)", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations", "-Wno-unused-variable", "-Wno-missing-field-initializers"],
       "ldflags": ["<!@(node native/find-libtorch.mjs --ldflags)"],
       "libraries": ["<!@(node native/find-libtorch.mjs --libs)"]
     }

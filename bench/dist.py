@@ -29,7 +29,8 @@ if workload == "allreduce":
         flags = subprocess.check_output(["node", os.path.join(ROOT, "native", "find-libtorch.mjs"), "--include"], text=True).split()
         libs = subprocess.check_output(["node", os.path.join(ROOT, "native", "find-libtorch.mjs"), "--libs"], text=True).split()
         ldflags = subprocess.check_output(["node", os.path.join(ROOT, "native", "find-libtorch.mjs"), "--ldflags"], text=True).split()
-        subprocess.check_call(["g++", "-O2", "-std=c++17", "-DUSE_C10D_GLOO", "-D_GLIBCXX_USE_CXX11_ABI=1", *[f"-I{f}" for f in flags],
+        std = subprocess.check_output(["node", os.path.join(ROOT, "native", "find-libtorch.mjs"), "--cxx-std"], text=True).strip()
+        subprocess.check_call(["g++", "-O2", std, "-DUSE_C10D_GLOO", "-D_GLIBCXX_USE_CXX11_ABI=1", *[f"-I{f}" for f in flags],
                                "-I", os.path.join(ROOT, "native", "compat"), src, "-o", exe, *ldflags, *libs])
     port = str(free_port())
     # BENCH_HOSTS=h1,h2: one rank on each of scripts/hosts-local.sh's hosts, the store on the first

@@ -5,7 +5,7 @@
 //      (this is how a CUDA build of PyTorch 2.x is used);
 //   3. the system package (Debian/Ubuntu libtorch-dev).
 // Prints one field for binding.gyp (`--include`, `--ldflags`, `--libs`, `--defines`, `--cxx11-abi`,
-// `--json`), or, when
+// `--cxx-std`, `--json`), or, when
 // no usable libtorch exists, exits 1 with one message that names all three remedies.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -64,6 +64,16 @@ function cxx11Abi(found) {
   return "1";
 }
 
+// libtorch's headers need C++20 since 2.10 (ATen.h refuses anything older); 1.13 and 2.6 are
+// C++17 code, kept at C++17. Read from the headers, so any version is built as it asks.
+function cxxStd(found) {
+  for (const inc of [...found.includes, "/usr/include"]) {
+    const aten = join(inc, "ATen", "ATen.h");
+    if (existsSync(aten)) return /__cplusplus < 202002L/.test(readFileSync(aten, "utf8")) ? "c++20" : "c++17";
+  }
+  return "c++17";
+}
+
 export function findLibtorch() {
   const found = process.env.LIBTORCH ? fromRoot(process.env.LIBTORCH, "LIBTORCH")
     : process.env.LIBTORCH_USE_PYTORCH === "1" ? pythonTorch()
@@ -81,7 +91,7 @@ export function findLibtorch() {
     }
   }
   const includes = cudaLib ? [...found.includes, ...cudaIncludes(found)] : found.includes;
-  return { ...found, includes, cuda: cudaLib, version, cxx11abi: cxx11Abi(found) };
+  return { ...found, includes, cuda: cudaLib, version, cxx11abi: cxx11Abi(found), cxxStd: cxxStd(found) };
 }
 
 // A CUDA libtorch's headers include the CUDA runtime's (cuda_runtime_api.h) and NCCL's
@@ -112,6 +122,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // USE_C10D_NCCL: ProcessGroupNCCL.hpp declares nothing without it
   else if (arg === "--defines") console.log([...(t.cuda ? ["TL_WITH_CUDA=1", "USE_C10D_NCCL"] : [])].join(" "));
   else if (arg === "--cxx11-abi") console.log(t.cxx11abi);
+  else if (arg === "--cxx-std") console.log(`-std=${t.cxxStd}`);
 
   else console.log(JSON.stringify(t, null, 2));
 }

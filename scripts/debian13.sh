@@ -13,11 +13,19 @@
 #   scripts/debian13.sh shell        a shell in the root (for a person)
 #
 # Cache: ${TORCHLIGHT_CACHE:-/var/cache/torchlight}. Needs root (debootstrap, chroot, mounts).
+#
+# TORCHLIGHT_DEBIAN_SUITE=sid: the same in a Debian unstable root, whose libtorch is the newest
+# Debian ships (2.14 when this was written; `npm run test:sid`). Not in CI: unstable moves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHECKOUT=$(pwd)
 CACHE=${TORCHLIGHT_CACHE:-/var/cache/torchlight}
-ROOT=$CACHE/trixie-root
+SUITE=${TORCHLIGHT_DEBIAN_SUITE:-trixie}
+case "$SUITE" in trixie|sid) ;; *) echo "[debian13] TORCHLIGHT_DEBIAN_SUITE=$SUITE: expected trixie (the default, Debian 13) or sid (unstable)" >&2; exit 2 ;; esac
+ROOT=$CACHE/$SUITE-root
+# unstable's Release files carry a Valid-Until that a mirror's copy can outlive (its signature is
+# still checked); stable's have none
+APT_OPTS=$([ "$SUITE" = sid ] && echo "-o Acquire::Check-Valid-Until=false" || true)
 PACKAGES="libtorch-dev python3-torch python3-torchvision nodejs npm g++ make python3 libgloo-dev libopenblas0-pthread libjemalloc2 dataset-fashion-mnist ca-certificates ccache"
 CUDA_PACKAGES="libtorch-cuda-dev libtorch-cuda-2.6 nvidia-cuda-dev libcu++-dev libnccl-dev libnccl2 libcudart12 libnvtoolsext1"
 say() { echo "[debian13] $*"; }
@@ -27,17 +35,17 @@ say() { echo "[debian13] $*"; }
 make_root() {
   if [ ! -f "$ROOT/.torchlight-root" ]; then
     command -v debootstrap >/dev/null || { say "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
-    say "debootstrap: a minimal Debian 13 root in $ROOT (once; cached)"
+    say "debootstrap: a minimal Debian $SUITE root in $ROOT (once; cached)"
     rm -rf "$ROOT"
     mkdir -p "$CACHE"
-    debootstrap --variant=minbase --components=main,contrib,non-free trixie "$ROOT" >"$CACHE/debootstrap.log" 2>&1 \
-      || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+    debootstrap --variant=minbase --components=main,contrib,non-free "$SUITE" "$ROOT" >"$CACHE/debootstrap-$SUITE.log" 2>&1 \
+      || { tail -20 "$CACHE/debootstrap-$SUITE.log" >&2; exit 1; }
     touch "$ROOT/.torchlight-root"
   fi
   mounts
   if [ "$(cat "$ROOT/.torchlight-packages" 2>/dev/null)" != "$PACKAGES" ]; then
     say "installing into the root: $PACKAGES"
-    in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null"
+    in_root "apt-get $APT_OPTS update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null"
     echo "$PACKAGES" >"$ROOT/.torchlight-packages"
   fi
 }
@@ -89,6 +97,7 @@ case "${1:-}" in
     TORCHLIGHT_MKLDNN=0 TORCHLIGHT_BROWSER_INSTALL=0 in_root "cd /work/torchlight && npm test"
     ;;
   cuda-build)
+    [ "$SUITE" = trixie ] || { echo "[debian13] cuda-build uses Debian 13's CUDA libtorch; run it without TORCHLIGHT_DEBIAN_SUITE" >&2; exit 2; }
     make_root
     DEBS=$ROOT/var/cache/torchlight-cuda/debs
     TREE=$ROOT/opt/torchlight-cuda

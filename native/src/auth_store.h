@@ -79,6 +79,10 @@ class Client : public c10d::Store {
   Client(std::string host, uint16_t port, std::string token, std::chrono::milliseconds timeout);
   ~Client() override;
 
+  // Another connection to the same namespace (libtorch 2.x's Store::clone, which NCCL's
+  // watchdog uses; declared without `override` since 1.13's Store has no clone).
+  c10::intrusive_ptr<c10d::Store> clone();
+
   void set(const std::string& key, const std::vector<uint8_t>& value) override;
   std::vector<uint8_t> compareSet(const std::string& key, const std::vector<uint8_t>& expected, const std::vector<uint8_t>& desired) override;
   std::vector<uint8_t> get(const std::string& key) override;

@@ -75,6 +75,8 @@ Client::Client(std::string host, uint16_t port, std::string token, std::chrono::
 
 Client::~Client() { close_locked(); }
 
+c10::intrusive_ptr<c10d::Store> Client::clone() { return c10::make_intrusive<Client>(host_, port_, token_, timeout_); }
+
 std::string Client::where() const { return "the rendezvous store at " + host_ + ":" + std::to_string(port_); }
 
 void Client::close_locked() {

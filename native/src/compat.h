@@ -324,25 +324,37 @@ inline c10::intrusive_ptr<c10d::ProcessGroup> nccl_group(const c10::intrusive_pt
 #endif
 }
 
-// c10d::Reducer's constructor gained trailing flags after 2.6 (skip_all_reduce_unused_params,
-// then use_python_reducer); they default to off, as in Python's DistributedDataParallel.
-template <typename... Args>
-std::unique_ptr<c10d::Reducer> reducer_with(Args&&... args) {
-  if constexpr (std::is_constructible_v<c10d::Reducer, Args..., bool, bool>) {
-    return std::make_unique<c10d::Reducer>(std::forward<Args>(args)..., false, false);
-  } else if constexpr (std::is_constructible_v<c10d::Reducer, Args..., bool>) {
-    return std::make_unique<c10d::Reducer>(std::forward<Args>(args)..., false);
+// c10d::Reducer's constructor, by line: up to 2.6 (params, buckets, per-bucket limits, group,
+// sparse, cap, find_unused, as_view, names, first_cap); then trailing flags
+// (skip_all_reduce_unused_params, use_python_reducer), off as in Python's
+// DistributedDataParallel; by 2.14 the per-bucket limits are gone and a list of caps for
+// rebuilding follows the flags (empty: the Reducer's default, as Python passes it).
+template <typename R, typename... Args>
+std::unique_ptr<R> reducer_with(Args&&... args) {
+  if constexpr (std::is_constructible_v<R, Args..., bool, bool>) {
+    return std::make_unique<R>(std::forward<Args>(args)..., false, false);
+  } else if constexpr (std::is_constructible_v<R, Args..., bool>) {
+    return std::make_unique<R>(std::forward<Args>(args)..., false);
   } else {
-    return std::make_unique<c10d::Reducer>(std::forward<Args>(args)...);
+    return std::make_unique<R>(std::forward<Args>(args)...);
   }
 }
 
-inline std::unique_ptr<c10d::Reducer> reducer(std::vector<at::Tensor> params, std::vector<std::vector<size_t>> buckets,
-                                              std::vector<size_t> limits, c10::intrusive_ptr<c10d::ProcessGroup> pg,
-                                              std::vector<bool> sparse, int64_t cap, bool find_unused, bool as_view,
-                                              int64_t first_cap) {
-  return reducer_with(std::move(params), std::move(buckets), limits, std::move(pg), std::move(sparse), cap, find_unused, as_view,
-                      std::unordered_map<size_t, std::string>{}, first_cap);
+// (a template, so that only the line's own constructor call is compiled)
+template <typename R = c10d::Reducer>
+std::unique_ptr<R> reducer(std::vector<at::Tensor> params, std::vector<std::vector<size_t>> buckets,
+                           std::vector<size_t> limits, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+                           std::vector<bool> sparse, int64_t cap, bool find_unused, bool as_view,
+                           int64_t first_cap) {
+  using Names = std::unordered_map<size_t, std::string>;
+  if constexpr (std::is_constructible_v<R, std::vector<at::Tensor>, std::vector<std::vector<size_t>>, c10::intrusive_ptr<c10d::ProcessGroup>,
+                                        std::vector<bool>, int64_t, bool, bool, Names, int64_t, bool, bool, std::vector<int64_t>>) {
+    (void)limits;
+    return std::make_unique<R>(std::move(params), std::move(buckets), std::move(pg), std::move(sparse), cap, find_unused, as_view, Names{},
+                                           first_cap, false, false, std::vector<int64_t>{});
+  } else {
+    return reducer_with<R>(std::move(params), std::move(buckets), limits, std::move(pg), std::move(sparse), cap, find_unused, as_view, Names{}, first_cap);
+  }
 }
 
 }  // namespace compat

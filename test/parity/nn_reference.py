@@ -131,6 +131,8 @@ INITS = {
     "kaiming_uniform": (65, (6, 3, 2, 2), lambda t: nn.init.kaiming_uniform_(t, a=0.1, mode="fan_out", nonlinearity="leaky_relu")),
     "kaiming_normal": (66, (6, 3, 2, 2), lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu")),
     "trunc_normal": (67, (50,), lambda t: nn.init.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0)),
+    # a window far in the tail (since torch 2.12 the other branch of its rejection sampler)
+    "trunc_normal_tail": (68, (200,), lambda t: nn.init.trunc_normal_(t, mean=0.0, std=1.0, a=1.5, b=4.0)),
 }
 inits = {}
 for name, (seed, shape, fn) in INITS.items():

@@ -6,7 +6,8 @@
 import { argAndOptions } from "../errors.js";
 import { noGrad } from "../autograd.js";
 import type { Tensor } from "../tensor.js";
-import { tensor } from "../creation.js";
+import { emptyLike, tensor } from "../creation.js";
+import { truncNormalByRejection } from "../compat.js";
 import { tidy } from "../memory.js";
 
 export type Nonlinearity = "linear" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d"
@@ -49,9 +50,13 @@ export const constant_ = (t: Tensor, value: number): Tensor => noGrad(() => t.fi
 export const zeros_ = (t: Tensor): Tensor => noGrad(() => t.zero_());
 export const ones_ = (t: Tensor): Tensor => noGrad(() => t.fill_(1));
 
-/** Normal(mean, std) truncated to [a, b], drawn by inverse CDF as PyTorch does. */
+/**
+ * Normal(mean, std) truncated to [a, b], drawn as the Python torch of the same line: by inverse
+ * CDF up to 2.11, by rejection since 2.12 (see compat.ts).
+ */
 export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
   const cdf = (x: number) => (1 + erf(x / Math.sqrt(2))) / 2;
+  if (truncNormalByRejection()) return noGrad(() => tidy(() => truncNormalRejection(t, mean, std, a, b, cdf((b - mean) / std) - cdf((a - mean) / std))));
   const l = cdf((a - mean) / std), u = cdf((b - mean) / std);
   return noGrad(() => {
     t.uniform_(2 * l - 1, 2 * u - 1);
@@ -62,6 +67,41 @@ export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tenso
     t.add_(mean);
     return t.clamp_(a, b);
   });
+}
+
+// torch 2.12+'s _no_grad_trunc_normal_, draw for draw: with most of the mass inside [a, b]
+// (p > 0.3), normal draws redrawn where they fall outside; else uniform proposals on [a, b]
+// accepted against the normal's log-density.
+function truncNormalRejection(t: Tensor, mean: number, std: number, a: number, b: number, p: number): Tensor {
+  const any = (m: Tensor) => Boolean(m.any().item());
+  if (p > 0.3) {
+    // the bounds in the tensor's dtype, so the test agrees with the values it can hold
+    const lo = tensor([a], { dtype: t.dtype }).item(), hi = tensor([b], { dtype: t.dtype }).item();
+    // (x < lo) | (x > hi): with lo <= hi, exactly one of x >= lo, x <= hi fails outside, none inside
+    const outside = (x: Tensor) => x.ge(lo).ne(x.le(hi));
+    let result = t.normal_(mean, std);
+    for (let mask = outside(result); any(mask); mask = outside(result)) result = emptyLike(result).normal_(mean, std).where(mask, result);
+    if (result !== t) t.copy_(result);
+    return t;
+  }
+  const mode = Math.max(a, Math.min(mean, b)), logPeak = -0.5 * ((mode - mean) / std) ** 2;
+  const candidates = emptyLike(t), acceptBuf = emptyLike(t);
+  const logDensity = (c: Tensor) => c.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(logPeak);
+  t.uniform_(a, b);
+  candidates.copy_(t);
+  logDensity(candidates);
+  let pending = acceptBuf.uniform_().log_().gt(candidates);
+  if (!any(pending)) return t;
+  let result = t;
+  for (;;) {
+    candidates.uniform_(a, b);
+    result = candidates.where(pending, result);
+    logDensity(candidates);
+    pending = acceptBuf.uniform_().log_().gt(candidates).where(pending, pending);
+    if (!any(pending)) break;
+  }
+  t.copy_(result);
+  return t;
 }
 
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
