@@ -80,10 +80,14 @@ export function findLibtorch() {
     : system();
   const cudaLib = ["libtorch_cuda.so", "libc10_cuda.so"].every((f) => existsSync(join(found.libdir, f)));
   let version = "unknown";
-  for (const inc of found.includes) {
+  // torch/version.h; in newer lines (2.14) it includes torch/headeronly/version.h, which has the
+  // numbers. The system package's include root is the compiler's default, not in `includes`.
+  const roots = found.how.startsWith("system") ? [...found.includes, "/usr/include"] : found.includes;
+  for (const inc of roots) {
     const v = join(inc, "torch", "csrc", "api", "include", "torch", "version.h");
     const v2 = join(inc, "torch", "version.h");
-    for (const p of [v, v2]) {
+    const v3 = join(inc, "torch", "headeronly", "version.h");
+    for (const p of [v, v2, v3]) {
       if (existsSync(p)) {
         const m = /TORCH_VERSION "?([0-9.]+)/.exec(readFileSync(p, "utf8")) ?? /TORCH_VERSION_MAJOR (\d+)[\s\S]*TORCH_VERSION_MINOR (\d+)/.exec(readFileSync(p, "utf8"));
         if (m) version = m.length > 2 ? `${m[1]}.${m[2]}` : m[1];
