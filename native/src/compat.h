@@ -351,7 +351,7 @@ std::unique_ptr<R> reducer(std::vector<at::Tensor> params, std::vector<std::vect
                                         std::vector<bool>, int64_t, bool, bool, Names, int64_t, bool, bool, std::vector<int64_t>>) {
     (void)limits;
     return std::make_unique<R>(std::move(params), std::move(buckets), std::move(pg), std::move(sparse), cap, find_unused, as_view, Names{},
-                                           first_cap, false, false, std::vector<int64_t>{});
+                               first_cap, false, false, std::vector<int64_t>{});
   } else {
     return reducer_with<R>(std::move(params), std::move(buckets), limits, std::move(pg), std::move(sparse), cap, find_unused, as_view, Names{}, first_cap);
   }
