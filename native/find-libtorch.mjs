@@ -64,14 +64,37 @@ function cxx11Abi(found) {
   return "1";
 }
 
-// libtorch's headers need C++20 since 2.10 (ATen.h refuses anything older); 1.13 and 2.6 are
+// The folders libtorch's own headers sit under: `includes`, plus the compiler's default
+// /usr/include for the system package (a LIBTORCH folder is never read from /usr/include).
+const headerRoots = (found) => (found.how.startsWith("system") ? [...found.includes, "/usr/include"] : found.includes);
+
+// Newer lines' headers need C++20 (2.14's ATen.h refuses anything older); 1.13 and 2.6 are
 // C++17 code, kept at C++17. Read from the headers, so any version is built as it asks.
 function cxxStd(found) {
-  for (const inc of [...found.includes, "/usr/include"]) {
+  for (const inc of headerRoots(found)) {
     const aten = join(inc, "ATen", "ATen.h");
     if (existsSync(aten)) return /__cplusplus < 202002L/.test(readFileSync(aten, "utf8")) ? "c++20" : "c++17";
   }
   return "c++17";
+}
+
+// torch/version.h; in newer lines (2.14) it only includes torch/headeronly/version.h, which has
+// the numbers
+function torchVersion(found) {
+  let version = "unknown";
+  for (const inc of headerRoots(found)) {
+    const v = join(inc, "torch", "csrc", "api", "include", "torch", "version.h");
+    const v2 = join(inc, "torch", "version.h");
+    const v3 = join(inc, "torch", "headeronly", "version.h");
+    for (const p of [v, v2, v3]) {
+      if (existsSync(p)) {
+        const text = readFileSync(p, "utf8");
+        const m = /TORCH_VERSION "?([0-9.]+)/.exec(text) ?? /TORCH_VERSION_MAJOR (\d+)[\s\S]*TORCH_VERSION_MINOR (\d+)/.exec(text);
+        if (m) version = m.length > 2 ? `${m[1]}.${m[2]}` : m[1];
+      }
+    }
+  }
+  return version;
 }
 
 export function findLibtorch() {
@@ -79,23 +102,8 @@ export function findLibtorch() {
     : process.env.LIBTORCH_USE_PYTORCH === "1" ? pythonTorch()
     : system();
   const cudaLib = ["libtorch_cuda.so", "libc10_cuda.so"].every((f) => existsSync(join(found.libdir, f)));
-  let version = "unknown";
-  // torch/version.h; in newer lines (2.14) it includes torch/headeronly/version.h, which has the
-  // numbers. The system package's include root is the compiler's default, not in `includes`.
-  const roots = found.how.startsWith("system") ? [...found.includes, "/usr/include"] : found.includes;
-  for (const inc of roots) {
-    const v = join(inc, "torch", "csrc", "api", "include", "torch", "version.h");
-    const v2 = join(inc, "torch", "version.h");
-    const v3 = join(inc, "torch", "headeronly", "version.h");
-    for (const p of [v, v2, v3]) {
-      if (existsSync(p)) {
-        const m = /TORCH_VERSION "?([0-9.]+)/.exec(readFileSync(p, "utf8")) ?? /TORCH_VERSION_MAJOR (\d+)[\s\S]*TORCH_VERSION_MINOR (\d+)/.exec(readFileSync(p, "utf8"));
-        if (m) version = m.length > 2 ? `${m[1]}.${m[2]}` : m[1];
-      }
-    }
-  }
   const includes = cudaLib ? [...found.includes, ...cudaIncludes(found)] : found.includes;
-  return { ...found, includes, cuda: cudaLib, version, cxx11abi: cxx11Abi(found), cxxStd: cxxStd(found) };
+  return { ...found, includes, cuda: cudaLib, version: torchVersion(found), cxx11abi: cxx11Abi(found), cxxStd: cxxStd(found) };
 }
 
 // A CUDA libtorch's headers include the CUDA runtime's (cuda_runtime_api.h) and NCCL's
